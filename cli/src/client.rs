@@ -1,0 +1,87 @@
+//! A small client of the coordinator's HTTP API that turns error bodies into readable errors.
+
+use anyhow::{Context, bail};
+use reqwest::StatusCode;
+
+/// The coordinator's API at one base URL.
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A refusal by the API (4xx), kept apart from transport failures so the CLI can exit 1.
+#[derive(Debug)]
+pub struct Refused {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The error body.
+    pub body: serde_json::Value,
+}
+
+impl Client {
+    /// A client of `base` (e.g. `http://127.0.0.1:8000`).
+    pub fn new(base: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        Ok(Self { base: base.trim_end_matches('/').to_owned(), http })
+    }
+
+    /// GET a JSON document.
+    pub async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url} (is the coordinator running?)"))?;
+        let status = resp.status();
+        let body: serde_json::Value =
+            resp.json().await.with_context(|| format!("GET {url}: reading the response"))?;
+        if !status.is_success() {
+            bail!("GET {url}: {status}: {}", describe(&body));
+        }
+        Ok(body)
+    }
+
+    /// POST raw JSON bytes; a 4xx comes back as `Err(Refused)` inside `Ok`.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Result<serde_json::Value, Refused>> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url} (is the coordinator running?)"))?;
+        let status = resp.status();
+        let body: serde_json::Value =
+            resp.json().await.with_context(|| format!("POST {url}: reading the response"))?;
+        if status.is_client_error() {
+            return Ok(Err(Refused { status, body }));
+        }
+        if !status.is_success() {
+            bail!("POST {url}: {status}: {}", describe(&body));
+        }
+        Ok(Ok(body))
+    }
+}
+
+/// One line (or a few) from an API error body.
+pub fn describe(body: &serde_json::Value) -> String {
+    let mut out = body.get("error").and_then(|e| e.as_str()).unwrap_or("request refused").to_owned();
+    if let Some(list) = body.get("details").and_then(|d| d.as_array()) {
+        for item in list {
+            let loc = item.get("loc").and_then(|l| l.as_array()).map(|l| {
+                l.iter().map(|s| s.as_str().unwrap_or("?").to_owned()).collect::<Vec<_>>().join(".")
+            });
+            let msg = item.get("msg").and_then(|m| m.as_str()).unwrap_or("");
+            out.push_str(&format!("\n  {}: {msg}", loc.unwrap_or_default()));
+        }
+    }
+    out
+}

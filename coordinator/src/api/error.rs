@@ -1,0 +1,91 @@
+//! One error shape for every endpoint (`error`, `details`, `code`, `timestamp`, as in the
+//! prototype's API guide). Client faults say what and where; server faults are opaque to the
+//! client and logged once, here.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// An HTTP error with a stable machine code.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine code (`INVALID_SPEC`, `NOT_FOUND`, ...).
+    pub code: &'static str,
+    /// Brief description.
+    pub error: String,
+    /// Detail: a string, or a list of field errors.
+    pub details: serde_json::Value,
+}
+
+impl ApiError {
+    /// A client error.
+    pub fn client(
+        status: StatusCode,
+        code: &'static str,
+        error: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Self {
+        Self { status, code, error: error.into(), details }
+    }
+
+    /// 404 for a missing entity.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        let what = what.into();
+        Self::client(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} not found"),
+            serde_json::Value::String(what),
+        )
+    }
+
+    /// A spec (or backtest config) that failed validation: 400 when the body is not JSON,
+    /// 422 when it is JSON but invalid; every field error is listed.
+    pub fn invalid_spec(errors: &shared::spec::SpecErrors) -> Self {
+        let malformed = errors.errors().iter().any(|e| e.kind == "json_invalid");
+        let (status, code) = if malformed {
+            (StatusCode::BAD_REQUEST, "MALFORMED_JSON")
+        } else {
+            (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_SPEC")
+        };
+        let first = errors.errors().first().map(ToString::to_string).unwrap_or_default();
+        Self::client(
+            status,
+            code,
+            format!("invalid request: {first}"),
+            serde_json::to_value(errors).unwrap_or_default(),
+        )
+    }
+}
+
+impl<E> From<E> for ApiError
+where
+    E: Into<anyhow::Error>,
+{
+    fn from(err: E) -> Self {
+        let err: anyhow::Error = err.into();
+        tracing::error!(error = format!("{err:#}"), "request failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "INTERNAL",
+            error: "internal error".into(),
+            details: serde_json::Value::String(
+                "the server could not complete the request; it has been logged".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": self.error,
+            "details": self.details,
+            "code": self.code,
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        (self.status, Json(body)).into_response()
+    }
+}

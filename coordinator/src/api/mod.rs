@@ -1,0 +1,26 @@
+//! The HTTP API: one module per resource, each exposing `router()`. The prototype's routes
+//! under `/api/production/` keep their documented shapes.
+
+mod error;
+mod extract;
+mod health;
+mod production;
+mod runs;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// The whole API with its middleware.
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.max_body_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(runs::router())
+        .merge(production::router())
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,200 @@
+//! The prototype's production routes (`/api/production/...`), kept with their documented
+//! request and response shapes so existing clients keep working.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::spec::{BacktestConfig, SCHEMA_VERSION, StrategySpec};
+use shared::validate::{CHECKS, Severity, ValidateOptions, validate};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, Body};
+use crate::state::AppState;
+
+/// Prototype-compatible routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/production/strategies/validate-schema/", post(validate_schema))
+        .route("/api/production/strategies/validate-code/", post(validate_code))
+        .route("/api/production/strategies/health/", get(strategies_health))
+        .route("/api/production/backtests/validate-config/", post(validate_config))
+        .route("/api/production/backtests/health/", get(backtests_health))
+}
+
+async fn validate_schema(Body(body): Body) -> (StatusCode, Json<serde_json::Value>) {
+    match StrategySpec::parse_json(&body) {
+        Ok(spec) => (
+            StatusCode::OK,
+            Json(serde_json::json!({
+                "status": "valid",
+                "message": "Strategy schema is valid",
+                "validated_data": spec,
+                "schema_version": SCHEMA_VERSION,
+            })),
+        ),
+        Err(errors) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({
+                "status": "invalid",
+                "message": "Strategy schema validation failed",
+                "errors": errors,
+                "details": errors.to_string(),
+                "schema_version": SCHEMA_VERSION,
+            })),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateCodeRequest {
+    code: String,
+    #[serde(default = "yes")]
+    strict_mode: bool,
+    #[serde(default)]
+    entrypoint: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn validate_code(
+    ApiJson(req): ApiJson<ValidateCodeRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let opts =
+        ValidateOptions { entrypoint: req.entrypoint, required_params: Vec::new(), strict: req.strict_mode };
+    let code = req.code;
+    let report = tokio::task::spawn_blocking(move || {
+        let report = validate(&code, &opts);
+        (report, code)
+    })
+    .await?;
+    let (report, code) = report;
+    let issues: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("line {}, col {}: [{}] {}", f.line, f.col, f.rule, f.message))
+        .collect();
+    let warnings: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Error)
+        .map(|f| format!("line {}, col {}: [{}] {}", f.line, f.col, f.rule, f.message))
+        .collect();
+    if report.accepted() {
+        Ok(Json(serde_json::json!({
+            "status": "validated",
+            "safe": true,
+            "message": "Code passed all safety checks",
+            "formatted_code": code,
+            "checks_passed": CHECKS,
+            "warnings": warnings,
+            "findings": report.findings,
+            "metadata": report.metadata,
+        })))
+    } else {
+        Ok(Json(serde_json::json!({
+            "status": "rejected",
+            "safe": false,
+            "message": "Code contains dangerous patterns",
+            "issues": issues,
+            "severity": "high",
+            "warnings": warnings,
+            "findings": report.findings,
+        })))
+    }
+}
+
+async fn validate_config(Body(body): Body) -> (StatusCode, Json<serde_json::Value>) {
+    match BacktestConfig::parse_json(&body) {
+        Ok((config, warnings)) => (
+            StatusCode::OK,
+            Json(serde_json::json!({
+                "status": "valid",
+                "message": "Backtest configuration is valid",
+                "validated_config": config,
+                "warnings": warnings,
+            })),
+        ),
+        Err(errors) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({
+                "status": "invalid",
+                "message": "Backtest configuration validation failed",
+                "errors": errors,
+                "details": errors.to_string(),
+            })),
+        ),
+    }
+}
+
+/// Live workers serving `kind` (heartbeat in the last minute).
+async fn live_workers(state: &AppState, kind: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM workers WHERE stopped_at IS NULL AND last_seen > now() - interval '60 seconds' AND $1 = ANY(kinds)",
+    )
+    .bind(kind)
+    .fetch_one(&state.pool)
+    .await
+}
+
+async fn strategies_health(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let tracked: Result<i64, sqlx::Error> =
+        sqlx::query_scalar("SELECT count(*) FROM strategies").fetch_one(&state.pool).await;
+    let Ok(tracked) = tracked else {
+        return Ok(unavailable());
+    };
+    let testers = live_workers(&state, "test").await?;
+    let mergers = live_workers(&state, "merge").await?;
+    let healthy = testers > 0 && mergers > 0;
+    Ok((
+        if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        Json(serde_json::json!({
+            "overall": if healthy { "healthy" } else { "degraded" },
+            "components": {
+                "state_manager": { "available": true, "strategies_tracked": tracked },
+                "output_validator": { "available": true, "strict_mode": true },
+                "sandbox_runner": { "available": testers > 0, "docker_available": testers > 0, "workers": testers },
+                "git_manager": { "available": mergers > 0, "repo_path": state.settings.strategy_repo, "workers": mergers },
+            }
+        })),
+    ))
+}
+
+async fn backtests_health(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let db: Result<i64, sqlx::Error> =
+        sqlx::query_scalar("SELECT count(*) FROM backtests").fetch_one(&state.pool).await;
+    if db.is_err() {
+        return Ok(unavailable());
+    }
+    let testers = live_workers(&state, "test").await?;
+    Ok((
+        if testers > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        Json(serde_json::json!({
+            "overall": if testers > 0 { "healthy" } else { "degraded" },
+            "components": {
+                "state_manager": { "available": true },
+                "output_validator": { "available": true, "strict_mode": true },
+                "sandbox_runner": { "available": testers > 0, "docker_available": testers > 0 },
+            }
+        })),
+    ))
+}
+
+fn unavailable() -> (StatusCode, Json<serde_json::Value>) {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({
+            "overall": "unhealthy",
+            "components": { "state_manager": { "available": false } }
+        })),
+    )
+}

@@ -1,0 +1,212 @@
+//! Runs and strategies: submit a spec, follow a run, list what exists.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::config::LlmProvider;
+use shared::db::jobs::{self, NewJob};
+use shared::db::runs::{self, NewRun};
+use shared::db::{backtests, transitions, versions};
+use shared::job::{JobId, JobPayload, RunId, RunStatus, StrategyId};
+use shared::spec::StrategySpec;
+
+use super::error::ApiError;
+use super::extract::Body;
+use crate::state::AppState;
+
+/// Run and strategy routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/runs", post(submit).get(list_runs))
+        .route("/api/runs/{id}", get(show_run))
+        .route("/api/strategies", get(list_strategies))
+        .route("/api/strategies/{id}", get(show_strategy))
+}
+
+/// Validates a spec and starts its run: strategy, run, first job and its message are written
+/// in one transaction, or nothing is.
+async fn submit(
+    State(state): State<AppState>,
+    Body(body): Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let spec = StrategySpec::parse_json(&body).map_err(|e| ApiError::invalid_spec(&e))?;
+    let provider = state.settings.llm_provider;
+    if provider == LlmProvider::Builtin {
+        // The rule compiler is deterministic: if it cannot compile the spec now, it never will.
+        shared::codegen::generate(&spec).map_err(|e| {
+            ApiError::client(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "NOT_COMPILABLE",
+                format!("the built-in rule compiler cannot compile this spec: {e}"),
+                serde_json::Value::String(e.to_string()),
+            )
+        })?;
+    }
+    let max_fix = i32::try_from(state.settings.max_fix_attempts).unwrap_or(3);
+    let run = NewRun {
+        id: RunId::new(),
+        name: spec.name.as_str().to_owned(),
+        spec: serde_json::to_value(&spec)?,
+        provider: provider.as_str().to_owned(),
+        max_fix_attempts: max_fix,
+    };
+    let mut tx = state.pool.begin().await?;
+    let strategy_id = runs::create(&mut tx, &run, "api").await?;
+    runs::advance(
+        &mut tx,
+        run.id,
+        RunStatus::Submitted,
+        RunStatus::Generating,
+        "api",
+        None,
+        serde_json::json!({}),
+    )
+    .await?;
+    let job = NewJob { id: JobId::new(), run_id: run.id, payload: JobPayload::GenerateV1 {} };
+    jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), "api").await?;
+    tx.commit().await?;
+    tracing::info!(run_id = %run.id, strategy_id = %strategy_id, name = %run.name, "run submitted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({
+            "run_id": run.id,
+            "strategy_id": strategy_id,
+            "name": run.name,
+            "status": RunStatus::Generating,
+            "links": { "self": format!("/api/runs/{}", run.id) },
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_runs(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(status) = &q.status {
+        status.parse::<RunStatus>().map_err(|e| {
+            ApiError::client(
+                StatusCode::BAD_REQUEST,
+                "BAD_QUERY",
+                "status: unknown run status",
+                serde_json::Value::String(e),
+            )
+        })?;
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let rows = runs::list(&state.pool, q.status.as_deref(), limit).await?;
+    let runs: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "run_id": r.id, "strategy_id": r.strategy_id, "name": r.spec.get("name"), "status": r.status,
+                "error": r.error, "created_at": r.created_at, "finished_at": r.finished_at,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "runs": runs })))
+}
+
+fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "BAD_ID",
+            "id: not a run id (UUID expected)",
+            serde_json::Value::String(raw.into()),
+        )
+    })
+}
+
+/// Everything about one run: state, jobs, versions, backtests and its audited history, with
+/// the verdict of the hash chain.
+async fn show_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let run_id = parse_run_id(&id)?;
+    let Some(run) = runs::get(&state.pool, run_id).await? else {
+        return Err(ApiError::not_found(format!("run {id}")));
+    };
+    let strategy = runs::strategy(&state.pool, run.strategy_id).await?;
+    let jobs = jobs::for_run(&state.pool, run_id).await?;
+    let versions = versions::for_run(&state.pool, run_id).await?;
+    let backtests = backtests::for_run(&state.pool, run_id).await?;
+    let history = transitions::for_run(&state.pool, &run_id.to_string()).await?;
+    let broken = transitions::broken_links(&state.pool, "run", &run_id.to_string()).await?;
+    let versions: Vec<serde_json::Value> = versions
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "id": v.id, "version": v.version, "origin": v.origin, "provider": v.provider, "model": v.model,
+                "entrypoint": v.entrypoint, "sha256": v.sha256, "accepted": v.accepted, "findings": v.findings,
+                "metadata": v.metadata, "git_commit": v.git_commit, "created_at": v.created_at, "code": v.code,
+            })
+        })
+        .collect();
+    let backtests: Vec<serde_json::Value> = backtests
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "id": b.id, "version_id": b.version_id, "dataset": b.dataset, "status": b.status, "passed": b.passed,
+                "metrics": b.metrics, "error": b.error, "duration_ms": b.duration_ms, "created_at": b.created_at,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "run_id": run.id,
+        "status": run.status,
+        "error": run.error,
+        "strategy": strategy,
+        "provider": run.provider,
+        "spec": run.spec,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "jobs": jobs,
+        "versions": versions,
+        "backtests": backtests,
+        "transitions": history,
+        "audit": { "chain_ok": broken.is_empty(), "broken_links": broken },
+    })))
+}
+
+async fn list_strategies(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let rows = runs::strategies(&state.pool, 500).await?;
+    Ok(Json(serde_json::json!({ "strategies": rows })))
+}
+
+async fn show_strategy(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id: i64 = raw.parse().map_err(|_| {
+        ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "BAD_ID",
+            "id: not a strategy id (integer expected)",
+            serde_json::Value::String(raw.clone()),
+        )
+    })?;
+    let Some(strategy) = runs::strategy(&state.pool, StrategyId(id)).await? else {
+        return Err(ApiError::not_found(format!("strategy {id}")));
+    };
+    let versions = versions::for_strategy(&state.pool, strategy.id).await?;
+    let versions: Vec<serde_json::Value> = versions
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "id": v.id, "run_id": v.run_id, "version": v.version, "origin": v.origin, "sha256": v.sha256,
+                "accepted": v.accepted, "git_commit": v.git_commit, "created_at": v.created_at,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "strategy": strategy, "versions": versions })))
+}

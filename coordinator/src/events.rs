@@ -1,0 +1,112 @@
+//! Consumes job events and advances runs. Each event is applied in one transaction: lock
+//! the run, check it is in the state the event belongs to, move it, enqueue the next job
+//! (job row + transition + outbox message). A duplicate or stale event finds the run
+//! elsewhere and changes nothing, so redeliveries are harmless.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use shared::db::dead_letters::{self, NewDeadLetter};
+use shared::db::jobs::{self, NewJob};
+use shared::db::runs;
+use shared::job::{JobEvent, JobId, RunStatus};
+use shared::queue::ConsumerConfig;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::pipeline::decide;
+use crate::state::AppState;
+
+/// Consumes `<ns>.coordinator.events` until cancelled.
+pub async fn run(state: AppState, cancel: CancellationToken) {
+    let config = ConsumerConfig {
+        amqp_url: state.settings.amqp_url.clone(),
+        names: state.names.clone(),
+        queue: state.names.coordinator_events_queue(),
+        tag: format!("coordinator-{}", std::process::id()),
+        prefetch: 32,
+        drain_timeout: state.settings.drain_timeout,
+    };
+    let permits = Arc::new(Semaphore::new(32));
+    shared::queue::consume(config, permits, TaskTracker::new(), cancel, move |delivery| {
+        let state = state.clone();
+        async move { handle(&state, delivery).await }
+    })
+    .await;
+}
+
+async fn handle(state: &AppState, delivery: Delivery) {
+    let result = match serde_json::from_slice::<JobEvent>(&delivery.data) {
+        Ok(event) => {
+            let span = tracing::info_span!("event", job_id = %event.job_id, run_id = %event.run_id, kind = %event.kind, outcome = event.outcome.word());
+            apply(state, &event).instrument(span).await
+        }
+        Err(err) => poison(state, &delivery.data, &err.to_string()).await,
+    };
+    match result {
+        Ok(()) => {
+            if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
+                tracing::warn!(error = %err, "event ack failed after commit; the redelivery will be a no-op");
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "event not applied; requeueing");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+        }
+    }
+}
+
+/// Applies one event to its run.
+pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
+    let step = decide(event.kind, &event.outcome);
+    let mut tx = state.pool.begin().await?;
+    let Some(run) = runs::lock(&mut tx, event.run_id).await? else {
+        tracing::warn!("event for an unknown run; dropping it as poison");
+        drop(tx);
+        return poison(state, &serde_json::to_vec(event)?, "event for an unknown run").await;
+    };
+    if run.status() != step.from {
+        tracing::info!(run_status = %run.status, expected = %step.from, "stale or duplicate event; nothing to do");
+        return Ok(());
+    }
+    let mut details = serde_json::json!({ "event": event.outcome.word(), "attempt": event.attempt });
+    if let Some(reason) = &step.reason {
+        details["reason"] = serde_json::Value::String(reason.clone());
+    }
+    runs::advance(&mut tx, run.id, step.from, step.to, state.actor(), Some(event.job_id), details).await?;
+    if let Some(payload) = step.next_job {
+        let job = NewJob { id: JobId::new(), run_id: run.id, payload };
+        jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), state.actor()).await?;
+    }
+    if step.to == RunStatus::Merged {
+        runs::set_strategy_status(
+            &mut tx,
+            run.strategy_id,
+            "merged",
+            state.actor(),
+            serde_json::json!({ "run_id": run.id }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(from = %step.from, to = %step.to, "run advanced");
+    Ok(())
+}
+
+async fn poison(state: &AppState, raw: &[u8], error: &str) -> anyhow::Result<()> {
+    tracing::warn!(error, "poison event dead-lettered");
+    let mut tx = state.pool.begin().await?;
+    dead_letters::insert(
+        &mut tx,
+        &NewDeadLetter { job_id: None, run_id: None, kind: None, reason: "undecodable_event", error, raw },
+        state.actor(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The coordinator: accepts submissions, drives each run's state machine from job events,
+//! relays the outbox and re-enqueues jobs whose worker died. Safe to run as several replicas:
+//! every transition is conditional, claims use `SKIP LOCKED`, the reaper takes an advisory
+//! lock (invariant 10).
+
+mod api;
+mod events;
+mod pipeline;
+mod reaper;
+mod state;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use shared::config::Settings;
+use shared::queue::{Names, Relay};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use api::router;
+pub use state::AppState;
+
+/// Command-line options.
+#[derive(Debug, clap::Parser)]
+#[command(name = "algoagent-coordinator", about = "AlgoAgent coordinator")]
+pub struct Args {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Operational subcommands.
+#[derive(Debug, Default, clap::Subcommand)]
+pub enum Command {
+    /// Run the API, the state machine, the relay and the reaper.
+    #[default]
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+/// A cancellation token fired by SIGTERM or SIGINT.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            () = term => {},
+        }
+        tracing::info!("shutdown signal received");
+        token.cancel();
+    });
+    cancel
+}
+
+/// Applies migrations.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let pool = shared::db::connect(&settings.database_url, 2).context("database settings")?;
+    shared::db::migrate(&pool).await.context("applying migrations")?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+/// Runs every coordinator subsystem until `cancel` fires.
+pub async fn run(settings: Settings, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
+    let pool = shared::db::connect(&settings.database_url, 16).context("database settings")?;
+    migrate_with_retry(&pool, &cancel).await?;
+    let names = Names::new(&settings.namespace);
+    let relay = Relay::new(pool.clone(), settings.amqp_url.clone(), names.clone());
+    let state = AppState {
+        pool: pool.clone(),
+        settings: Arc::new(settings),
+        names,
+        relay_stats: Arc::clone(&relay.stats),
+    };
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let relay_cancel = CancellationToken::new();
+    tasks.spawn(relay.run(relay_cancel.clone()));
+    tasks.spawn(events::run(state.clone(), cancel.clone()));
+    tasks.spawn(reaper::run(state.clone(), cancel.clone()));
+
+    let addr = listener.local_addr().context("reading the listen address")?;
+    tracing::info!(%addr, "coordinator listening");
+    let app = router(state.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned());
+    let served = server.await.context("HTTP server");
+    // Let the event consumer drain before the relay's last flush.
+    cancel.cancel();
+    while tasks.len() > 1 {
+        if tasks.join_next().await.is_none() {
+            break;
+        }
+    }
+    relay_cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("coordinator stopped");
+    served
+}
+
+/// Migrations at start-up wait for Postgres instead of crash-looping.
+async fn migrate_with_retry(pool: &sqlx::PgPool, cancel: &CancellationToken) -> anyhow::Result<()> {
+    let mut backoff = shared::backoff::Backoff::new(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(5),
+    );
+    while let Err(err) = pool.acquire().await {
+        tracing::warn!(error = %err, "waiting for Postgres");
+        if shared::backoff::sleep_or_cancel(backoff.next_delay(), cancel).await {
+            anyhow::bail!("cancelled while waiting for Postgres");
+        }
+    }
+    shared::db::migrate(pool).await.context("applying migrations")
+}

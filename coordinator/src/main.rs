@@ -1,0 +1,21 @@
+//! `algoagent-coordinator`: HTTP API, run state machine, outbox relay and reaper.
+
+use anyhow::Context;
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = algoagent_coordinator::Args::parse();
+    shared::telemetry::init("info,lapin=warn,sqlx=warn,tower_http=info");
+    let settings = shared::config::Settings::from_env().context("reading settings")?;
+    match args.command.unwrap_or_default() {
+        algoagent_coordinator::Command::Migrate => algoagent_coordinator::migrate(&settings).await,
+        algoagent_coordinator::Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(settings.api_addr)
+                .await
+                .with_context(|| format!("binding API_ADDR {}", settings.api_addr))?;
+            let cancel = algoagent_coordinator::shutdown_on_signals();
+            algoagent_coordinator::run(settings, listener, cancel).await
+        }
+    }
+}

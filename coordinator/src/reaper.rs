@@ -1,0 +1,64 @@
+//! The reaper: jobs whose lease ran out (their worker died without a word) go back to the
+//! queue. One coordinator replica reaps per tick (transaction-scoped advisory lock), and rows
+//! are taken with `SKIP LOCKED`, so replicas never double-reap.
+
+use std::time::Duration;
+
+use shared::db::jobs;
+use shared::db::outbox::{self, OutboxMessage};
+use shared::job::JobStatus;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+
+/// Advisory lock key of the reaper leader ("reap" in ASCII).
+const REAPER_LOCK: i64 = 0x7265_6170;
+
+/// Reaps every few seconds until cancelled.
+pub async fn run(state: AppState, cancel: CancellationToken) {
+    let every = (state.settings.lease_ttl / 4).clamp(Duration::from_millis(500), Duration::from_secs(10));
+    loop {
+        match reap_once(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(requeued = n, "reaper requeued jobs with expired leases"),
+            Err(err) => tracing::warn!(error = format!("{err:#}"), "reaper tick failed"),
+        }
+        if shared::backoff::sleep_or_cancel(every, &cancel).await {
+            return;
+        }
+    }
+}
+
+/// One reaping pass; returns how many jobs were requeued.
+pub async fn reap_once(state: &AppState) -> anyhow::Result<usize> {
+    let mut tx = state.pool.begin().await?;
+    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(REAPER_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !leader {
+        return Ok(0);
+    }
+    let expired = jobs::expired_leases(&mut tx, 100).await?;
+    let mut requeued = 0;
+    for row in expired {
+        let Some(envelope) = row.envelope() else { continue };
+        if jobs::set_status(&mut tx, row.id, JobStatus::Queued, Some("lease expired: worker lost"), "reaper")
+            .await?
+        {
+            outbox::push(
+                &mut tx,
+                &OutboxMessage {
+                    exchange: state.names.jobs_exchange(),
+                    routing_key: envelope.kind.as_str().to_owned(),
+                    payload: serde_json::to_value(&envelope)?,
+                    headers: Default::default(),
+                },
+            )
+            .await?;
+            requeued += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(requeued)
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every check and test of AlgoAgent against real services: starts whatever is missing
+# (PostgreSQL, Redis, RabbitMQ, the Docker engine, the sandbox image), then formatting,
+# lints, the build and the whole test suite. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "services"
+scripts/ensure-services.sh
+step "docker engine"
+scripts/ensure-docker.sh
+step "sandbox image"
+deploy/sandbox/build-image.sh
+step "python packages for the numeric checks"
+scripts/ensure-python-deps.sh
+
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+
+step "format"
+cargo fmt --all --check
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "build"
+cargo build --workspace --bins --locked
+step "tests"
+cargo nextest run --workspace --locked --no-fail-fast "$@"

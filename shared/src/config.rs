@@ -1,0 +1,220 @@
+//! Typed settings read once from the environment (12-factor), with defaults that work on a
+//! developer machine. Every process builds a [`Settings`] at start-up; a bad value stops the
+//! process with a message naming the variable, instead of failing later in a handler.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::sandbox::SandboxSettings;
+
+/// A setting that could not be read; names the variable so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// Why its value was refused.
+    pub reason: String,
+}
+
+/// The namespace prefixing every queue, exchange and Redis key, so several deployments
+/// (and parallel tests) can share one broker and one Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace(String);
+
+impl Namespace {
+    /// Accepts `[a-z][a-z0-9_-]{0,39}`: safe in AMQP names and Redis keys alike.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut chars = raw.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if first_ok && rest_ok && raw.len() <= 40 {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(format!("'{raw}' must match [a-z][a-z0-9_-]{{0,39}}"))
+        }
+    }
+
+    /// The namespace itself.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Which generator turns specs into code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmProvider {
+    /// The deterministic rule compiler: no API key needed.
+    Builtin,
+    /// Any OpenAI-compatible endpoint.
+    OpenAi,
+}
+
+impl LlmProvider {
+    /// The name stored with each version and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Builtin => "builtin",
+            Self::OpenAi => "openai",
+        }
+    }
+}
+
+/// Everything a coordinator, worker or CLI process needs to know about its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Postgres connection string (may hold a password, hence secret).
+    pub database_url: SecretString,
+    /// RabbitMQ connection string (may hold a password, hence secret).
+    pub amqp_url: SecretString,
+    /// Redis connection string (may hold a password, hence secret).
+    pub redis_url: SecretString,
+    /// Prefix of queues, exchanges and Redis keys.
+    pub namespace: Namespace,
+    /// Path or URL of the strategies git repository.
+    pub strategy_repo: String,
+    /// Where local caches (git mirrors) live.
+    pub cache_dir: PathBuf,
+    /// Code generator used for new runs.
+    pub llm_provider: LlmProvider,
+    /// Docker sandbox limits and image.
+    pub sandbox: SandboxSettings,
+    /// Coordinator HTTP listen address.
+    pub api_addr: SocketAddr,
+    /// Where the CLI finds the coordinator.
+    pub api_url: String,
+    /// How long a worker may hold a job before the reaper hands it to another worker.
+    pub lease_ttl: Duration,
+    /// How long SIGTERM waits for in-flight jobs before requeueing them.
+    pub drain_timeout: Duration,
+    /// Jobs a worker runs at once (also the AMQP prefetch).
+    pub worker_concurrency: usize,
+    /// Largest accepted HTTP request body.
+    pub max_body_bytes: usize,
+    /// Fix attempts per run before it fails (spec may lower it).
+    pub max_fix_attempts: u32,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &'static str, default: &str| lookup(var).unwrap_or_else(|| default.to_owned());
+        let namespace = Namespace::parse(&get("ALGOAGENT_NAMESPACE", "algoagent"))
+            .map_err(|reason| ConfigError { var: "ALGOAGENT_NAMESPACE", reason })?;
+        let llm_provider = match get("LLM_PROVIDER", "builtin").as_str() {
+            "builtin" => LlmProvider::Builtin,
+            "openai" => LlmProvider::OpenAi,
+            other => {
+                return Err(ConfigError {
+                    var: "LLM_PROVIDER",
+                    reason: format!("'{other}' is not one of builtin, openai"),
+                });
+            }
+        };
+        let api_addr_raw = get("API_ADDR", "127.0.0.1:8000");
+        let api_addr: SocketAddr = api_addr_raw.parse().map_err(|e| ConfigError {
+            var: "API_ADDR",
+            reason: format!("'{api_addr_raw}' is not host:port ({e})"),
+        })?;
+        let api_url = get("ALGOAGENT_API_URL", &format!("http://{api_addr}"));
+        let sandbox = SandboxSettings {
+            image: get("SANDBOX_IMAGE", "algoagent-sandbox:latest"),
+            runtime: lookup("SANDBOX_RUNTIME").filter(|r| !r.is_empty()),
+            memory_bytes: parse_num(&lookup, "SANDBOX_MEMORY_MB", 512, 64, 16_384)? * 1024 * 1024,
+            nano_cpus: parse_num(&lookup, "SANDBOX_CPU_MILLIS", 1000, 100, 64_000)? * 1_000_000,
+            pids_limit: parse_num(&lookup, "SANDBOX_PIDS", 128, 16, 4096)?,
+            timeout: Duration::from_secs(
+                parse_num(&lookup, "SANDBOX_TIMEOUT_SECS", 120, 1, 3600)?.unsigned_abs(),
+            ),
+            datasets_dir: lookup("DATASETS_DIR").filter(|d| !d.is_empty()).map(PathBuf::from),
+            ..SandboxSettings::default()
+        };
+        Ok(Self {
+            database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/algoagent").into(),
+            amqp_url: get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f").into(),
+            redis_url: get("REDIS_URL", "redis://127.0.0.1:6379/").into(),
+            namespace,
+            strategy_repo: get("STRATEGY_REPO", "var/strategies.git"),
+            cache_dir: PathBuf::from(get("ALGOAGENT_CACHE_DIR", "var/cache")),
+            llm_provider,
+            sandbox,
+            api_addr,
+            api_url,
+            lease_ttl: Duration::from_secs(
+                parse_num(&lookup, "ALGOAGENT_LEASE_SECS", 300, 5, 86_400)?.unsigned_abs(),
+            ),
+            drain_timeout: Duration::from_secs(
+                parse_num(&lookup, "ALGOAGENT_DRAIN_SECS", 30, 0, 3600)?.unsigned_abs(),
+            ),
+            worker_concurrency: usize::try_from(parse_num(&lookup, "WORKER_CONCURRENCY", 4, 1, 256)?)
+                .unwrap_or(4),
+            max_body_bytes: usize::try_from(parse_num(
+                &lookup,
+                "API_MAX_BODY_BYTES",
+                1 << 20,
+                1024,
+                64 << 20,
+            )?)
+            .unwrap_or(1 << 20),
+            max_fix_attempts: u32::try_from(parse_num(&lookup, "MAX_FIX_ATTEMPTS", 3, 0, 10)?).unwrap_or(3),
+        })
+    }
+}
+
+/// Parses an integer variable within `[min, max]`, or returns `default` when unset.
+fn parse_num(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    let Some(raw) = lookup(var) else { return Ok(default) };
+    let value: i64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError { var, reason: format!("'{raw}' is not a whole number") })?;
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError { var, reason: format!("{value} is outside {min}..={max}") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Settings::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_without_any_variable() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.namespace.as_str(), "algoagent");
+        assert_eq!(s.llm_provider, LlmProvider::Builtin);
+        assert_eq!(s.api_addr.port(), 8000);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = settings(&[("SANDBOX_MEMORY_MB", "lots")]).expect_err("refused");
+        assert_eq!(err.var, "SANDBOX_MEMORY_MB");
+        let err = settings(&[("ALGOAGENT_NAMESPACE", "../x")]).expect_err("refused");
+        assert_eq!(err.var, "ALGOAGENT_NAMESPACE");
+        let err = settings(&[("WORKER_CONCURRENCY", "0")]).expect_err("refused");
+        assert!(err.to_string().contains("outside"), "{err}");
+    }
+}

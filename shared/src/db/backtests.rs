@@ -1,0 +1,100 @@
+//! Backtest results: metrics, equity curve and outcome of every test job.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+
+use super::DbError;
+use crate::job::{JobId, RunId, VersionId};
+
+/// A stored backtest.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BacktestRow {
+    /// Backtest id (integers, as in the prototype's API).
+    pub id: i64,
+    /// Its run.
+    pub run_id: RunId,
+    /// The version tested.
+    pub version_id: VersionId,
+    /// The test job.
+    pub job_id: JobId,
+    /// Dataset name.
+    pub dataset: String,
+    /// `ok`, `error`, `timeout`, ...
+    pub status: String,
+    /// Met the acceptance criteria.
+    pub passed: bool,
+    /// Harness metrics.
+    pub metrics: Option<serde_json::Value>,
+    /// Down-sampled equity curve.
+    pub equity_curve: Option<serde_json::Value>,
+    /// Failure reason.
+    pub error: Option<String>,
+    /// Wall-clock time of the sandbox run.
+    pub duration_ms: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A backtest to store.
+#[derive(Debug, Clone)]
+pub struct NewBacktest {
+    /// Its run.
+    pub run_id: RunId,
+    /// The version tested.
+    pub version_id: VersionId,
+    /// The test job (unique: one backtest per job).
+    pub job_id: JobId,
+    /// Dataset name.
+    pub dataset: String,
+    /// Outcome status.
+    pub status: String,
+    /// Met the acceptance criteria.
+    pub passed: bool,
+    /// Metrics.
+    pub metrics: Option<serde_json::Value>,
+    /// Equity curve.
+    pub equity_curve: Option<serde_json::Value>,
+    /// Failure reason.
+    pub error: Option<String>,
+    /// Duration.
+    pub duration_ms: i64,
+}
+
+/// Stores a backtest; a second store for the same job returns the first one's id.
+pub async fn insert(conn: &mut PgConnection, b: &NewBacktest) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO backtests (run_id, version_id, job_id, dataset, status, passed, metrics, equity_curve, error, duration_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (job_id) DO UPDATE SET job_id = EXCLUDED.job_id
+         RETURNING id",
+    )
+    .bind(b.run_id)
+    .bind(b.version_id)
+    .bind(b.job_id)
+    .bind(&b.dataset)
+    .bind(&b.status)
+    .bind(b.passed)
+    .bind(&b.metrics)
+    .bind(&b.equity_curve)
+    .bind(&b.error)
+    .bind(b.duration_ms)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Reads one backtest.
+pub async fn get(pool: &PgPool, id: i64) -> Result<Option<BacktestRow>, DbError> {
+    Ok(sqlx::query_as::<_, BacktestRow>("SELECT * FROM backtests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Every backtest of a run, oldest first.
+pub async fn for_run(pool: &PgPool, run_id: RunId) -> Result<Vec<BacktestRow>, DbError> {
+    Ok(sqlx::query_as::<_, BacktestRow>("SELECT * FROM backtests WHERE run_id = $1 ORDER BY id")
+        .bind(run_id)
+        .fetch_all(pool)
+        .await?)
+}

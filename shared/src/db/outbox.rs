@@ -1,0 +1,71 @@
+//! The transactional outbox (invariant 2): messages are written in the transaction of the
+//! state they follow from, and a relay publishes them afterwards and marks them sent.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgConnection;
+
+use super::DbError;
+
+/// A message to publish once the surrounding transaction commits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    /// Full exchange name (already namespaced).
+    pub exchange: String,
+    /// Routing key.
+    pub routing_key: String,
+    /// JSON body.
+    pub payload: serde_json::Value,
+    /// AMQP headers (reasons, trace context).
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A pending outbox row, as claimed by the relay.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    /// Row id, marked sent after the broker confirms.
+    pub id: i64,
+    /// Exchange.
+    pub exchange: String,
+    /// Routing key.
+    pub routing_key: String,
+    /// Body.
+    pub payload: serde_json::Value,
+    /// Headers as a JSON object of strings.
+    pub headers: serde_json::Value,
+}
+
+/// Adds a message to the outbox inside the caller's transaction (a trigger NOTIFYs the relay).
+pub async fn push(conn: &mut PgConnection, msg: &OutboxMessage) -> Result<(), DbError> {
+    let headers = serde_json::to_value(&msg.headers).unwrap_or_default();
+    sqlx::query("INSERT INTO outbox (exchange, routing_key, payload, headers) VALUES ($1, $2, $3, $4)")
+        .bind(&msg.exchange)
+        .bind(&msg.routing_key)
+        .bind(&msg.payload)
+        .bind(headers)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks up to `limit` unsent rows, oldest first, skipping rows another relay holds.
+pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
+    Ok(sqlx::query_as::<_, OutboxRow>(
+        "SELECT id, exchange, routing_key, payload, headers FROM outbox
+          WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Marks rows as published.
+pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<(), DbError> {
+    sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)").bind(ids).execute(conn).await?;
+    Ok(())
+}
+
+/// Number of messages not yet published (for health and metrics).
+pub async fn pending(conn: &mut PgConnection) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetch_one(conn).await?)
+}

@@ -1,0 +1,211 @@
+//! Compare-and-swap reference updates, the retry loop around them, and fetch/push of a mirror.
+//!
+//! Several worker processes write the same repository at once. Nothing here holds a lock
+//! across an operation: each attempt reads the refs it depends on, writes new objects (which
+//! are immutable and safe to write concurrently), then moves each ref only if it still has the
+//! value that attempt read (`git_reference_create_matching`, which takes the ref's lock file).
+//! A lost race throws the attempt away and the whole operation starts again from fresh refs,
+//! so no update is lost and none is applied twice.
+//!
+//! With a `file://` remote the remote is the source of truth: the mirror is fetched at the
+//! start of every attempt, new objects are pushed under a scratch ref, and the real refs are
+//! compare-and-swapped in the remote repository itself. libgit2's local push transport
+//! overwrites refs without comparing them to their old value, so pushing straight to
+//! `refs/heads/main` could lose a concurrent update.
+//!
+//! The scratch refs (`refs/algoagent/incoming/<slot>/<n>`, a small fixed pool) are overwritten,
+//! never deleted: libgit2's local transport fails a fetch or push when a ref it has just listed
+//! disappears, so deleting them would break concurrent writers. Objects only need the scratch
+//! ref while they travel; the compare-and-swap then makes them reachable from a real ref.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use git2::{AutotagOption, ErrorCode, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository};
+
+use super::StrategyRepo;
+use super::error::{GitError, is_race};
+use super::location::Location;
+
+/// How many times an operation is attempted before giving up with [`GitError::Contended`].
+const MAX_ATTEMPTS: u32 = 30;
+/// The longest pause between two attempts.
+const MAX_BACKOFF_MS: u64 = 100;
+/// Where pushed objects are parked in the remote until the real refs are swapped.
+const INCOMING_PREFIX: &str = "refs/algoagent/incoming";
+/// How many scratch slots writers spread over (two writers on one slot: one retries).
+const INCOMING_SLOTS: u64 = 16;
+
+/// Varies successive pseudo-random draws made within the same clock tick.
+static DRAW_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// One reference move: from `old` (`None`: the ref must not exist yet) to `new`.
+#[derive(Debug, Clone)]
+pub(crate) struct RefUpdate {
+    /// Full reference name (`refs/heads/main`).
+    pub name: String,
+    /// The value the attempt read.
+    pub old: Option<Oid>,
+    /// The value to set.
+    pub new: Oid,
+}
+
+/// Whether an attempt's updates all landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Every ref was moved.
+    Done,
+    /// Some ref had changed (or was locked) since the attempt read it; start over.
+    Lost,
+}
+
+/// Runs `attempt` until it returns `Some`, retrying (after a short, jittered pause) when it
+/// returns `None` (a lost race), fails on a ref lock or ref mismatch, or has a push refused
+/// (another writer held the same scratch ref).
+pub(crate) fn with_retries<T>(
+    op: &'static str,
+    mut attempt: impl FnMut() -> Result<Option<T>, GitError>,
+) -> Result<T, GitError> {
+    for n in 1..=MAX_ATTEMPTS {
+        match attempt() {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {
+                tracing::debug!(op, attempt = n, "lost a race on a reference; retrying");
+            }
+            Err(GitError::Git(e)) if is_race(&e) => {
+                tracing::debug!(op, attempt = n, error = %e, "reference busy; retrying");
+            }
+            Err(e @ GitError::PushRejected { .. }) => {
+                tracing::debug!(op, attempt = n, error = %e, "push refused; retrying");
+            }
+            Err(e) => return Err(e),
+        }
+        std::thread::sleep(backoff(n));
+    }
+    tracing::warn!(op, attempts = MAX_ATTEMPTS, "gave up after losing every race");
+    Err(GitError::Contended { op, attempts: MAX_ATTEMPTS })
+}
+
+/// Exponential backoff capped at [`MAX_BACKOFF_MS`], half of it random so racers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let cap = (1u64 << attempt.min(7)).min(MAX_BACKOFF_MS);
+    let half = cap / 2;
+    let jitter = if half == 0 { 0 } else { pseudo_random() % (half + 1) };
+    Duration::from_millis(half + jitter)
+}
+
+/// Cheap non-cryptographic randomness (clock nanoseconds mixed with a counter).
+pub(crate) fn pseudo_random() -> u64 {
+    let nanos =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::from(d.subsec_nanos())).unwrap_or_default();
+    let n = DRAW_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let seed = nanos ^ u64::from(std::process::id()).rotate_left(32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    seed.wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 16
+}
+
+/// Moves one ref in `repo` if it still has `update.old`; `false` when another writer won.
+fn compare_and_swap(repo: &Repository, update: &RefUpdate, log: &str) -> Result<bool, GitError> {
+    let result = match update.old {
+        Some(old) if old == update.new => return Ok(true),
+        None => repo.reference(&update.name, update.new, false, log),
+        Some(old) => repo.reference_matching(&update.name, update.new, true, old, log),
+    };
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_race(&e) || e.code() == ErrorCode::NotFound => {
+            tracing::debug!(refname = %update.name, error = %e, "compare-and-swap lost");
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Moves every ref in order (one compare-and-swap each), stopping at the first lost race.
+fn apply_in(repo: &Repository, updates: &[RefUpdate], log: &str) -> Result<Applied, GitError> {
+    for update in updates {
+        if !compare_and_swap(repo, update, log)? {
+            return Ok(Applied::Lost);
+        }
+    }
+    Ok(Applied::Done)
+}
+
+impl StrategyRepo {
+    /// Opens the repository the operations work on; with a remote, fetches it first so the
+    /// refs read afterwards are the remote's.
+    pub(crate) fn session(&self) -> Result<Repository, GitError> {
+        let repo = Repository::open_bare(self.git_dir())?;
+        if let Location::FileRemote { url, .. } = &self.location {
+            fetch(&repo, url)?;
+        }
+        Ok(repo)
+    }
+
+    /// Applies `updates` to the source of truth: the local repository, or (after pushing
+    /// the new objects) the remote one. Objects must already exist in `repo`.
+    pub(crate) fn apply(
+        &self,
+        repo: &Repository,
+        updates: &[RefUpdate],
+        log: &str,
+    ) -> Result<Applied, GitError> {
+        match &self.location {
+            Location::Local(_) => apply_in(repo, updates, log),
+            Location::FileRemote { url, remote_path, .. } => {
+                let slot = pseudo_random() % INCOMING_SLOTS;
+                let specs: Vec<String> = updates
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| format!("+{}:{INCOMING_PREFIX}/{slot}/{i}", u.new))
+                    .collect();
+                push(repo, url, &specs)?;
+                apply_in(&Repository::open_bare(remote_path)?, updates, log)
+            }
+        }
+    }
+}
+
+/// Makes the mirror's branches and tags equal to the remote's.
+fn fetch(repo: &Repository, url: &str) -> Result<(), GitError> {
+    let mut remote = repo.remote_anonymous(url)?;
+    let mut options = FetchOptions::new();
+    // FETCH_HEAD is shared by every process using the mirror and useless here.
+    options.update_fetchhead(false);
+    options.download_tags(AutotagOption::None);
+    remote.fetch(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], Some(&mut options), None)?;
+    Ok(())
+}
+
+/// Pushes `specs` (`<oid>:<scratch ref>`), failing if the remote refuses any of them.
+fn push(repo: &Repository, url: &str, specs: &[String]) -> Result<(), GitError> {
+    let mut remote = repo.remote_anonymous(url)?;
+    let mut rejected: Vec<(String, String)> = Vec::new();
+    {
+        let mut callbacks = RemoteCallbacks::new();
+        callbacks.push_update_reference(|refname, status| {
+            if let Some(message) = status {
+                rejected.push((refname.to_owned(), message.to_owned()));
+            }
+            Ok(())
+        });
+        let mut options = PushOptions::new();
+        options.remote_callbacks(callbacks);
+        remote.push(specs, Some(&mut options))?;
+    }
+    match rejected.into_iter().next() {
+        Some((refname, message)) => Err(GitError::PushRejected { refname, message }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped() {
+        for n in 1..=MAX_ATTEMPTS {
+            assert!(backoff(n) <= Duration::from_millis(MAX_BACKOFF_MS));
+        }
+    }
+}

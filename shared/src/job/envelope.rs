@@ -1,0 +1,315 @@
+//! The messages that travel through RabbitMQ: job envelopes (coordinator -> workers) and job
+//! events (workers -> coordinator). Both carry a version field and decode strictly, so a
+//! message from an incompatible deploy is poison, not a silent misreading.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{JobId, RunId, VersionId};
+
+/// The pipeline steps a worker can perform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Spec -> code.
+    Generate,
+    /// Code -> safety and structure findings.
+    Validate,
+    /// Code -> backtest in the sandbox.
+    Test,
+    /// Failed code -> corrected code.
+    Fix,
+    /// Tested code -> commit on the strategies repository.
+    Merge,
+}
+
+impl JobKind {
+    /// Every kind, in pipeline order.
+    pub const ALL: [JobKind; 5] = [Self::Generate, Self::Validate, Self::Test, Self::Fix, Self::Merge];
+
+    /// The lowercase name used in queue names, metrics and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generate => "generate",
+            Self::Validate => "validate",
+            Self::Test => "test",
+            Self::Fix => "fix",
+            Self::Merge => "merge",
+        }
+    }
+
+    /// Attempts allowed for transient failures before the job is dead-lettered.
+    pub fn max_attempts(self) -> i32 {
+        match self {
+            Self::Generate | Self::Fix => 5,
+            Self::Validate => 3,
+            Self::Test | Self::Merge => 5,
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown job kind '{s}'"))
+    }
+}
+
+/// What a job works on; versioned variants keep messages already queued decodable after a
+/// deploy that adds fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum JobPayload {
+    /// Generate the first version of the run's strategy from its spec.
+    #[serde(rename = "generate.v1")]
+    GenerateV1 {},
+    /// Validate one version.
+    #[serde(rename = "validate.v1")]
+    ValidateV1 {
+        /// The version to check.
+        version_id: VersionId,
+    },
+    /// Backtest one version.
+    #[serde(rename = "test.v1")]
+    TestV1 {
+        /// The version to run.
+        version_id: VersionId,
+    },
+    /// Repair one version.
+    #[serde(rename = "fix.v1")]
+    FixV1 {
+        /// The version that failed.
+        version_id: VersionId,
+    },
+    /// Commit and merge one version.
+    #[serde(rename = "merge.v1")]
+    MergeV1 {
+        /// The version to merge.
+        version_id: VersionId,
+    },
+}
+
+impl JobPayload {
+    /// The kind of job this payload belongs to.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Self::GenerateV1 {} => JobKind::Generate,
+            Self::ValidateV1 { .. } => JobKind::Validate,
+            Self::TestV1 { .. } => JobKind::Test,
+            Self::FixV1 { .. } => JobKind::Fix,
+            Self::MergeV1 { .. } => JobKind::Merge,
+        }
+    }
+
+    /// The version the job works on, if any.
+    pub fn version_id(&self) -> Option<VersionId> {
+        match self {
+            Self::GenerateV1 {} => None,
+            Self::ValidateV1 { version_id }
+            | Self::TestV1 { version_id }
+            | Self::FixV1 { version_id }
+            | Self::MergeV1 { version_id } => Some(*version_id),
+        }
+    }
+}
+
+/// Envelope format version written by this build.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// A job message as published to `<ns>.jobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobEnvelope {
+    /// Envelope format version.
+    pub v: u32,
+    /// The job row this message stands for.
+    pub job_id: JobId,
+    /// The run the job belongs to.
+    pub run_id: RunId,
+    /// Which queue and handler.
+    pub kind: JobKind,
+    /// The attempt the publisher expected to run next (informational; the row is the truth).
+    pub attempt: i32,
+    /// What to work on.
+    pub payload: JobPayload,
+}
+
+/// Why an envelope was refused; the reason goes into the dead-letter headers.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON, or not the envelope shape.
+    #[error("undecodable message: {0}")]
+    Malformed(#[source] serde_json::Error),
+    /// A format version this build does not know.
+    #[error("unsupported envelope version {0}")]
+    Version(u32),
+    /// Kind and payload disagree.
+    #[error("envelope kind {kind} does not match its payload ({payload})")]
+    KindMismatch {
+        /// The envelope's kind.
+        kind: JobKind,
+        /// The payload's kind.
+        payload: JobKind,
+    },
+}
+
+impl JobEnvelope {
+    /// Decodes and checks an envelope from message bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let envelope: Self = serde_json::from_slice(bytes).map_err(DecodeError::Malformed)?;
+        if envelope.v != ENVELOPE_VERSION {
+            return Err(DecodeError::Version(envelope.v));
+        }
+        if envelope.payload.kind() != envelope.kind {
+            return Err(DecodeError::KindMismatch { kind: envelope.kind, payload: envelope.payload.kind() });
+        }
+        Ok(envelope)
+    }
+}
+
+/// What a successful job produced, as reported to the coordinator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum JobResult {
+    /// A new version exists.
+    Generated {
+        /// The version created.
+        version_id: VersionId,
+    },
+    /// The version was checked.
+    Validated {
+        /// The version checked.
+        version_id: VersionId,
+        /// Whether it may run.
+        accepted: bool,
+        /// First findings, for the run's error.
+        summary: String,
+    },
+    /// The version was backtested.
+    Tested {
+        /// The version run.
+        version_id: VersionId,
+        /// The stored backtest.
+        backtest_id: i64,
+        /// Whether it met the acceptance criteria.
+        passed: bool,
+        /// Why not, when it did not pass.
+        reason: Option<String>,
+    },
+    /// The version is on `main` of the strategies repository.
+    Merged {
+        /// The version merged.
+        version_id: VersionId,
+        /// The version's commit on `strategy/<name>`.
+        version_commit: String,
+        /// The merge commit on `main`.
+        merge_commit: String,
+    },
+}
+
+/// A job's outcome as reported on `<ns>.events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
+pub enum JobOutcome {
+    /// The handler finished; the result is committed.
+    Succeeded {
+        /// What it produced.
+        result: JobResult,
+    },
+    /// The job cannot succeed as it is (permanent error): the run moves on (fix or fail).
+    Failed {
+        /// Human-readable reason.
+        error: String,
+    },
+    /// The job was dead-lettered (attempts spent, poison): the run is dead until replayed.
+    Dead {
+        /// Machine reason (`attempts_exhausted`, ...).
+        reason: String,
+        /// Last error.
+        error: String,
+    },
+}
+
+impl JobOutcome {
+    /// The word used in event routing keys (`job.<kind>.<word>`).
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Succeeded { .. } => "succeeded",
+            Self::Failed { .. } => "failed",
+            Self::Dead { .. } => "dead",
+        }
+    }
+}
+
+/// A job event published by workers and consumed by the coordinator's state machine.
+/// (No `deny_unknown_fields` here: serde cannot combine it with the flattened outcome; the
+/// outcome variants deny unknown fields themselves.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// Event format version.
+    pub v: u32,
+    /// The job that finished.
+    pub job_id: JobId,
+    /// Its run.
+    pub run_id: RunId,
+    /// Its kind.
+    pub kind: JobKind,
+    /// The attempt that produced the outcome.
+    pub attempt: i32,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: JobOutcome,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_round_trips() {
+        let env = JobEnvelope {
+            v: ENVELOPE_VERSION,
+            job_id: JobId::new(),
+            run_id: RunId::new(),
+            kind: JobKind::Test,
+            attempt: 1,
+            payload: JobPayload::TestV1 { version_id: VersionId(7) },
+        };
+        let bytes = serde_json::to_vec(&env).expect("encode");
+        assert_eq!(JobEnvelope::decode(&bytes).expect("decode"), env);
+    }
+
+    #[test]
+    fn garbage_unknown_kinds_and_mismatches_are_refused() {
+        assert!(matches!(JobEnvelope::decode(b"not json"), Err(DecodeError::Malformed(_))));
+        let unknown = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","kind":"explode","attempt":1,"payload":{"type":"generate.v1"}}"#;
+        assert!(matches!(JobEnvelope::decode(unknown), Err(DecodeError::Malformed(_))));
+        let mismatch = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","kind":"test","attempt":1,"payload":{"type":"generate.v1"}}"#;
+        assert!(matches!(JobEnvelope::decode(mismatch), Err(DecodeError::KindMismatch { .. })));
+        let future = br#"{"v":9,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","kind":"generate","attempt":1,"payload":{"type":"generate.v1"}}"#;
+        assert!(matches!(JobEnvelope::decode(future), Err(DecodeError::Version(9))));
+    }
+
+    #[test]
+    fn an_event_round_trips_with_its_outcome_flattened() {
+        let event = JobEvent {
+            v: ENVELOPE_VERSION,
+            job_id: JobId::new(),
+            run_id: RunId::new(),
+            kind: JobKind::Merge,
+            attempt: 2,
+            outcome: JobOutcome::Failed { error: "boom".into() },
+        };
+        let text = serde_json::to_string(&event).expect("encode");
+        assert!(text.contains(r#""outcome":"failed""#), "{text}");
+        assert_eq!(serde_json::from_str::<JobEvent>(&text).expect("decode"), event);
+    }
+}

@@ -1,0 +1,17 @@
+//! AlgoAgent's domain library: everything the coordinator, the workers and the CLI share.
+//!
+//! Each module is one concern of the architecture in `DESIGN.md`; the binaries stay thin and
+//! call into these modules.
+
+pub mod backoff;
+pub mod cache;
+pub mod codegen;
+pub mod config;
+pub mod db;
+pub mod gitflow;
+pub mod job;
+pub mod queue;
+pub mod sandbox;
+pub mod spec;
+pub mod telemetry;
+pub mod validate;

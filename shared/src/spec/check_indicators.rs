@@ -1,0 +1,240 @@
+//! Reading the `indicators` section: kinds, per-kind fields, defaults and parameter
+//! references.
+
+use super::indicator::{IndicatorField, IndicatorKind, PriceColumn};
+use super::limits::{MAX_INDICATORS, MAX_PERIOD, MAX_STD_DEV, MIN_PERIOD};
+use super::name::{check_identifier, printable};
+use super::reader::{Range, Reader, at};
+use super::strategy::{IndicatorSpec, IntOrParam, NumOrParam, ParamValue};
+use crate::codegen::suggest;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Reads `indicators`; also returns whether the section as a whole was unreadable.
+pub(crate) fn read_indicators(
+    r: &mut Reader,
+    v: Option<&Value>,
+    params: &BTreeMap<String, ParamValue>,
+) -> (BTreeMap<String, IndicatorSpec>, bool) {
+    let loc = vec!["indicators".to_owned()];
+    let mut out = BTreeMap::new();
+    let Some(v) = v else {
+        return (out, false);
+    };
+    let Some(obj) = r.object(v, &loc) else {
+        return (out, true);
+    };
+    if obj.len() > MAX_INDICATORS {
+        r.push(loc, "too_long", format!("at most {MAX_INDICATORS} indicators, got {}", obj.len()));
+        return (out, true);
+    }
+    for (key, value) in obj {
+        let iloc = at(&loc, key);
+        if let Err(e) = check_identifier(key) {
+            r.push_at(&iloc, e);
+            continue;
+        }
+        if params.contains_key(key) {
+            r.push(
+                iloc.clone(),
+                "conflict",
+                format!("'{key}' is also a parameter name; names must be unique"),
+            );
+        }
+        if let Some(spec) = read_indicator(r, key, value, &iloc, params) {
+            out.insert(key.clone(), spec);
+        }
+    }
+    (out, false)
+}
+
+fn all_indicator_keys() -> Vec<&'static str> {
+    let mut keys = vec!["type"];
+    for k in IndicatorKind::ALL {
+        for f in k.fields() {
+            if !keys.contains(&f.key()) {
+                keys.push(f.key());
+            }
+        }
+    }
+    keys
+}
+
+fn read_indicator(
+    r: &mut Reader,
+    key: &str,
+    v: &Value,
+    loc: &[String],
+    params: &BTreeMap<String, ParamValue>,
+) -> Option<IndicatorSpec> {
+    let obj = r.object(v, loc)?;
+    let errors_before = r.count();
+    let kind = match Reader::optional(obj, "type") {
+        Some(t) => {
+            let tloc = at(loc, "type");
+            r.string(t, &tloc, 64).and_then(|s| match IndicatorKind::from_name(s) {
+                Some(k) => Some(k),
+                None => {
+                    let names: Vec<&str> = IndicatorKind::ALL.iter().map(|k| k.name()).collect();
+                    let hint = suggest::closest(s, names.iter().copied())
+                        .map(|n| format!(" (did you mean '{n}'?)"))
+                        .unwrap_or_default();
+                    r.push(
+                        tloc,
+                        "pattern",
+                        format!(
+                            "unknown indicator type '{}'{hint}; known: {}",
+                            printable(s),
+                            names.join(", ")
+                        ),
+                    );
+                    None
+                }
+            })
+        }
+        None => match IndicatorKind::from_name(key) {
+            Some(k) => Some(k),
+            None => {
+                r.push(
+                    at(loc, "type"),
+                    "missing",
+                    format!("field required: '{key}' is not an indicator name, so 'type' must say which indicator it is"),
+                );
+                None
+            }
+        },
+    };
+    let Some(kind) = kind else {
+        // Still report unknown fields against everything any indicator accepts.
+        r.check_keys(obj, &all_indicator_keys(), loc);
+        return None;
+    };
+    let mut allowed = vec!["type"];
+    allowed.extend(kind.fields().iter().map(|f| f.key()));
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) && all_indicator_keys().contains(&k.as_str()) {
+            r.push(
+                at(loc, k),
+                "unknown_field",
+                format!("field '{k}' does not apply to a {kind} indicator; allowed: {}", allowed.join(", ")),
+            );
+        }
+    }
+    let unknown: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| !all_indicator_keys().contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    r.check_keys(&unknown, &allowed, loc);
+
+    let mut spec = IndicatorSpec::new(kind);
+    for field in kind.fields() {
+        let floc = at(loc, field.key());
+        let raw = Reader::optional(obj, field.key());
+        match field {
+            IndicatorField::Source => {
+                let col = match raw {
+                    None => Some(PriceColumn::Close),
+                    Some(v) => r.string(v, &floc, 64).and_then(|s| {
+                        let c = PriceColumn::from_name(s);
+                        if c.is_none() {
+                            r.push(
+                                floc.clone(),
+                                "pattern",
+                                format!(
+                                    "unknown source '{}'; expected one of open, high, low, close, volume",
+                                    printable(s)
+                                ),
+                            );
+                        }
+                        c
+                    }),
+                };
+                spec.source = col;
+            }
+            IndicatorField::StdDev => {
+                spec.std_dev = match raw {
+                    None => Some(NumOrParam::Value(IndicatorKind::DEFAULT_STD_DEV)),
+                    Some(Value::String(p)) => param_ref(r, p, &floc, params, |v| {
+                        let x = v.as_f64();
+                        (x > 0.0 && x <= MAX_STD_DEV)
+                            .then_some(())
+                            .ok_or_else(|| format!("must be greater than 0 and at most {MAX_STD_DEV}"))
+                    })
+                    .map(|()| NumOrParam::Param(p.clone())),
+                    Some(v) => r.number(v, &floc, Range::above(0.0, MAX_STD_DEV)).map(NumOrParam::Value),
+                };
+            }
+            _ => {
+                let value = match raw {
+                    None => Some(IntOrParam::Value(kind.default_window(*field))),
+                    Some(Value::String(p)) => param_ref(r, p, &floc, params, |v| {
+                        v.as_window(MIN_PERIOD, MAX_PERIOD).map(|_| ()).ok_or_else(|| {
+                            format!("must be an integer between {MIN_PERIOD} and {MAX_PERIOD} to serve as a window")
+                        })
+                    })
+                    .map(|()| IntOrParam::Param(p.clone())),
+                    Some(v) => r.u32_in(v, &floc, MIN_PERIOD, MAX_PERIOD).map(IntOrParam::Value),
+                };
+                match field {
+                    IndicatorField::Period => spec.period = value,
+                    IndicatorField::Fast => spec.fast = value,
+                    IndicatorField::Slow => spec.slow = value,
+                    IndicatorField::Signal => spec.signal = value,
+                    IndicatorField::KPeriod => spec.k_period = value,
+                    IndicatorField::DPeriod => spec.d_period = value,
+                    IndicatorField::Source | IndicatorField::StdDev => {}
+                }
+            }
+        }
+    }
+    if kind == IndicatorKind::Macd {
+        let value = |w: &Option<IntOrParam>| match w {
+            Some(IntOrParam::Value(n)) => Some(i64::from(*n)),
+            Some(IntOrParam::Param(p)) => match params.get(p) {
+                Some(ParamValue::Int(i)) => Some(*i),
+                _ => None,
+            },
+            None => None,
+        };
+        if let (Some(f), Some(s)) = (value(&spec.fast), value(&spec.slow)) {
+            if f >= s {
+                r.push(at(loc, "fast"), "conflict", format!("fast ({f}) must be less than slow ({s})"));
+            }
+        }
+    }
+    (r.count() == errors_before).then_some(spec)
+}
+
+/// Checks that a string field names a parameter whose value passes `ok`.
+fn param_ref(
+    r: &mut Reader,
+    name: &str,
+    loc: &[String],
+    params: &BTreeMap<String, ParamValue>,
+    ok: impl Fn(ParamValue) -> Result<(), String>,
+) -> Option<()> {
+    match params.get(name) {
+        Some(v) => match ok(*v) {
+            Ok(()) => Some(()),
+            Err(why) => {
+                r.push(loc.to_vec(), "range", format!("parameter '{name}' is {v}; it {why}"));
+                None
+            }
+        },
+        None => {
+            let hint = suggest::closest(name, params.keys().map(String::as_str))
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            r.push(
+                loc.to_vec(),
+                "undeclared",
+                format!(
+                    "'{}' is not a declared parameter{hint}; use a number or a parameter name",
+                    printable(name)
+                ),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The indicator catalogue: which indicators exist, which fields each takes, their defaults
+//! and their outputs.
+//!
+//! Spec validation, the rule resolver and the code generator all read this one table, so an
+//! indicator is added in one place.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A technical indicator the builtin code generator can compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndicatorKind {
+    /// Simple moving average of `source` over `period` bars.
+    Sma,
+    /// Exponential moving average (span `period`, seeded at the first value).
+    Ema,
+    /// Linearly weighted moving average.
+    Wma,
+    /// Relative strength index with Wilder smoothing.
+    Rsi,
+    /// MACD line, signal line and histogram.
+    Macd,
+    /// Bollinger bands: upper, middle, lower.
+    Bbands,
+    /// Average true range with Wilder smoothing (uses high, low, close).
+    Atr,
+    /// Stochastic oscillator %K and %D (uses high, low, close).
+    Stochastic,
+    /// Donchian channel: highest high, midpoint, lowest low.
+    Donchian,
+    /// Highest value of `source` over `period` bars.
+    Highest,
+    /// Lowest value of `source` over `period` bars.
+    Lowest,
+    /// Rate of change in percent over `period` bars.
+    Roc,
+    /// Rolling (population) standard deviation.
+    Std,
+}
+
+/// An optional field of an indicator entry (besides `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndicatorField {
+    /// `period`: window length in bars.
+    Period,
+    /// `source`: which price column feeds the indicator.
+    Source,
+    /// `fast`: MACD fast EMA span.
+    Fast,
+    /// `slow`: MACD slow EMA span.
+    Slow,
+    /// `signal`: MACD signal EMA span.
+    Signal,
+    /// `std_dev`: Bollinger band width in standard deviations.
+    StdDev,
+    /// `k_period`: stochastic %K window.
+    KPeriod,
+    /// `d_period`: stochastic %D smoothing window.
+    DPeriod,
+}
+
+impl IndicatorField {
+    /// The JSON key of the field.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Period => "period",
+            Self::Source => "source",
+            Self::Fast => "fast",
+            Self::Slow => "slow",
+            Self::Signal => "signal",
+            Self::StdDev => "std_dev",
+            Self::KPeriod => "k_period",
+            Self::DPeriod => "d_period",
+        }
+    }
+}
+
+impl IndicatorKind {
+    /// Every kind, in declaration order (for docs, suggestions and tests).
+    pub const ALL: [IndicatorKind; 13] = [
+        Self::Sma,
+        Self::Ema,
+        Self::Wma,
+        Self::Rsi,
+        Self::Macd,
+        Self::Bbands,
+        Self::Atr,
+        Self::Stochastic,
+        Self::Donchian,
+        Self::Highest,
+        Self::Lowest,
+        Self::Roc,
+        Self::Std,
+    ];
+
+    /// The lowercase name used in JSON `type` fields and as the rule-language function.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sma => "sma",
+            Self::Ema => "ema",
+            Self::Wma => "wma",
+            Self::Rsi => "rsi",
+            Self::Macd => "macd",
+            Self::Bbands => "bbands",
+            Self::Atr => "atr",
+            Self::Stochastic => "stochastic",
+            Self::Donchian => "donchian",
+            Self::Highest => "highest",
+            Self::Lowest => "lowest",
+            Self::Roc => "roc",
+            Self::Std => "std",
+        }
+    }
+
+    /// Looks a kind up by its lowercase name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Fields an indicator entry of this kind may carry; any other field is refused.
+    pub fn fields(self) -> &'static [IndicatorField] {
+        use IndicatorField as F;
+        match self {
+            Self::Sma
+            | Self::Ema
+            | Self::Wma
+            | Self::Rsi
+            | Self::Highest
+            | Self::Lowest
+            | Self::Roc
+            | Self::Std => &[F::Period, F::Source],
+            Self::Macd => &[F::Source, F::Fast, F::Slow, F::Signal],
+            Self::Bbands => &[F::Period, F::Source, F::StdDev],
+            Self::Atr | Self::Donchian => &[F::Period],
+            Self::Stochastic => &[F::KPeriod, F::DPeriod],
+        }
+    }
+
+    /// The default for an integer (window) field when the entry omits it.
+    pub fn default_window(self, field: IndicatorField) -> u32 {
+        use IndicatorField as F;
+        match (self, field) {
+            (Self::Rsi | Self::Atr | Self::Stochastic, F::Period | F::KPeriod) => 14,
+            (Self::Stochastic, F::DPeriod) => 3,
+            (Self::Macd, F::Fast) => 12,
+            (Self::Macd, F::Slow) => 26,
+            (Self::Macd, F::Signal) => 9,
+            (Self::Roc, F::Period) => 10,
+            _ => 20,
+        }
+    }
+
+    /// Default Bollinger width in standard deviations.
+    pub const DEFAULT_STD_DEV: f64 = 2.0;
+
+    /// Named outputs of a multi-output indicator, in the order the Python helper returns them;
+    /// empty for single-output indicators. A bare reference means [`Self::primary_output`].
+    pub fn outputs(self) -> &'static [&'static str] {
+        match self {
+            Self::Macd => &["line", "signal", "hist"],
+            Self::Bbands | Self::Donchian => &["upper", "middle", "lower"],
+            Self::Stochastic => &["k", "d"],
+            _ => &[],
+        }
+    }
+
+    /// Index of the output a bare reference (`macd`, `bb`) denotes, for multi-output kinds.
+    pub fn primary_output(self) -> usize {
+        match self {
+            Self::Bbands | Self::Donchian => 1,
+            _ => 0,
+        }
+    }
+
+    /// Whether the indicator reads a single `source` column (else it reads high/low/close).
+    pub fn takes_source(self) -> bool {
+        self.fields().contains(&IndicatorField::Source)
+    }
+}
+
+impl fmt::Display for IndicatorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A price or volume column of the OHLCV dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceColumn {
+    /// Opening price of the bar.
+    Open,
+    /// Highest price of the bar.
+    High,
+    /// Lowest price of the bar.
+    Low,
+    /// Closing price of the bar.
+    Close,
+    /// Traded volume of the bar.
+    Volume,
+}
+
+impl PriceColumn {
+    /// Every column, in OHLCV order.
+    pub const ALL: [PriceColumn; 5] = [Self::Open, Self::High, Self::Low, Self::Close, Self::Volume];
+
+    /// The lowercase name used in specs and rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::High => "high",
+            Self::Low => "low",
+            Self::Close => "close",
+            Self::Volume => "volume",
+        }
+    }
+
+    /// The column name in backtesting.py's data (`self.data.Close`).
+    pub fn data_attr(self) -> &'static str {
+        match self {
+            Self::Open => "Open",
+            Self::High => "High",
+            Self::Low => "Low",
+            Self::Close => "Close",
+            Self::Volume => "Volume",
+        }
+    }
+
+    /// Looks a column up by its lowercase name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+impl fmt::Display for PriceColumn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

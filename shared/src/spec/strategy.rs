@@ -1,0 +1,246 @@
+//! The canonical strategy specification (schema 2.0) and its parts.
+//!
+//! `StrategySpec::parse_json` is the only validated way in: it reads untrusted JSON, reports
+//! every problem with its JSON path, fills defaults and returns the canonical form, which
+//! serializes back to explicit JSON (the prototype's `validated_data`). The serde derives
+//! exist to store and reload that canonical form; run [`StrategySpec::validate`] on anything
+//! that did not come from `parse_json`.
+
+use super::backtest::BacktestConfig;
+use super::check;
+use super::errors::SpecErrors;
+use super::indicator::{IndicatorKind, PriceColumn};
+use super::name::StrategyName;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Version of the schema implemented here, reported by `validate-schema`.
+pub const SCHEMA_VERSION: &str = "2.0";
+
+/// A complete strategy: what to compute, when to enter and exit, how to test it and what
+/// result counts as a pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategySpec {
+    /// Safe identifier; becomes the file name, branch name and (CamelCased) class name.
+    pub name: StrategyName,
+    /// Free text for humans and LLM prompts (at most 10,000 characters).
+    #[serde(default)]
+    pub description: String,
+    /// Tunable numbers referenced by rules and indicator windows; class attributes in the
+    /// generated strategy so `Backtest.optimize` can vary them.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, ParamValue>,
+    /// Declared indicators by name; rules refer to them by that name.
+    #[serde(default)]
+    pub indicators: BTreeMap<String, IndicatorSpec>,
+    /// Conditions that must all hold (AND) to open a position.
+    pub entry_rules: Vec<String>,
+    /// Conditions of which any (OR) closes the open position.
+    #[serde(default)]
+    pub exit_rules: Vec<String>,
+    /// Stop loss, take profit and per-trade sizing.
+    #[serde(default)]
+    pub risk: RiskConfig,
+    /// Capital, costs and dataset of the backtest.
+    #[serde(default)]
+    pub backtest: BacktestConfig,
+    /// What a backtest must achieve for the run to pass.
+    #[serde(default)]
+    pub acceptance: AcceptanceCriteria,
+}
+
+impl StrategySpec {
+    /// Reads and validates a spec from untrusted JSON bytes, reporting every structural and
+    /// semantic problem at once with its JSON path.
+    pub fn parse_json(bytes: &[u8]) -> Result<StrategySpec, SpecErrors> {
+        check::parse_strategy(bytes)
+    }
+
+    /// Reads and validates a spec from an already-parsed JSON value.
+    pub fn from_value(value: &serde_json::Value) -> Result<StrategySpec, SpecErrors> {
+        check::read_strategy(value)
+    }
+
+    /// Re-runs every check on a spec built some other way (deserialized from storage,
+    /// constructed in code), returning the canonical form with defaults filled in.
+    pub fn validate(&self) -> Result<StrategySpec, SpecErrors> {
+        let value = serde_json::to_value(self).map_err(|e| {
+            SpecErrors::from(super::errors::FieldError::new(
+                vec![],
+                "type",
+                format!("spec cannot be represented as JSON: {e}"),
+            ))
+        })?;
+        check::read_strategy(&value)
+    }
+
+    /// The indicator kind behind a declared indicator name.
+    pub fn indicator_kind(&self, name: &str) -> Option<IndicatorKind> {
+        self.indicators.get(name).map(|i| i.kind)
+    }
+}
+
+/// A parameter value: JSON integers stay integers (so they can be windows), other numbers
+/// are floats.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// An integral value, e.g. a window length.
+    Int(i64),
+    /// A fractional value, e.g. a threshold.
+    Float(f64),
+}
+
+impl ParamValue {
+    /// The value as a float, for range checks.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            // Parameter magnitudes are capped at 1e12, well inside f64's exact integers.
+            #[allow(clippy::cast_precision_loss)]
+            Self::Int(i) => i as f64,
+            Self::Float(f) => f,
+        }
+    }
+
+    /// The value as a window length when it is an integer in `min..=max`.
+    pub fn as_window(self, min: u32, max: u32) -> Option<u32> {
+        match self {
+            Self::Int(i) => u32::try_from(i).ok().filter(|w| (min..=max).contains(w)),
+            Self::Float(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Int(i) => write!(f, "{i}"),
+            // Debug keeps the fraction (`14.0`), so an integral float reads as a float.
+            Self::Float(x) => write!(f, "{x:?}"),
+        }
+    }
+}
+
+/// A window length given either literally or as the name of an integer parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IntOrParam {
+    /// A literal number of bars.
+    Value(u32),
+    /// The name of a parameter holding the number of bars (tunable by the optimizer).
+    Param(String),
+}
+
+/// A real-valued setting given either literally or as the name of a parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumOrParam {
+    /// A literal value.
+    Value(f64),
+    /// The name of a parameter holding the value.
+    Param(String),
+}
+
+/// One declared indicator. After `parse_json`, `kind` is set and every field that applies
+/// to the kind is filled (with its default when omitted); fields that do not apply are
+/// `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorSpec {
+    /// Which indicator; in input JSON it defaults to the map key when the key is an
+    /// indicator name (`"rsi": {"period": 14}`).
+    #[serde(rename = "type")]
+    pub kind: IndicatorKind,
+    /// Window length (all kinds but MACD and stochastic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<IntOrParam>,
+    /// Input column (single-column kinds; default `close`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PriceColumn>,
+    /// MACD fast EMA span (default 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast: Option<IntOrParam>,
+    /// MACD slow EMA span (default 26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow: Option<IntOrParam>,
+    /// MACD signal EMA span (default 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<IntOrParam>,
+    /// Bollinger width in standard deviations (default 2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std_dev: Option<NumOrParam>,
+    /// Stochastic %K window (default 14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k_period: Option<IntOrParam>,
+    /// Stochastic %D smoothing window (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d_period: Option<IntOrParam>,
+}
+
+impl IndicatorSpec {
+    /// An entry of `kind` with every field unset (defaults apply at validation).
+    pub fn new(kind: IndicatorKind) -> Self {
+        Self {
+            kind,
+            period: None,
+            source: None,
+            fast: None,
+            slow: None,
+            signal: None,
+            std_dev: None,
+            k_period: None,
+            d_period: None,
+        }
+    }
+}
+
+/// Per-trade risk settings; percentages are in percent (`2.5` means 2.5 %).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Stop loss below the entry bar's close, in percent (0 < x < 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss_pct: Option<f64>,
+    /// Take profit above the entry bar's close, in percent (0 < x <= 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit_pct: Option<f64>,
+    /// Fraction of available equity per trade (0 < x <= 1); overrides
+    /// `backtest.position_size` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_size: Option<f64>,
+}
+
+/// What a backtest must achieve for a run to pass (default: at least one trade).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptanceCriteria {
+    /// Fewest closed trades (default 1).
+    #[serde(default = "default_min_trades")]
+    pub min_trades: u32,
+    /// Largest tolerated maximum drawdown, in percent (0 < x <= 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drawdown_pct: Option<f64>,
+    /// Smallest acceptable total return, in percent (-100 <= x <= 1e6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_return_pct: Option<f64>,
+    /// Smallest acceptable Sharpe ratio (-100 <= x <= 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_sharpe: Option<f64>,
+}
+
+fn default_min_trades() -> u32 {
+    1
+}
+
+impl Default for AcceptanceCriteria {
+    fn default() -> Self {
+        Self {
+            min_trades: default_min_trades(),
+            max_drawdown_pct: None,
+            min_return_pct: None,
+            min_sharpe: None,
+        }
+    }
+}

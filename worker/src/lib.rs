@@ -1,0 +1,132 @@
+//! The worker: stateless consumers of job queues (invariant 10). Any worker can take any job
+//! of the kinds it serves; everything it knows comes from the message and Postgres.
+
+mod commit;
+mod context;
+mod handlers;
+mod process;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use shared::config::Settings;
+use shared::job::JobKind;
+use shared::queue::{ConsumerConfig, Names, Relay};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use context::WorkerContext;
+
+/// Command-line options of the worker.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "algoagent-worker", about = "Consumes AlgoAgent jobs")]
+pub struct Args {
+    /// Job kinds to serve, comma-separated (sandbox-heavy kinds can scale separately).
+    #[arg(long, value_delimiter = ',', default_value = "generate,validate,test,fix,merge", value_parser = parse_kind)]
+    pub kinds: Vec<JobKind>,
+    /// Worker id (defaults to host-pid-random).
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+fn parse_kind(s: &str) -> Result<JobKind, String> {
+    s.parse()
+}
+
+/// A cancellation token fired by SIGTERM or SIGINT.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            () = term => {},
+        }
+        tracing::info!("shutdown signal received; draining");
+        token.cancel();
+    });
+    cancel
+}
+
+/// Runs the worker until `cancel` fires, then drains and returns.
+pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> anyhow::Result<()> {
+    let ctx = Arc::new(WorkerContext::connect(settings, &args).await.context("starting worker")?);
+    tracing::info!(worker = %ctx.worker_id, kinds = ?args.kinds, "worker started");
+    let names = Names::new(&ctx.settings.namespace);
+    let tracker = TaskTracker::new();
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let relay = Relay::new(ctx.pool.clone(), ctx.settings.amqp_url.clone(), names.clone());
+    let relay_cancel = CancellationToken::new();
+    tasks.spawn(relay.run(relay_cancel.clone()));
+
+    let permits = Arc::new(Semaphore::new(ctx.settings.worker_concurrency));
+    let prefetch = u16::try_from(ctx.settings.worker_concurrency).unwrap_or(u16::MAX);
+    let mut consumers = tokio::task::JoinSet::new();
+    for kind in args.kinds.iter().copied() {
+        let config = ConsumerConfig {
+            amqp_url: ctx.settings.amqp_url.clone(),
+            names: names.clone(),
+            queue: names.job_queue(kind),
+            tag: format!("{}-{}", ctx.worker_id, kind),
+            prefetch,
+            drain_timeout: ctx.settings.drain_timeout,
+        };
+        let ctx = Arc::clone(&ctx);
+        consumers.spawn(shared::queue::consume(
+            config,
+            Arc::clone(&permits),
+            tracker.clone(),
+            cancel.clone(),
+            move |d| {
+                let ctx = Arc::clone(&ctx);
+                async move { process::handle_delivery(&ctx, d).await }
+            },
+        ));
+    }
+    tasks.spawn(heartbeat(Arc::clone(&ctx), cancel.clone()));
+
+    while consumers.join_next().await.is_some() {}
+    // Consumers have drained; publish what the last jobs wrote, then stop the relay.
+    relay_cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    if let Err(err) = shared::db::workers::stopped(&ctx.pool, &ctx.worker_id).await {
+        tracing::warn!(error = %err, "could not mark worker stopped");
+    }
+    tracing::info!(worker = %ctx.worker_id, "worker stopped");
+    Ok(())
+}
+
+/// Records liveness and extends the leases of in-flight jobs.
+async fn heartbeat(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
+    let every = (ctx.settings.lease_ttl / 3).max(Duration::from_millis(500));
+    let kinds: Vec<String> = ctx.kinds.iter().map(|k| k.as_str().to_owned()).collect();
+    loop {
+        let in_flight = ctx.in_flight.extend_all(&ctx).await;
+        if let Err(err) = shared::db::workers::heartbeat(
+            &ctx.pool,
+            &ctx.worker_id,
+            &ctx.host,
+            i32::try_from(std::process::id()).unwrap_or(0),
+            &kinds,
+            in_flight,
+        )
+        .await
+        {
+            tracing::warn!(error = %err, "heartbeat failed");
+        }
+        if shared::backoff::sleep_or_cancel(every, &cancel).await {
+            return;
+        }
+    }
+}

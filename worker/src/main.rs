@@ -1,0 +1,13 @@
+//! `algoagent-worker`: consumes jobs of the kinds it serves until SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = algoagent_worker::Args::parse();
+    shared::telemetry::init("info,lapin=warn,sqlx=warn");
+    let settings = shared::config::Settings::from_env().context("reading settings")?;
+    let cancel = algoagent_worker::shutdown_on_signals();
+    algoagent_worker::run(settings, args, cancel).await
+}

@@ -1,0 +1,121 @@
+//! One delivery from decode to ack: lease, claim, handler, commit, ack. Every failure class
+//! maps to exactly one action here (invariant 4): transient -> retry tier, permanent -> the
+//! run moves on, poison -> dead-letter. The delivery is acked only after its outcome is
+//! committed (invariant 3); if Postgres itself is unreachable the delivery is requeued.
+
+use std::time::Duration;
+
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use shared::db::jobs::ClaimOutcome;
+use shared::job::{JobEnvelope, JobKind};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::commit;
+use crate::context::{Running, WorkerContext};
+use crate::handlers;
+
+/// Handles one delivery and acks or requeues it.
+pub async fn handle_delivery(ctx: &WorkerContext, delivery: Delivery) {
+    match process(ctx, &delivery).await {
+        Ok(()) => {
+            if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
+                // The channel died after our commit: the redelivery will find the job
+                // finished and be acked without re-running.
+                tracing::warn!(error = %err, "ack failed after commit");
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "job could not be committed; requeueing");
+            // Give the dependency a moment instead of spinning on the redelivery.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Err(err) = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await {
+                tracing::warn!(error = %err, "nack failed; the broker requeues on channel close");
+            }
+        }
+    }
+}
+
+async fn process(ctx: &WorkerContext, delivery: &Delivery) -> anyhow::Result<()> {
+    let envelope = match JobEnvelope::decode(&delivery.data) {
+        Ok(envelope) => envelope,
+        Err(err) => {
+            let reason = match &err {
+                shared::job::DecodeError::Malformed(e) if e.to_string().contains("unknown variant") => {
+                    "unknown_kind"
+                }
+                shared::job::DecodeError::Malformed(_) => "undecodable",
+                shared::job::DecodeError::Version(_) => "unsupported_version",
+                shared::job::DecodeError::KindMismatch { .. } => "kind_mismatch",
+            };
+            tracing::warn!(reason, error = %err, "poison message");
+            return commit::dead_letter_raw(ctx, &delivery.data, None, reason, &err.to_string()).await;
+        }
+    };
+    if !ctx.kinds.contains(&envelope.kind) {
+        let error = format!("worker serving {:?} received a {} job", ctx.kinds, envelope.kind);
+        return commit::dead_letter_raw(ctx, &delivery.data, Some(&envelope), "wrong_queue", &error).await;
+    }
+    let span = tracing::info_span!("job", job_id = %envelope.job_id, run_id = %envelope.run_id, kind = %envelope.kind, attempt = tracing::field::Empty);
+    run_leased(ctx, &envelope).instrument(span).await
+}
+
+async fn run_leased(ctx: &WorkerContext, envelope: &JobEnvelope) -> anyhow::Result<()> {
+    let key = WorkerContext::lease_key(envelope.job_id);
+    let owner = format!("{}:{}", ctx.worker_id, uuid::Uuid::new_v4());
+    if !ctx.leases.acquire(&key, &owner, ctx.settings.lease_ttl).await? {
+        tracing::info!("another worker holds the lease; checking again later");
+        return commit::recheck_later(ctx, envelope).await;
+    }
+    let result = run_claimed(ctx, envelope, &owner).await;
+    if let Err(err) = ctx.leases.release(&key, &owner).await {
+        tracing::warn!(error = %err, "could not release lease (it will expire)");
+    }
+    result
+}
+
+async fn run_claimed(ctx: &WorkerContext, envelope: &JobEnvelope, owner: &str) -> anyhow::Result<()> {
+    match shared::db::jobs::claim(&ctx.pool, envelope.job_id, &ctx.worker_id, ctx.settings.lease_ttl).await? {
+        ClaimOutcome::Finished(status) => {
+            tracing::info!(status = status.as_str(), "job already finished; acking the duplicate");
+            Ok(())
+        }
+        ClaimOutcome::Busy => commit::recheck_later(ctx, envelope).await,
+        ClaimOutcome::Missing => {
+            commit::dead_letter_raw(
+                ctx,
+                &serde_json::to_vec(envelope)?,
+                Some(envelope),
+                "missing_job",
+                "no such job row",
+            )
+            .await
+        }
+        ClaimOutcome::OverLimit(row) => {
+            let error = row.error.clone().unwrap_or_else(|| "attempt limit reached".into());
+            commit::dead(ctx, &row, None, "attempts_exhausted", &error).await
+        }
+        ClaimOutcome::Claimed(row) => {
+            tracing::Span::current().record("attempt", row.attempt);
+            let cancel = CancellationToken::new();
+            ctx.in_flight.insert(
+                row.id,
+                Running { attempt: row.attempt, owner: owner.to_owned(), cancel: cancel.clone() },
+            );
+            let started = std::time::Instant::now();
+            let outcome = handlers::run(ctx, &row, &envelope.payload, &cancel).await;
+            ctx.in_flight.remove(row.id);
+            let kind: JobKind = envelope.kind;
+            match &outcome {
+                Ok(_) => {
+                    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, %kind, "job succeeded")
+                }
+                Err(err) => {
+                    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, %kind, error = %err, "job failed")
+                }
+            }
+            commit::outcome(ctx, &row, outcome).await
+        }
+    }
+}
