@@ -67,7 +67,8 @@ async fn a_redelivered_job_is_acked_without_rerunning_and_merges_once() {
     )
     .unwrap();
     let version_id = run["versions"][0]["id"].as_i64().unwrap();
-    assert_eq!(repo.count_version_commits("SMA_Crossover", version_id).unwrap(), 1);
+    let name = run["strategy"]["name"].as_str().unwrap();
+    assert_eq!(repo.count_version_commits(name, version_id).unwrap(), 1);
     env.shutdown().await.unwrap();
 }
 

@@ -4,6 +4,7 @@
 mod error;
 mod extract;
 mod health;
+mod limit;
 mod production;
 mod runs;
 
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::router())
         .merge(production::router())
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limit::refuse_oversized))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
