@@ -47,6 +47,7 @@ CREATE TABLE strategy_versions (
 CREATE TABLE jobs (
     id               UUID PRIMARY KEY,
     run_id           UUID NOT NULL REFERENCES runs(id),
+    strategy_id      BIGINT NOT NULL REFERENCES strategies(id),
     kind             TEXT NOT NULL,
     status           TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled')),
     attempt          INT NOT NULL DEFAULT 0,
@@ -78,6 +79,7 @@ CREATE TABLE backtests (
     equity_curve  JSONB,
     error         TEXT,
     duration_ms   BIGINT NOT NULL,
+    resource_usage JSONB,
     created_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

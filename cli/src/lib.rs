@@ -3,7 +3,9 @@
 //! I/O or connection error.
 
 mod client;
+mod ops;
 mod runs;
+pub mod spec;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +31,19 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Inspect and replay dead-lettered jobs.
+    Dlq {
+        /// What to do.
+        #[command(subcommand)]
+        action: ops::DlqCmd,
+    },
+    /// Live workers from their heartbeats.
+    Workers,
+    /// Cancel a run; its running jobs are stopped and their results discarded.
+    Cancel {
+        /// Run id.
+        run_id: String,
+    },
     /// Submit one or more spec files; with --wait, follow them to the end and print a table.
     Submit {
         /// Spec files (JSON).
@@ -58,14 +73,37 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Export or print the JSON Schemas of specs, backtest configs and job envelopes.
+    Schema {
+        /// export DIR | show NAME.
+        #[command(subcommand)]
+        action: spec::SchemaAction,
+    },
+    /// Check spec files offline (no coordinator needed).
+    Spec {
+        /// validate FILE...
+        #[command(subcommand)]
+        action: spec::SpecAction,
+    },
+    /// Print the code the builtin generator makes for a spec file (offline).
+    Generate {
+        /// Spec file (JSON).
+        spec: PathBuf,
+    },
 }
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = client::Client::new(&cli.api_url)?;
     match cli.command {
+        Command::Dlq { action } => ops::dlq(&client, action).await,
+        Command::Workers => ops::workers(&client).await,
+        Command::Cancel { run_id } => ops::cancel(&client, &run_id).await,
         Command::Submit { specs, wait, timeout } => runs::submit(&client, &specs, wait, timeout).await,
         Command::Status { run_id, json } => runs::status(&client, &run_id, json).await,
         Command::Runs { status, limit } => runs::list(&client, status.as_deref(), limit).await,
+        Command::Schema { action } => spec::schema(action),
+        Command::Spec { action } => spec::spec(action),
+        Command::Generate { spec: file } => spec::generate(&file),
     }
 }

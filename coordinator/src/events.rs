@@ -80,7 +80,9 @@ pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
     }
     runs::advance(&mut tx, run.id, step.from, step.to, state.actor(), Some(event.job_id), details).await?;
     if let Some(payload) = step.next_job {
-        let job = NewJob { id: JobId::new(), run_id: run.id, payload };
+        let max_attempts = state.settings.attempts_for(payload.kind());
+        let job =
+            NewJob { id: JobId::new(), run_id: run.id, strategy_id: run.strategy_id, payload, max_attempts };
         jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), state.actor()).await?;
     }
     if step.to == RunStatus::Merged {

@@ -16,20 +16,9 @@ pub struct Step {
     pub reason: Option<String>,
 }
 
-/// The run state a job of `kind` runs in.
-pub fn state_of(kind: JobKind) -> RunStatus {
-    match kind {
-        JobKind::Generate => RunStatus::Generating,
-        JobKind::Validate => RunStatus::Validating,
-        JobKind::Test => RunStatus::Testing,
-        JobKind::Fix => RunStatus::Fixing,
-        JobKind::Merge => RunStatus::Merging,
-    }
-}
-
 /// Decides the step for a job event.
 pub fn decide(kind: JobKind, outcome: &JobOutcome) -> Step {
-    let from = state_of(kind);
+    let from = kind.run_state();
     let step = |to, next_job, reason| Step { from, to, next_job, reason };
     match outcome {
         JobOutcome::Succeeded { result } => match result {

@@ -6,7 +6,11 @@ entrypoint. Protocol (see README.md next to this file):
 * reads ONE JSON request from stdin (one line, or everything up to EOF);
 * writes ONE JSON line to stdout and nothing else: status "ok", "error" (the user's code
   failed) or "invalid_request" (the request itself is wrong);
-* exit code 0 for ok, 1 for error, 2 for invalid_request.
+* exit code 0 for ok, 1 for error, 2 for invalid_request;
+* after the result line it waits (at most LINGER_SECONDS) for stdin to close before
+  exiting, so the worker can read the container's cgroup statistics (peak memory, CPU
+  time) while the container still exists; `echo REQUEST | docker run -i ...` closes stdin
+  at once, so by hand nothing waits.
 
 With ``--ready`` it prints ``{"status":"ready"}`` first, once the heavy imports are done,
 so a pre-started (warm) container can be handed a job later.
@@ -56,6 +60,7 @@ import backtesting.test  # noqa: E402  (bundled GOOG / EURUSD / BTCUSD data)
 from backtesting import Backtest, Strategy  # noqa: E402
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+LINGER_SECONDS = 30.0
 MAX_CSV_BYTES = 50 * 1024 * 1024
 MAX_EQUITY_POINTS = 500
 MAX_TRACEBACK_LINES = 50
@@ -124,9 +129,27 @@ def emit(payload: dict, code: int) -> None:
         written = os.write(_PROTOCOL_FD, data)
         data = data[written:]
     sys.stderr.flush()
+    _linger()
     # os._exit: skip interpreter teardown (atexit hooks the user's code may have registered,
     # slow module finalisation); the result is already written.
     os._exit(code)
+
+
+def _linger() -> None:
+    """Wait until stdin is closed (the worker has read the statistics), LINGER_SECONDS at most."""
+    import select
+
+    deadline = time.monotonic() + LINGER_SECONDS
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            readable, _, _ = select.select([0], [], [], remaining)
+            if not readable or not os.read(0, 65536):
+                return
+        except (OSError, ValueError):  # fd 0 closed or replaced by the user's code
+            return
 
 
 def invalid(message: str) -> None:

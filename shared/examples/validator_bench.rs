@@ -1,8 +1,10 @@
 //! Validator benchmark: microseconds per `validate` call on each strategy file, in process.
 //!
 //! ```text
-//! cargo run --release -p shared --example validator_bench [-- FILE_OR_DIR ... [--min-ms N]]
+//! cargo run --release -p shared --example validator_bench [-- FILE_OR_DIR ... [--min-ms N] [--parse-only]]
 //! ```
+//!
+//! `--parse-only` times `rustpython_parser::parse` alone: the floor under the checks.
 //!
 //! Defaults to the legit corpus (`shared/tests/validator_corpus/legit`). Each file is
 //! validated in batches until `--min-ms` (default 300) have passed; the reported time is the
@@ -19,9 +21,12 @@ const BATCH: u32 = 20;
 fn main() {
     let mut paths = Vec::new();
     let mut min = Duration::from_millis(300);
+    let mut parse_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--min-ms" {
+        if arg == "--parse-only" {
+            parse_only = true;
+        } else if arg == "--min-ms" {
             let ms = args.next().and_then(|v| v.parse().ok()).unwrap_or(300);
             min = Duration::from_millis(ms);
         } else {
@@ -51,7 +56,7 @@ fn main() {
             }
         };
         let lines = code.lines().count().max(1);
-        let us = time_one(&code, &opts, min);
+        let us = if parse_only { time_parse(&code, min) } else { time_one(&code, &opts, min) };
         let norm = us * 200.0 / lines as f64;
         let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         println!("{name:<32} {lines:>6} {:>8} {us:>12.1} {norm:>14.1}", code.len());
@@ -102,6 +107,28 @@ fn time_one(code: &str, opts: &ValidateOptions, min: Duration) -> f64 {
         let t = Instant::now();
         for _ in 0..BATCH {
             std::hint::black_box(validate(std::hint::black_box(code), opts));
+        }
+        batches.push(t.elapsed().as_secs_f64() * 1e6 / f64::from(BATCH));
+    }
+    median(&mut batches)
+}
+
+/// Like [`time_one`] for the parser alone.
+fn time_parse(code: &str, min: Duration) -> f64 {
+    let parse = || {
+        let tree =
+            rustpython_parser::parse(std::hint::black_box(code), rustpython_parser::Mode::Module, "<s>");
+        std::hint::black_box(tree.is_ok());
+    };
+    for _ in 0..BATCH {
+        parse();
+    }
+    let mut batches = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < min || batches.len() < 5 {
+        let t = Instant::now();
+        for _ in 0..BATCH {
+            parse();
         }
         batches.push(t.elapsed().as_secs_f64() * 1e6 / f64::from(BATCH));
     }

@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use secrecy::SecretString;
+
+use crate::job::JobKind;
 
 use crate::sandbox::SandboxSettings;
 
@@ -96,6 +100,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Fix attempts per run before it fails (spec may lower it).
     pub max_fix_attempts: u32,
+    /// Per-kind attempt limits overriding [`JobKind::max_attempts`].
+    pub max_attempts: BTreeMap<JobKind, i32>,
 }
 
 impl Settings {
@@ -149,7 +155,7 @@ impl Settings {
             api_addr,
             api_url,
             lease_ttl: Duration::from_secs(
-                parse_num(&lookup, "ALGOAGENT_LEASE_SECS", 300, 5, 86_400)?.unsigned_abs(),
+                parse_num(&lookup, "ALGOAGENT_LEASE_SECS", 60, 2, 86_400)?.unsigned_abs(),
             ),
             drain_timeout: Duration::from_secs(
                 parse_num(&lookup, "ALGOAGENT_DRAIN_SECS", 30, 0, 3600)?.unsigned_abs(),
@@ -165,8 +171,35 @@ impl Settings {
             )?)
             .unwrap_or(1 << 20),
             max_fix_attempts: u32::try_from(parse_num(&lookup, "MAX_FIX_ATTEMPTS", 3, 0, 10)?).unwrap_or(3),
+            max_attempts: parse_attempts(lookup("ALGOAGENT_MAX_ATTEMPTS").as_deref().unwrap_or(""))?,
         })
     }
+
+    /// Attempts a job of `kind` gets before it is dead-lettered.
+    pub fn attempts_for(&self, kind: JobKind) -> i32 {
+        self.max_attempts.get(&kind).copied().unwrap_or_else(|| kind.max_attempts())
+    }
+}
+
+/// Parses `test=2,generate=3` (kinds not named keep their default).
+fn parse_attempts(raw: &str) -> Result<BTreeMap<JobKind, i32>, ConfigError> {
+    let var = "ALGOAGENT_MAX_ATTEMPTS";
+    let mut out = BTreeMap::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (kind, n) = part
+            .split_once('=')
+            .ok_or_else(|| ConfigError { var, reason: format!("'{part}' is not kind=N") })?;
+        let kind: JobKind = kind.trim().parse().map_err(|reason| ConfigError { var, reason })?;
+        let n: i32 = n
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError { var, reason: format!("'{n}' is not a whole number") })?;
+        if !(1..=100).contains(&n) {
+            return Err(ConfigError { var, reason: format!("{n} is outside 1..=100") });
+        }
+        out.insert(kind, n);
+    }
+    Ok(out)
 }
 
 /// Parses an integer variable within `[min, max]`, or returns `default` when unset.
@@ -216,5 +249,15 @@ mod tests {
         assert_eq!(err.var, "ALGOAGENT_NAMESPACE");
         let err = settings(&[("WORKER_CONCURRENCY", "0")]).expect_err("refused");
         assert!(err.to_string().contains("outside"), "{err}");
+        let err = settings(&[("ALGOAGENT_MAX_ATTEMPTS", "explode=2")]).expect_err("refused");
+        assert_eq!(err.var, "ALGOAGENT_MAX_ATTEMPTS");
+    }
+
+    #[test]
+    fn attempt_limits_can_be_set_per_kind() {
+        let s = settings(&[("ALGOAGENT_MAX_ATTEMPTS", "test=2, merge=7")]).expect("valid");
+        assert_eq!(s.attempts_for(JobKind::Test), 2);
+        assert_eq!(s.attempts_for(JobKind::Merge), 7);
+        assert_eq!(s.attempts_for(JobKind::Generate), JobKind::Generate.max_attempts());
     }
 }

@@ -10,6 +10,8 @@ pub mod config;
 pub mod db;
 pub mod gitflow;
 pub mod job;
+pub mod llm;
+pub mod memory;
 pub mod queue;
 pub mod sandbox;
 pub mod spec;

@@ -2,6 +2,7 @@
 //!
 //! Every thread has its own `StrategyRepo` handle (its own libgit2 handles), as separate
 //! worker processes would; they meet only in the repository's ref files.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on any unexpected error.
 
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -45,7 +46,9 @@ fn race(location: String, cache: impl Fn(usize) -> std::path::PathBuf) -> Vec<(u
             })
         })
         .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
+    // Join every thread before failing, so none outlives the temporary directory.
+    let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
+    joined.into_iter().map(|r| r.unwrap()).collect()
 }
 
 fn assert_nothing_lost(repo: &StrategyRepo, outcomes: &[(usize, MergeOutcome)]) {
@@ -107,4 +110,10 @@ fn ten_writers_through_file_remote_mirrors_lose_no_update() {
 
     let repo = StrategyRepo::open_or_init(&url, &root.join("cache-check")).unwrap();
     assert_nothing_lost(&repo, &outcomes);
+}
+
+#[test]
+fn a_handle_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<StrategyRepo>();
 }

@@ -1,4 +1,5 @@
 //! Opening the strategies repository and merging versions into `main` (bare repository).
+#![allow(clippy::unwrap_used)] // Tests fail loudly on any unexpected error.
 
 use std::path::Path;
 

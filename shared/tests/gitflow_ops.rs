@@ -1,4 +1,5 @@
 //! History, deploy (tags), rollback, and a `file://` remote mirrored locally and pushed to.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on any unexpected error.
 
 use git2::{ObjectType, Repository};
 use shared::gitflow::{CommitKind, GitError, StrategyRepo, VersionFiles};

@@ -3,6 +3,8 @@
 //! worker binaries against them. Processes are killed when the environment is dropped.
 #![allow(clippy::unwrap_used)]
 
+pub mod fake_llm;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -129,7 +131,7 @@ impl TestEnv {
         let name = name.to_owned();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
-            let mut file = tokio::fs::File::create(&log_path).await.ok();
+            let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(&log_path).await.ok();
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(f) = file.as_mut() {
                     use tokio::io::AsyncWriteExt;
@@ -182,11 +184,63 @@ impl TestEnv {
 
     /// Starts a worker serving `kinds` (all kinds when empty); returns its index.
     pub async fn start_worker(&mut self, kinds: &[&str]) -> anyhow::Result<usize> {
+        self.start_worker_with(kinds, &[]).await
+    }
+
+    /// Starts a worker with extra environment variables; returns its index.
+    pub async fn start_worker_with(&mut self, kinds: &[&str], env: &[(&str, &str)]) -> anyhow::Result<usize> {
+        let index = self.workers.len();
+        let child = self.spawn_worker(index, kinds, env).await?;
+        self.workers.push(child);
+        Ok(index)
+    }
+
+    /// Replaces worker `index` (dead or alive) by a fresh process with the same id.
+    pub async fn restart_worker(
+        &mut self,
+        index: usize,
+        kinds: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let _ = self.workers[index].start_kill();
+        let _ = self.workers[index].wait().await;
+        self.workers[index] = self.spawn_worker(index, kinds, env).await?;
+        Ok(())
+    }
+
+    /// The log of worker `index` so far (all its incarnations).
+    pub fn worker_log(&self, index: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("worker{index}.log"))).unwrap_or_default()
+    }
+
+    /// Number of workers started.
+    pub fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Runs the `algoagent` CLI against this environment's coordinator.
+    pub async fn cli(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        Ok(Command::new(bin_path("algoagent"))
+            .args(args)
+            .env("ALGOAGENT_API_URL", &self.api)
+            .stdin(Stdio::null())
+            .output()
+            .await?)
+    }
+
+    async fn spawn_worker(
+        &self,
+        index: usize,
+        kinds: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Child> {
         let mut cmd = self.command("algoagent-worker");
         if !kinds.is_empty() {
             cmd.arg("--kinds").arg(kinds.join(","));
         }
-        let index = self.workers.len();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.arg("--id").arg(format!("{}-w{index}", self.namespace));
         let mut child = cmd.spawn().context("spawning a worker")?;
         let mut lines = self.capture(&mut child, &format!("worker{index}"));
@@ -196,13 +250,12 @@ impl TestEnv {
                 .await
                 .context("worker did not start consuming in time")?
                 .with_context(|| format!("worker exited during start-up (see worker{index}.log)"))?;
-            if line.contains("\"consuming\"") || line.contains("consuming") {
+            if line.contains("\"consuming\"") {
                 break;
             }
         }
         tokio::spawn(async move { while lines.recv().await.is_some() {} });
-        self.workers.push(child);
-        Ok(index)
+        Ok(child)
     }
 
     /// The worker process at `index`.

@@ -203,7 +203,10 @@ fn dead_letter_message(
     error: &str,
 ) -> OutboxMessage {
     let payload = serde_json::from_slice(raw).unwrap_or_else(
-        |_| serde_json::json!({ "raw": String::from_utf8_lossy(raw).chars().take(4096).collect::<String>() }),
+        |_| serde_json::json!({
+        // Escaped, because Postgres text and jsonb refuse NUL and the bytes may be anything.
+        "raw": String::from_utf8_lossy(raw).chars().take(4096).collect::<String>().escape_debug().to_string()
+    }),
     );
     let mut headers = BTreeMap::from([
         ("x-algoagent-reason".to_owned(), reason.to_owned()),

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use shared::cache::Leases;
 use shared::config::Settings;
 use shared::gitflow::StrategyRepo;
-use shared::job::{JobId, JobKind};
+use shared::job::{JobId, JobKind, RunId};
 use shared::queue::Names;
 use shared::sandbox::Sandbox;
 use sqlx::PgPool;
@@ -95,6 +95,8 @@ impl WorkerContext {
 /// One job being worked on.
 #[derive(Clone)]
 pub struct Running {
+    /// Its run (cancellation is per run).
+    pub run_id: RunId,
     /// The attempt we hold (the fence).
     pub attempt: i32,
     /// Our Redis lease value.
@@ -120,6 +122,11 @@ impl InFlight {
         if let Ok(mut map) = self.0.lock() {
             map.remove(&id);
         }
+    }
+
+    /// Tells every job of `run_id` to stop; returns how many were running.
+    pub fn cancel_run(&self, run_id: RunId) -> usize {
+        self.snapshot().iter().filter(|(_, r)| r.run_id == run_id).map(|(_, r)| r.cancel.cancel()).count()
     }
 
     fn snapshot(&self) -> Vec<(JobId, Running)> {

@@ -3,6 +3,8 @@
 
 mod commit;
 mod context;
+mod control;
+mod failpoint;
 mod handlers;
 mod process;
 
@@ -95,6 +97,7 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
         ));
     }
     tasks.spawn(heartbeat(Arc::clone(&ctx), cancel.clone()));
+    tasks.spawn(control::run(Arc::clone(&ctx), cancel.clone()));
 
     while consumers.join_next().await.is_some() {}
     // Consumers have drained; publish what the last jobs wrote, then stop the relay.

@@ -57,7 +57,7 @@ async fn process(ctx: &WorkerContext, delivery: &Delivery) -> anyhow::Result<()>
         let error = format!("worker serving {:?} received a {} job", ctx.kinds, envelope.kind);
         return commit::dead_letter_raw(ctx, &delivery.data, Some(&envelope), "wrong_queue", &error).await;
     }
-    let span = tracing::info_span!("job", job_id = %envelope.job_id, run_id = %envelope.run_id, kind = %envelope.kind, attempt = tracing::field::Empty);
+    let span = tracing::info_span!("job", job_id = %envelope.job_id, run_id = %envelope.run_id, strategy_id = %envelope.strategy_id, kind = %envelope.kind, attempt = tracing::field::Empty);
     run_leased(ctx, &envelope).instrument(span).await
 }
 
@@ -101,8 +101,14 @@ async fn run_claimed(ctx: &WorkerContext, envelope: &JobEnvelope, owner: &str) -
             let cancel = CancellationToken::new();
             ctx.in_flight.insert(
                 row.id,
-                Running { attempt: row.attempt, owner: owner.to_owned(), cancel: cancel.clone() },
+                Running {
+                    run_id: row.run_id,
+                    attempt: row.attempt,
+                    owner: owner.to_owned(),
+                    cancel: cancel.clone(),
+                },
             );
+            tracing::info!(kind = %envelope.kind, "job started");
             let started = std::time::Instant::now();
             let outcome = handlers::run(ctx, &row, &envelope.payload, &cancel).await;
             ctx.in_flight.remove(row.id);

@@ -1,12 +1,14 @@
 //! The HTTP API: one module per resource, each exposing `router()`. The prototype's routes
 //! under `/api/production/` keep their documented shapes.
 
+mod dlq;
 mod error;
 mod extract;
 mod health;
 mod limit;
 mod production;
 mod runs;
+mod workers;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -21,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(runs::router())
         .merge(production::router())
+        .merge(dlq::router())
+        .merge(workers::router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit::refuse_oversized))
         .layer(TraceLayer::new_for_http())

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/runs", post(submit).get(list_runs))
         .route("/api/runs/{id}", get(show_run))
+        .route("/api/runs/{id}/cancel", post(cancel_run))
         .route("/api/strategies", get(list_strategies))
         .route("/api/strategies/{id}", get(show_strategy))
 }
@@ -64,7 +65,13 @@ async fn submit(
         serde_json::json!({}),
     )
     .await?;
-    let job = NewJob { id: JobId::new(), run_id: run.id, payload: JobPayload::GenerateV1 {} };
+    let job = NewJob {
+        id: JobId::new(),
+        run_id: run.id,
+        strategy_id,
+        payload: JobPayload::GenerateV1 {},
+        max_attempts: state.settings.attempts_for(shared::job::JobKind::Generate),
+    };
     jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), "api").await?;
     tx.commit().await?;
     tracing::info!(run_id = %run.id, strategy_id = %strategy_id, name = %run.name, "run submitted");
@@ -209,4 +216,45 @@ async fn show_strategy(
         })
         .collect();
     Ok(Json(serde_json::json!({ "strategy": strategy, "versions": versions })))
+}
+
+/// Cancels a live run: the run and its pending jobs become `cancelled` and every worker is
+/// told (through the outbox, on `<ns>.control`) to stop the run's jobs in flight; a result
+/// that arrives later is fenced out because its job is no longer `running`.
+async fn cancel_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let run_id = parse_run_id(&id)?;
+    let mut tx = state.pool.begin().await?;
+    let Some(run) = runs::lock(&mut tx, run_id).await? else {
+        return Err(ApiError::not_found(format!("run {id}")));
+    };
+    let status = run.status();
+    if status.is_terminal() {
+        return Err(ApiError::client(
+            StatusCode::CONFLICT,
+            "RUN_FINISHED",
+            format!("run {id} is already {status}"),
+            serde_json::json!({ "status": status }),
+        ));
+    }
+    let details = serde_json::json!({ "reason": "cancelled by a user" });
+    runs::advance(&mut tx, run_id, status, RunStatus::Cancelled, "api", None, details).await?;
+    let cancelled_jobs = jobs::cancel_for_run(&mut tx, run_id, "api").await?;
+    shared::db::outbox::push(
+        &mut tx,
+        &shared::db::outbox::OutboxMessage {
+            exchange: state.names.control_exchange(),
+            routing_key: String::new(),
+            payload: serde_json::json!({ "cancel_run": run_id }),
+            headers: Default::default(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(run_id = %run_id, cancelled_jobs, "run cancelled");
+    Ok(Json(
+        serde_json::json!({ "run_id": run_id, "status": RunStatus::Cancelled, "jobs_cancelled": cancelled_jobs }),
+    ))
 }

@@ -2,5 +2,7 @@
 //! an accelerator, not the source of truth: the job row's attempt number is the real fence.
 
 mod lease;
+mod ratelimit;
 
 pub use lease::{CacheError, Leases, connect};
+pub use ratelimit::{Decision, RateLimiter};

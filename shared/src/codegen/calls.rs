@@ -120,15 +120,14 @@ impl Resolver<'_> {
             };
             resolved.push(arg);
         }
-        if kind == IndicatorKind::Macd {
-            if let (Some(fast), Some(slow)) = (self.arg_value(&resolved[0]), self.arg_value(&resolved[1])) {
-                if fast >= slow {
-                    return Err(RuleError::type_error(
-                        col,
-                        format!("macd fast ({fast}) must be less than slow ({slow})"),
-                    ));
-                }
-            }
+        if kind == IndicatorKind::Macd
+            && let (Some(fast), Some(slow)) = (self.arg_value(&resolved[0]), self.arg_value(&resolved[1]))
+            && fast >= slow
+        {
+            return Err(RuleError::type_error(
+                col,
+                format!("macd fast ({fast}) must be less than slow ({slow})"),
+            ));
         }
         Ok((self.intern(kind, source, resolved), !kind.outputs().is_empty()))
     }

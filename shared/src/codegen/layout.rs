@@ -244,22 +244,20 @@ pub(crate) fn condition_lines(indent: usize, head: &str, cond: &Py) -> Vec<Strin
         return vec![one];
     }
     // A single delimiter and a trailing bracket: black splits at that bracket.
-    if let Py::Chain(op, items) = cond {
-        if let [first, last] = items.as_slice() {
-            if let Some((opener, inner)) = trailing_bracket(last) {
-                let inner = &inner;
-                let head_line = format!("{pad}{head} {} {op} {opener}", first.text());
-                if width(&head_line) <= LINE_LENGTH {
-                    let mut out = vec![head_line];
-                    match inner {
-                        Py::Call(_, args) => out.extend(arg_lines(args, indent + 4)),
-                        Py::Paren(body) => out.extend(lines(body, indent + 4, "")),
-                        _ => {}
-                    }
-                    out.push(format!("{pad}):"));
-                    return out;
-                }
+    if let Py::Chain(op, items) = cond
+        && let [first, last] = items.as_slice()
+        && let Some((opener, inner)) = trailing_bracket(last)
+    {
+        let head_line = format!("{pad}{head} {} {op} {opener}", first.text());
+        if width(&head_line) <= LINE_LENGTH {
+            let mut out = vec![head_line];
+            match &inner {
+                Py::Call(_, args) => out.extend(arg_lines(args, indent + 4)),
+                Py::Paren(body) => out.extend(lines(body, indent + 4, "")),
+                _ => {}
             }
+            out.push(format!("{pad}):"));
+            return out;
         }
     }
     let mut out = vec![format!("{pad}{head} (")];

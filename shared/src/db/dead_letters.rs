@@ -52,6 +52,8 @@ pub struct NewDeadLetter<'a> {
 /// Stores a dead letter (audited) and returns its id.
 pub async fn insert(conn: &mut PgConnection, d: &NewDeadLetter<'_>, actor: &str) -> Result<i64, DbError> {
     let payload: Option<serde_json::Value> = serde_json::from_slice(d.raw).ok();
+    // Postgres text refuses NUL; an error may quote the hostile bytes that caused it.
+    let error = d.error.replace('\0', "\\0");
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO dead_letters (job_id, run_id, kind, reason, error, payload, raw)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -60,7 +62,7 @@ pub async fn insert(conn: &mut PgConnection, d: &NewDeadLetter<'_>, actor: &str)
     .bind(d.run_id)
     .bind(d.kind)
     .bind(d.reason)
-    .bind(d.error)
+    .bind(&error)
     .bind(&payload)
     .bind(d.raw)
     .fetch_one(&mut *conn)
@@ -81,13 +83,93 @@ pub async fn insert(conn: &mut PgConnection, d: &NewDeadLetter<'_>, actor: &str)
     Ok(id)
 }
 
-/// Dead letters not yet replayed or purged, newest first.
-pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<DeadLetterRow>, DbError> {
+/// Dead letters not yet replayed or purged, newest first, optionally of one kind or reason.
+pub async fn list(
+    pool: &PgPool,
+    kind: Option<&str>,
+    reason: Option<&str>,
+    limit: i64,
+) -> Result<Vec<DeadLetterRow>, DbError> {
     Ok(sqlx::query_as::<_, DeadLetterRow>(
         "SELECT id, job_id, run_id, kind, reason, error, payload, created_at, replayed_at FROM dead_letters
-          WHERE replayed_at IS NULL AND purged_at IS NULL ORDER BY id DESC LIMIT $1",
+          WHERE replayed_at IS NULL AND purged_at IS NULL
+            AND ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR reason = $2)
+          ORDER BY id DESC LIMIT $3",
     )
+    .bind(kind)
+    .bind(reason)
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+/// One dead letter, whatever its state.
+pub async fn get(pool: &PgPool, id: i64) -> Result<Option<DeadLetterRow>, DbError> {
+    Ok(sqlx::query_as::<_, DeadLetterRow>(
+        "SELECT id, job_id, run_id, kind, reason, error, payload, created_at, replayed_at FROM dead_letters WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Open dead letters filtered by kind and reason, oldest first (for bulk replay).
+pub async fn open_ids(pool: &PgPool, kind: Option<&str>, reason: Option<&str>) -> Result<Vec<i64>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM dead_letters WHERE replayed_at IS NULL AND purged_at IS NULL
+            AND ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR reason = $2) ORDER BY id",
+    )
+    .bind(kind)
+    .bind(reason)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Locks an open dead letter for replay or purge.
+pub async fn lock_open(conn: &mut PgConnection, id: i64) -> Result<DeadLetterRow, DbError> {
+    let row = sqlx::query_as::<_, DeadLetterRow>(
+        "SELECT id, job_id, run_id, kind, reason, error, payload, created_at, replayed_at FROM dead_letters
+          WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Err(DbError::NotFound(format!("dead letter {id}"))) };
+    let purged: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT purged_at FROM dead_letters WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if row.replayed_at.is_some() || purged.is_some() {
+        return Err(DbError::Conflict(format!("dead letter {id} was already replayed or purged")));
+    }
+    Ok(row)
+}
+
+/// Marks a locked dead letter `replayed` or `purged` (audited).
+pub async fn close(
+    conn: &mut PgConnection,
+    id: i64,
+    to: &'static str,
+    actor: &str,
+    details: serde_json::Value,
+) -> Result<(), DbError> {
+    let column = if to == "replayed" { "replayed_at" } else { "purged_at" };
+    sqlx::query(&format!("UPDATE dead_letters SET {column} = now() WHERE id = $1"))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    transitions::record(
+        conn,
+        &Transition {
+            entity_type: "dead_letter",
+            entity_id: id.to_string(),
+            from: Some("dead".into()),
+            to: to.into(),
+            actor: actor.into(),
+            job_id: None,
+            details,
+        },
+    )
+    .await
 }

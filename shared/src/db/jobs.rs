@@ -11,7 +11,9 @@ use sqlx::{PgConnection, PgPool};
 use super::DbError;
 use super::outbox::{self, OutboxMessage};
 use super::transitions::{self, Transition};
-use crate::job::{ENVELOPE_VERSION, JobEnvelope, JobId, JobKind, JobPayload, JobResult, JobStatus, RunId};
+use crate::job::{
+    ENVELOPE_VERSION, JobEnvelope, JobId, JobKind, JobPayload, JobResult, JobStatus, RunId, StrategyId,
+};
 
 /// A job row.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -20,6 +22,8 @@ pub struct JobRow {
     pub id: JobId,
     /// Its run.
     pub run_id: RunId,
+    /// The run's strategy.
+    pub strategy_id: StrategyId,
     /// Kind name.
     pub kind: String,
     /// Status name.
@@ -68,6 +72,7 @@ impl JobRow {
             v: ENVELOPE_VERSION,
             job_id: self.id,
             run_id: self.run_id,
+            strategy_id: self.strategy_id,
             kind: payload.kind(),
             attempt: self.attempt + 1,
             payload,
@@ -82,8 +87,12 @@ pub struct NewJob {
     pub id: JobId,
     /// Its run.
     pub run_id: RunId,
+    /// The run's strategy.
+    pub strategy_id: StrategyId,
     /// What to do.
     pub payload: JobPayload,
+    /// Attempts before the job is dead-lettered.
+    pub max_attempts: i32,
 }
 
 impl NewJob {
@@ -105,13 +114,14 @@ pub async fn enqueue(
     let kind = job.payload.kind();
     let payload = serde_json::to_value(&job.payload).map_err(|e| DbError::Conflict(e.to_string()))?;
     let inserted = sqlx::query(
-        "INSERT INTO jobs (id, run_id, kind, status, max_attempts, idempotency_key, payload)
-         VALUES ($1, $2, $3, 'queued', $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+        "INSERT INTO jobs (id, run_id, strategy_id, kind, status, max_attempts, idempotency_key, payload)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(job.id)
     .bind(job.run_id)
+    .bind(job.strategy_id)
     .bind(kind.as_str())
-    .bind(kind.max_attempts())
+    .bind(job.max_attempts)
     .bind(job.idempotency_key())
     .bind(&payload)
     .execute(&mut *conn)
@@ -138,6 +148,7 @@ pub async fn enqueue(
         v: ENVELOPE_VERSION,
         job_id: job.id,
         run_id: job.run_id,
+        strategy_id: job.strategy_id,
         kind,
         attempt: 1,
         payload: job.payload.clone(),
@@ -361,4 +372,53 @@ pub async fn expired_leases(conn: &mut PgConnection, limit: i64) -> Result<Vec<J
 /// The kind of a stored job, typed.
 pub fn kind_of(row: &JobRow) -> Option<JobKind> {
     row.kind.parse().ok()
+}
+
+/// Puts a dead job back in the queue with a fresh attempt budget (`extra` more attempts),
+/// audited; returns the row, or `Conflict` if the job is not dead.
+pub async fn revive(
+    conn: &mut PgConnection,
+    job_id: JobId,
+    extra: i32,
+    actor: &str,
+    details: serde_json::Value,
+) -> Result<JobRow, DbError> {
+    let row = sqlx::query_as::<_, JobRow>(
+        "UPDATE jobs SET status = 'queued', max_attempts = attempt + $2, error = NULL, lease_owner = NULL,
+                lease_expires_at = NULL, finished_at = NULL, enqueued_at = now(), updated_at = now()
+          WHERE id = $1 AND status = 'dead' RETURNING *",
+    )
+    .bind(job_id)
+    .bind(extra)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| DbError::Conflict(format!("job {job_id} is not dead")))?;
+    transitions::record(
+        conn,
+        &Transition {
+            entity_type: "job",
+            entity_id: job_id.to_string(),
+            from: Some(JobStatus::Dead.as_str().into()),
+            to: JobStatus::Queued.as_str().into(),
+            actor: actor.into(),
+            job_id: Some(job_id),
+            details,
+        },
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Cancels every queued or running job of a run (audited); returns how many.
+pub async fn cancel_for_run(conn: &mut PgConnection, run_id: RunId, actor: &str) -> Result<usize, DbError> {
+    let ids: Vec<JobId> = sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE run_id = $1 AND status IN ('queued', 'running') FOR UPDATE",
+    )
+    .bind(run_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in &ids {
+        set_status(conn, *id, JobStatus::Cancelled, Some("run cancelled"), actor).await?;
+    }
+    Ok(ids.len())
 }

@@ -35,3 +35,36 @@ pub async fn stopped(pool: &PgPool, id: &str) -> Result<(), DbError> {
         .await?;
     Ok(())
 }
+
+/// A worker as seen through its heartbeats.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct WorkerRow {
+    /// Worker id.
+    pub id: String,
+    /// Host name.
+    pub host: String,
+    /// Process id on the host.
+    pub pid: i32,
+    /// Kinds served.
+    pub kinds: Vec<String>,
+    /// Jobs running at the last heartbeat.
+    pub jobs_in_flight: i32,
+    /// First heartbeat.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Last heartbeat.
+    pub last_seen: chrono::DateTime<chrono::Utc>,
+    /// Set on graceful shutdown.
+    pub stopped_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Heartbeat within the last minute and not stopped.
+    pub live: bool,
+}
+
+/// Workers seen in the last day, live ones first.
+pub async fn list(pool: &PgPool) -> Result<Vec<WorkerRow>, DbError> {
+    Ok(sqlx::query_as::<_, WorkerRow>(
+        "SELECT *, (stopped_at IS NULL AND last_seen > now() - interval '60 seconds') AS live FROM workers
+          WHERE last_seen > now() - interval '1 day' ORDER BY live DESC, last_seen DESC",
+    )
+    .fetch_all(pool)
+    .await?)
+}

@@ -23,14 +23,15 @@ impl StrategyRepo {
         check_tag_name(tag)?;
         let tag_ref = format!("refs/tags/{tag}");
         let commit = with_retries("deploy", || {
-            let repo = self.session()?;
-            let main = main_oid(&repo)?;
-            let target = match touching_commits(&repo, main, name, 1)?.first() {
+            let session = self.session()?;
+            let repo = &session.repo;
+            let main = main_oid(&session)?;
+            let target = match touching_commits(repo, main, name, 1)?.first() {
                 Some((oid, Some(_))) => *oid,
                 _ => return Err(GitError::NotFound(format!("strategy {name} on main"))),
             };
-            if let Ok(existing) = repo.find_reference(&tag_ref) {
-                let pointed = existing.peel_to_commit()?.id();
+            if let Some(existing) = session.ref_oid(&tag_ref)? {
+                let pointed = repo.find_object(existing, None)?.peel_to_commit()?.id();
                 return if pointed == target {
                     Ok(Some(target))
                 } else {
@@ -43,7 +44,7 @@ impl StrategyRepo {
             let text = message::deploy_tag(name, message);
             let tag_object = repo.tag_annotation_create(tag, &object, &self.signature()?, &text)?;
             let update = RefUpdate { name: tag_ref.clone(), old: None, new: tag_object };
-            Ok(match self.apply(&repo, &[update], "deploy")? {
+            Ok(match self.apply(repo, &[update], "deploy")? {
                 Applied::Done => Some(target),
                 Applied::Lost => None,
             })
@@ -59,35 +60,36 @@ impl StrategyRepo {
     pub fn rollback(&self, name: &str, to_commit: &str, reason: &str) -> Result<String, GitError> {
         check_strategy_name(name)?;
         let commit = with_retries("rollback", || {
-            let repo = self.session()?;
-            let main = main_oid(&repo)?;
-            let target = find_commit_hex(&repo, to_commit)?;
+            let session = self.session()?;
+            let repo = &session.repo;
+            let main = main_oid(&session)?;
+            let target = find_commit_hex(repo, to_commit)?;
             if target.id() != main && !repo.graph_descendant_of(main, target.id())? {
                 return Err(GitError::input(
                     "commit",
                     format!("{} is not on main (not an ancestor of it)", target.id()),
                 ));
             }
-            let Some(dir) = strategy_dir(&repo, &target.tree()?, name)? else {
+            let Some(dir) = strategy_dir(repo, &target.tree()?, name)? else {
                 return Err(GitError::NotFound(format!("strategies/{name} in commit {}", target.id())));
             };
             let head = repo.find_commit(main)?;
             let head_tree = head.tree()?;
-            if strategy_dir(&repo, &head_tree, name)? == Some(dir) {
-                let last = touching_commits(&repo, main, name, 1)?;
+            if strategy_dir(repo, &head_tree, name)? == Some(dir) {
+                let last = touching_commits(repo, main, name, 1)?;
                 return Ok(Some(last.first().map_or(main, |(oid, _)| *oid)));
             }
-            let restored_version = match touching_commits(&repo, target.id(), name, 1)?.first() {
-                Some((oid, _)) => describe(&repo, &repo.find_commit(*oid)?)?.version_id,
+            let restored_version = match touching_commits(repo, target.id(), name, 1)?.first() {
+                Some((oid, _)) => describe(repo, &repo.find_commit(*oid)?)?.version_id,
                 None => None,
             };
-            let tree = with_strategy_dir(&repo, Some(&head_tree), name, Some(dir))?;
+            let tree = with_strategy_dir(repo, Some(&head_tree), name, Some(dir))?;
             let tree = repo.find_tree(tree)?;
             let signature = self.signature()?;
             let text = message::rollback_commit(name, &target.id().to_string(), reason, restored_version);
             let commit = repo.commit(None, &signature, &signature, &text, &tree, &[&head])?;
             let update = RefUpdate { name: MAIN_REF.to_owned(), old: Some(main), new: commit };
-            Ok(match self.apply(&repo, &[update], "rollback")? {
+            Ok(match self.apply(repo, &[update], "rollback")? {
                 Applied::Done => Some(commit),
                 Applied::Lost => None,
             })

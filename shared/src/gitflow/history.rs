@@ -57,10 +57,11 @@ impl StrategyRepo {
     /// first: merges of versions and rollbacks. Empty when the strategy was never merged.
     pub fn history(&self, name: &str) -> Result<Vec<CommitInfo>, GitError> {
         check_strategy_name(name)?;
-        let repo = self.session()?;
-        touching_commits(&repo, main_oid(&repo)?, name, usize::MAX)?
+        let session = self.session()?;
+        let repo = &session.repo;
+        touching_commits(repo, main_oid(&session)?, name, usize::MAX)?
             .iter()
-            .map(|(oid, _)| describe(&repo, &repo.find_commit(*oid)?))
+            .map(|(oid, _)| describe(repo, &repo.find_commit(*oid)?))
             .collect()
     }
 }

@@ -87,21 +87,22 @@ impl StrategyRepo {
 
     /// One attempt of [`Self::merge_version`]; `None` when a ref moved under it.
     fn try_merge(&self, req: &Request<'_>) -> Result<Option<MergeOutcome>, GitError> {
-        let repo = self.session()?;
+        let session = self.session()?;
+        let repo = &session.repo;
         let branch = format!("strategy/{}", req.name);
         let branch_ref = format!("refs/heads/{branch}");
-        let main = main_oid(&repo)?;
-        let branch_tip = repo.refname_to_id(&branch_ref).ok();
-        let dir = write_version_dir(&repo, req.files)?;
+        let main = main_oid(&session)?;
+        let branch_tip = session.ref_oid(&branch_ref)?;
+        let dir = write_version_dir(repo, req.files)?;
 
         let mut updates = Vec::new();
-        let version = match find_version_commit(&repo, &[branch_tip, Some(main)], req)? {
+        let version = match find_version_commit(repo, &[branch_tip, Some(main)], req)? {
             Some(found) => {
-                warn_if_content_differs(&repo, found, req, dir)?;
+                warn_if_content_differs(repo, found, req, dir)?;
                 found
             }
             None => {
-                let created = self.write_version_commit(&repo, req, branch_tip.unwrap_or(main), dir)?;
+                let created = self.write_version_commit(repo, req, branch_tip.unwrap_or(main), dir)?;
                 updates.push(RefUpdate { name: branch_ref.clone(), old: branch_tip, new: created });
                 created
             }
@@ -109,14 +110,14 @@ impl StrategyRepo {
 
         let contained = main == version || repo.graph_descendant_of(main, version)?;
         let (merge, already_merged) = if contained {
-            (find_merge_commit(&repo, main, version)?, true)
+            (find_merge_commit(repo, main, version)?, true)
         } else {
-            let merge = self.write_merge_commit(&repo, req, main, version)?;
+            let merge = self.write_merge_commit(repo, req, main, version)?;
             updates.push(RefUpdate { name: MAIN_REF.to_owned(), old: Some(main), new: merge });
             (merge, false)
         };
 
-        if !updates.is_empty() && self.apply(&repo, &updates, "merge_version")? == Applied::Lost {
+        if !updates.is_empty() && self.apply(repo, &updates, "merge_version")? == Applied::Lost {
             return Ok(None);
         }
         Ok(Some(MergeOutcome {

@@ -1,14 +1,25 @@
 //! Git patch flow on the strategies repository (git2, bare repository, no working tree).
 //!
-//! Every version of a run is one commit on `strategy/<name>`, merged into `main` with a real
-//! two-parent merge; deploy is an annotated tag; rollback is a new commit on `main` restoring
-//! an earlier version's files. History is never rewritten. All ref moves are
-//! compare-and-swap with whole-operation retries, so concurrent workers never lose an update
-//! (see `refs`). Every method blocks on disk (and, with a remote, on the remote): call them
-//! from `tokio::task::spawn_blocking`.
+//! Layout of `main`: `strategies/<name>/{strategy.py,spec.json,results.json}`. Every version
+//! of a run is one commit on `strategy/<name>` whose message says "generated" or "fixed" and
+//! why, with trailers `AlgoAgent-Strategy`, `AlgoAgent-Run`, `AlgoAgent-Version` (database id),
+//! `AlgoAgent-Version-No` and `AlgoAgent-Origin`; it is merged into `main` by a real
+//! two-parent merge commit (`Merge strategy/<name> version <n> (run <uuid>)`). In that merge
+//! the version's directory always wins, so a version merged after a rollback lands exactly.
+//! Deploy is an annotated tag on the strategy's last commit on `main` (tags are global: name
+//! them `<name>/<version>`); rollback is a new commit on `main` restoring the directory as of
+//! an earlier commit (trailers `AlgoAgent-Rollback-To`, `AlgoAgent-Restored-Version`).
+//! History is never rewritten.
 //!
-//! Only local paths and `file://` remotes are supported in this build (git2 is built without
-//! its network transports); see `location`.
+//! Concurrency: every ref move is a compare-and-swap, and an operation that loses a race is
+//! redone from fresh refs (see `refs`), so concurrent workers never lose or duplicate an
+//! update; merge, deploy and rollback are idempotent. Every method blocks on disk (and on the
+//! remote): call them from `tokio::task::spawn_blocking`.
+//!
+//! `STRATEGY_REPO` is a path (created as a bare repository if missing) or a `file://` URL of an
+//! existing bare repository, mirrored under the cache directory. git2 is built without its
+//! network transports (`default-features = false`), so `https://`, `ssh://` and `host:path`
+//! locations are refused with [`GitError::UnsupportedRemote`]; see `location`.
 
 mod deploy;
 mod error;

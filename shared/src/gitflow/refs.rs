@@ -7,21 +7,28 @@
 //! A lost race throws the attempt away and the whole operation starts again from fresh refs,
 //! so no update is lost and none is applied twice.
 //!
-//! With a `file://` remote the remote is the source of truth: the mirror is fetched at the
-//! start of every attempt, new objects are pushed under a scratch ref, and the real refs are
-//! compare-and-swapped in the remote repository itself. libgit2's local push transport
-//! overwrites refs without comparing them to their old value, so pushing straight to
-//! `refs/heads/main` could lose a concurrent update.
+//! With a `file://` remote the remote is the source of truth. Each attempt connects to it,
+//! takes the refs it advertises as its snapshot ([`Session::ref_oid`]) and downloads the
+//! missing objects into the mirror. New objects are pushed under a scratch ref, then the real
+//! refs are compare-and-swapped in the remote repository itself (it is a local path): libgit2's
+//! local push transport overwrites refs without comparing them to their old value, so pushing
+//! straight to `refs/heads/main` could lose a concurrent update. The mirror's own refs are only
+//! a best-effort cache (they let the next download skip what the mirror has), so workers
+//! sharing a mirror never fail on each other's locks there.
 //!
 //! The scratch refs (`refs/algoagent/incoming/<slot>/<n>`, a small fixed pool) are overwritten,
 //! never deleted: libgit2's local transport fails a fetch or push when a ref it has just listed
 //! disappears, so deleting them would break concurrent writers. Objects only need the scratch
 //! ref while they travel; the compare-and-swap then makes them reachable from a real ref.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use git2::{AutotagOption, ErrorCode, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository};
+use git2::{
+    AutotagOption, Direction, ErrorCode, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository,
+};
 
 use super::StrategyRepo;
 use super::error::{GitError, is_race};
@@ -130,15 +137,38 @@ fn apply_in(repo: &Repository, updates: &[RefUpdate], log: &str) -> Result<Appli
     Ok(Applied::Done)
 }
 
-impl StrategyRepo {
-    /// Opens the repository the operations work on; with a remote, fetches it first so the
-    /// refs read afterwards are the remote's.
-    pub(crate) fn session(&self) -> Result<Repository, GitError> {
-        let repo = Repository::open_bare(self.git_dir())?;
-        if let Location::FileRemote { url, .. } = &self.location {
-            fetch(&repo, url)?;
+/// The repository one attempt works on, and the ref values it read.
+pub(crate) struct Session {
+    /// The local repository (the mirror, with a remote): objects are read and written here.
+    pub repo: Repository,
+    /// With a remote: its branches and tags as advertised when the attempt started.
+    remote_refs: Option<HashMap<String, Oid>>,
+}
+
+impl Session {
+    /// The value of the full ref `name` (`refs/heads/main`) in the source of truth.
+    pub(crate) fn ref_oid(&self, name: &str) -> Result<Option<Oid>, GitError> {
+        match &self.remote_refs {
+            Some(refs) => Ok(refs.get(name).copied()),
+            None => match self.repo.refname_to_id(name) {
+                Ok(oid) => Ok(Some(oid)),
+                Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            },
         }
-        Ok(repo)
+    }
+}
+
+impl StrategyRepo {
+    /// Opens the repository an attempt works on; with a remote, snapshots the remote's refs
+    /// and downloads the objects they need into the mirror.
+    pub(crate) fn session(&self) -> Result<Session, GitError> {
+        let repo = Repository::open_bare(self.git_dir())?;
+        let remote_refs = match &self.location {
+            Location::Local(_) => None,
+            Location::FileRemote { url, remote_path, .. } => Some(fetch_snapshot(&repo, url, remote_path)?),
+        };
+        Ok(Session { repo, remote_refs })
     }
 
     /// Applies `updates` to the source of truth: the local repository, or (after pushing
@@ -165,15 +195,45 @@ impl StrategyRepo {
     }
 }
 
-/// Makes the mirror's branches and tags equal to the remote's.
-fn fetch(repo: &Repository, url: &str) -> Result<(), GitError> {
+/// The branches and tags the remote advertises, with their objects downloaded into `repo`.
+/// The mirror's refs are then set to match, best effort: a lost lock there is harmless.
+fn fetch_snapshot(
+    repo: &Repository,
+    url: &str,
+    remote_path: &Path,
+) -> Result<HashMap<String, Oid>, GitError> {
+    const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+    // git2 0.20's `Remote::list` builds a slice from libgit2's NULL pointer when the remote
+    // advertises nothing (undefined behaviour, caught by debug assertions), so a remote with
+    // no refs at all is answered here. Refs are never deleted, so it cannot empty meanwhile.
+    if Repository::open_bare(remote_path)?.references()?.next().is_none() {
+        return Ok(HashMap::new());
+    }
     let mut remote = repo.remote_anonymous(url)?;
+    remote.connect(Direction::Fetch)?;
+    let snapshot: HashMap<String, Oid> = remote
+        .list()?
+        .iter()
+        .filter(|head| {
+            let name = head.name();
+            (name.starts_with("refs/heads/") || name.starts_with("refs/tags/")) && !name.ends_with("^{}")
+        })
+        .map(|head| (head.name().to_owned(), head.oid()))
+        .collect();
     let mut options = FetchOptions::new();
-    // FETCH_HEAD is shared by every process using the mirror and useless here.
-    options.update_fetchhead(false);
     options.download_tags(AutotagOption::None);
-    remote.fetch(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], Some(&mut options), None)?;
-    Ok(())
+    // Downloads what the advertised refs need (the same advertisement, still connected).
+    remote.download(&REFSPECS, Some(&mut options))?;
+    remote.disconnect()?;
+    for (name, oid) in &snapshot {
+        if repo.refname_to_id(name).ok() == Some(*oid) {
+            continue;
+        }
+        if let Err(e) = repo.reference(name, *oid, true, "mirror") {
+            tracing::debug!(refname = %name, error = %e, "mirror ref not updated (cache only)");
+        }
+    }
+    Ok(snapshot)
 }
 
 /// Pushes `specs` (`<oid>:<scratch ref>`), failing if the remote refuses any of them.

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use git2::{ErrorCode, Oid, Repository, RepositoryInitOptions, Signature};
 
-use super::error::GitError;
+use super::error::{GitError, is_race};
 use super::location::{Location, parse_location};
 use super::message::{self, Trailers};
 use super::names::{check_commit_hex, check_file_name, check_strategy_name};
-use super::refs::{Applied, RefUpdate, pseudo_random, with_retries};
+use super::refs::{Applied, RefUpdate, Session, pseudo_random, with_retries};
 use super::tree::read_strategy_file;
 
 /// The branch every version is merged into.
@@ -96,26 +96,27 @@ impl StrategyRepo {
 
     /// The commit `main` points at (full hex id).
     pub fn head_of_main(&self) -> Result<String, GitError> {
-        let repo = self.session()?;
-        Ok(main_oid(&repo)?.to_string())
+        Ok(main_oid(&self.session()?)?.to_string())
     }
 
     /// The content of `strategies/<name>/<file>` on `main`, or `None` when there is no such file.
     pub fn file_on_main(&self, name: &str, file: &str) -> Result<Option<String>, GitError> {
         check_strategy_name(name)?;
         check_file_name(file)?;
-        let repo = self.session()?;
-        let tree = repo.find_commit(main_oid(&repo)?)?.tree()?;
-        read_strategy_file(&repo, &tree, name, file)
+        let session = self.session()?;
+        let repo = &session.repo;
+        let tree = repo.find_commit(main_oid(&session)?)?.tree()?;
+        read_strategy_file(repo, &tree, name, file)
     }
 
     /// The content of `strategies/<name>/<file>` as of `commit` (4 to 40 hex digits).
     pub fn file_at(&self, name: &str, file: &str, commit: &str) -> Result<Option<String>, GitError> {
         check_strategy_name(name)?;
         check_file_name(file)?;
-        let repo = self.session()?;
-        let tree = find_commit_hex(&repo, commit)?.tree()?;
-        read_strategy_file(&repo, &tree, name, file)
+        let session = self.session()?;
+        let repo = &session.repo;
+        let tree = find_commit_hex(repo, commit)?.tree()?;
+        read_strategy_file(repo, &tree, name, file)
     }
 
     /// How many commits reachable from `main` are the version commit of `version_id` of
@@ -123,9 +124,10 @@ impl StrategyRepo {
     /// successful merge, however often it was retried.
     pub fn count_version_commits(&self, name: &str, version_id: i64) -> Result<usize, GitError> {
         check_strategy_name(name)?;
-        let repo = self.session()?;
+        let session = self.session()?;
+        let repo = &session.repo;
         let mut walk = repo.revwalk()?;
-        walk.push(main_oid(&repo)?)?;
+        walk.push(main_oid(&session)?)?;
         let mut count = 0;
         for oid in walk {
             let commit = repo.find_commit(oid?)?;
@@ -145,8 +147,9 @@ impl StrategyRepo {
     /// Creates `main` with an empty commit if the repository (or the remote) has none.
     fn ensure_main(&self) -> Result<(), GitError> {
         with_retries("initialize", || {
-            let repo = self.session()?;
-            if repo.refname_to_id(MAIN_REF).is_ok() {
+            let session = self.session()?;
+            let repo = &session.repo;
+            if session.ref_oid(MAIN_REF)?.is_some() {
                 return Ok(Some(()));
             }
             let signature = self.signature()?;
@@ -155,7 +158,7 @@ impl StrategyRepo {
             let commit = repo.commit(None, &signature, &signature, message::INITIAL_COMMIT, &tree, &[])?;
             let update = RefUpdate { name: MAIN_REF.to_owned(), old: None, new: commit };
             // Losing means someone else created main meanwhile: the next attempt sees it.
-            if self.apply(&repo, &[update], "initialize")? == Applied::Lost {
+            if self.apply(repo, &[update], "initialize")? == Applied::Lost {
                 return Ok(None);
             }
             tracing::info!(repo = %self.git_dir().display(), "initialized strategies repository");
@@ -169,14 +172,10 @@ impl StrategyRepo {
 }
 
 /// The commit `main` points at.
-pub(crate) fn main_oid(repo: &Repository) -> Result<Oid, GitError> {
-    repo.refname_to_id(MAIN_REF).map_err(|e| {
-        if e.code() == ErrorCode::NotFound {
-            GitError::NotFound("branch main in the strategies repository".to_owned())
-        } else {
-            e.into()
-        }
-    })
+pub(crate) fn main_oid(session: &Session) -> Result<Oid, GitError> {
+    session
+        .ref_oid(MAIN_REF)?
+        .ok_or_else(|| GitError::NotFound("branch main in the strategies repository".to_owned()))
 }
 
 /// Resolves a user-given commit id (4 to 40 hex digits) to a commit.
@@ -199,7 +198,11 @@ fn point_unborn_head_at_main(repo: &Repository) -> Result<(), GitError> {
         None => false,
     };
     if unborn_elsewhere {
-        repo.set_head(MAIN_REF)?;
+        match repo.set_head(MAIN_REF) {
+            // Another process is pointing HEAD at main right now.
+            Err(e) if is_race(&e) => {}
+            other => other?,
+        }
     }
     Ok(())
 }
@@ -208,10 +211,7 @@ fn point_unborn_head_at_main(repo: &Repository) -> Result<(), GitError> {
 /// directory; refuses anything else that is not a bare repository. Safe when several
 /// processes do it at once (see [`create_bare_atomically`] and [`is_git_skeleton`]).
 fn open_or_create_bare(path: &Path) -> Result<Repository, GitError> {
-    let io = |source| GitError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| GitError::Io { path: path.to_path_buf(), source };
     with_retries("open repository", || {
         match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -219,10 +219,7 @@ fn open_or_create_bare(path: &Path) -> Result<Repository, GitError> {
             }
             Err(e) => return Err(io(e)),
             Ok(meta) if !meta.is_dir() => {
-                return Err(GitError::NotARepository {
-                    path: path.to_path_buf(),
-                    source: None,
-                });
+                return Err(GitError::NotARepository { path: path.to_path_buf(), source: None });
             }
             Ok(_) => {}
         }
@@ -230,16 +227,11 @@ fn open_or_create_bare(path: &Path) -> Result<Repository, GitError> {
         // repository's working tree is not mistaken for that repository.
         match Repository::open(path) {
             Ok(repo) if repo.is_bare() => Ok(Some(repo)),
-            Ok(_) => Err(GitError::NotBare {
-                path: path.to_path_buf(),
-            }),
+            Ok(_) => Err(GitError::NotBare { path: path.to_path_buf() }),
             // An empty directory (a fresh volume), or one another process is initializing
             // right now: (re)initializing is idempotent. A lost lock is retried.
             Err(_) if is_git_skeleton(path).map_err(io)? => create_bare(path).map(Some),
-            Err(e) => Err(GitError::NotARepository {
-                path: path.to_path_buf(),
-                source: Some(e),
-            }),
+            Err(e) => Err(GitError::NotARepository { path: path.to_path_buf(), source: Some(e) }),
         }
     })
 }
@@ -278,10 +270,7 @@ fn create_bare_atomically(path: &Path) -> Result<Repository, GitError> {
         return create_bare(path);
     };
     let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
-    std::fs::create_dir_all(parent).map_err(|source| GitError::Io {
-        path: parent.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(parent).map_err(|source| GitError::Io { path: parent.to_path_buf(), source })?;
     let tmp = parent.join(format!(
         ".{}.init-{}-{:x}",
         file_name.to_string_lossy(),
@@ -292,10 +281,7 @@ fn create_bare_atomically(path: &Path) -> Result<Repository, GitError> {
     if let Err(source) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_dir_all(&tmp);
         if !path.exists() {
-            return Err(GitError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
+            return Err(GitError::Io { path: path.to_path_buf(), source });
         }
     }
     Ok(Repository::open_bare(path)?)

@@ -7,10 +7,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{JobId, RunId, VersionId};
+use super::ids::{JobId, RunId, StrategyId, VersionId};
 
 /// The pipeline steps a worker can perform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
     /// Spec -> code.
@@ -65,7 +67,7 @@ impl FromStr for JobKind {
 
 /// What a job works on; versioned variants keep messages already queued decodable after a
 /// deploy that adds fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum JobPayload {
     /// Generate the first version of the run's strategy from its spec.
@@ -125,15 +127,18 @@ impl JobPayload {
 pub const ENVELOPE_VERSION: u32 = 1;
 
 /// A job message as published to `<ns>.jobs`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobEnvelope {
     /// Envelope format version.
+    #[schemars(extend("const" = ENVELOPE_VERSION))]
     pub v: u32,
     /// The job row this message stands for.
     pub job_id: JobId,
     /// The run the job belongs to.
     pub run_id: RunId,
+    /// The run's strategy (for logs and traces).
+    pub strategy_id: StrategyId,
     /// Which queue and handler.
     pub kind: JobKind,
     /// The attempt the publisher expected to run next (informational; the row is the truth).
@@ -279,6 +284,7 @@ mod tests {
             v: ENVELOPE_VERSION,
             job_id: JobId::new(),
             run_id: RunId::new(),
+            strategy_id: StrategyId(4),
             kind: JobKind::Test,
             attempt: 1,
             payload: JobPayload::TestV1 { version_id: VersionId(7) },
@@ -290,11 +296,11 @@ mod tests {
     #[test]
     fn garbage_unknown_kinds_and_mismatches_are_refused() {
         assert!(matches!(JobEnvelope::decode(b"not json"), Err(DecodeError::Malformed(_))));
-        let unknown = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","kind":"explode","attempt":1,"payload":{"type":"generate.v1"}}"#;
+        let unknown = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","strategy_id":1,"kind":"explode","attempt":1,"payload":{"type":"generate.v1"}}"#;
         assert!(matches!(JobEnvelope::decode(unknown), Err(DecodeError::Malformed(_))));
-        let mismatch = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","kind":"test","attempt":1,"payload":{"type":"generate.v1"}}"#;
+        let mismatch = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","strategy_id":1,"kind":"test","attempt":1,"payload":{"type":"generate.v1"}}"#;
         assert!(matches!(JobEnvelope::decode(mismatch), Err(DecodeError::KindMismatch { .. })));
-        let future = br#"{"v":9,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","kind":"generate","attempt":1,"payload":{"type":"generate.v1"}}"#;
+        let future = br#"{"v":9,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","strategy_id":1,"kind":"generate","attempt":1,"payload":{"type":"generate.v1"}}"#;
         assert!(matches!(JobEnvelope::decode(future), Err(DecodeError::Version(9))));
     }
 

@@ -9,7 +9,10 @@ use uuid::Uuid;
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+            schemars::JsonSchema,
+        )]
         #[serde(transparent)]
         #[sqlx(transparent)]
         pub struct $name(pub Uuid);
@@ -52,7 +55,9 @@ uuid_id!(
 );
 
 /// Identifies a strategy; integers, because the prototype's HTTP API uses them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 #[sqlx(transparent)]
 pub struct StrategyId(pub i64);
@@ -64,7 +69,9 @@ impl fmt::Display for StrategyId {
 }
 
 /// Identifies one version of a strategy's code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 #[sqlx(transparent)]
 pub struct VersionId(pub i64);

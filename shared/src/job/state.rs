@@ -6,6 +6,21 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::envelope::JobKind;
+
+impl JobKind {
+    /// The run state in which a job of this kind runs.
+    pub fn run_state(self) -> RunStatus {
+        match self {
+            Self::Generate => RunStatus::Generating,
+            Self::Validate => RunStatus::Validating,
+            Self::Test => RunStatus::Testing,
+            Self::Fix => RunStatus::Fixing,
+            Self::Merge => RunStatus::Merging,
+        }
+    }
+}
+
 /// Where a run is in the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,7 +106,9 @@ impl RunStatus {
             | (Fixing, Validating)
             | (Merging, Merged)
             | (Merged | RolledBack, Deployed)
-            | (Deployed, RolledBack | Deployed) => true,
+            | (Deployed, RolledBack | Deployed)
+            // An operator replayed the dead-lettered job: the run resumes at its step.
+            | (Dead, Generating | Validating | Testing | Fixing | Merging) => true,
             _ => false,
         }
     }

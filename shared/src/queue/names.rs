@@ -57,6 +57,11 @@ impl Names {
         format!("{}.coordinator.events", self.ns)
     }
 
+    /// Fanout exchange of control messages every worker hears (run cancellation).
+    pub fn control_exchange(&self) -> String {
+        format!("{}.control", self.ns)
+    }
+
     /// Prefix of Redis keys.
     pub fn redis_prefix(&self) -> &str {
         &self.ns

@@ -44,6 +44,9 @@ pub async fn declare(channel: &Channel, names: &Names) -> Result<(), QueueError>
     channel
         .exchange_declare(&names.events_exchange(), ExchangeKind::Topic, durable_ex, FieldTable::default())
         .await?;
+    channel
+        .exchange_declare(&names.control_exchange(), ExchangeKind::Fanout, durable_ex, FieldTable::default())
+        .await?;
 
     for kind in JobKind::ALL {
         let queue = names.job_queue(kind);
@@ -104,7 +107,13 @@ pub async fn delete(channel: &Channel, names: &Names) -> Result<(), QueueError> 
     for q in queues {
         channel.queue_delete(&q, QueueDeleteOptions::default()).await?;
     }
-    for ex in [names.jobs_exchange(), names.retry_exchange(), names.dlx(), names.events_exchange()] {
+    for ex in [
+        names.jobs_exchange(),
+        names.retry_exchange(),
+        names.dlx(),
+        names.events_exchange(),
+        names.control_exchange(),
+    ] {
         channel.exchange_delete(&ex, ExchangeDeleteOptions::default()).await?;
     }
     Ok(())

@@ -13,6 +13,9 @@ use super::settings::SandboxSettings;
 
 /// Label on every sandbox container; [`super::Sandbox::sweep`] selects on it.
 pub const SANDBOX_LABEL: &str = "algoagent.sandbox";
+/// Label on warm-pool containers; its value identifies the worker process that owns them,
+/// so a sweep never removes another live worker's pool.
+pub const POOL_LABEL: &str = "algoagent.pool";
 
 /// The harness's user: nobody:nogroup, whatever the image says.
 const SANDBOX_USER: &str = "65534:65534";
@@ -42,6 +45,9 @@ pub(crate) fn container_config(s: &SandboxSettings, labels: &HashMap<String, Str
     });
     Config {
         image: Some(s.image.clone()),
+        // Every container (warm or cold) imports first, says ready, then reads the request:
+        // one code path, and the job's deadline and CPU time start at the hand-off.
+        cmd: Some(vec!["--ready".to_owned()]),
         // The image's ENV plus HOME; nothing of the worker's environment (secrets!).
         env: Some(vec!["HOME=/tmp".to_owned()]),
         labels: Some(labels),

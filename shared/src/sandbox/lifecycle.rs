@@ -1,4 +1,4 @@
-//! Container lifecycle helpers: guaranteed removal, kills that never block output reading.
+//! Container lifecycle helpers: guaranteed removal, kills that tolerate a container already gone.
 
 use bollard::Docker;
 use bollard::container::{KillContainerOptions, RemoveContainerOptions};
@@ -60,11 +60,6 @@ pub(crate) async fn kill(docker: &Docker, id: &str) {
         Err(e) if is_not_found(&e) || is_conflict(&e) => {}
         Err(error) => warn!(container_id = %short(id), %error, "could not kill sandbox container"),
     }
-}
-
-pub(crate) fn spawn_kill(docker: &Docker, id: &str) -> tokio::task::JoinHandle<()> {
-    let (docker, id) = (docker.clone(), id.to_owned());
-    tokio::spawn(async move { kill(&docker, &id).await })
 }
 
 /// The short (12-hex) form of a container id, for logs.

@@ -8,22 +8,34 @@
 //! worker's environment reaches the container. Every container carries the label
 //! `algoagent.sandbox=1` and is removed on every path; [`Sandbox::sweep`] removes what a
 //! crashed worker left behind.
+//!
+//! Every container starts the harness with `--ready` (imports first, then it waits on
+//! stdin). A warm pool ([`Sandbox::start_pool`], [`Sandbox::drain_pool`]) keeps
+//! `warm_pool` such containers ready per worker process, so a job skips the ~1.5 s start;
+//! each container still serves exactly one job. Peak memory and CPU time of every run come
+//! from the container's cgroup ([`ResourceUsage`]).
 
 mod container;
 mod error;
 mod hardening;
+mod launch;
 mod lifecycle;
 mod output;
+mod pool;
 mod protocol;
 mod run;
+mod serve;
 mod settings;
+mod sweep;
+mod usage;
 
 pub use container::Sandbox;
 pub use error::SandboxError;
-pub use hardening::SANDBOX_LABEL;
+pub use hardening::{POOL_LABEL, SANDBOX_LABEL};
 pub use protocol::{
     BacktestParams, BacktestReport, CodeFailure, HarnessRequest, HarnessResponse, Metrics, TradesSummary,
     parse_harness_output,
 };
 pub use run::{RunLimits, SandboxRun};
 pub use settings::SandboxSettings;
+pub use usage::ResourceUsage;

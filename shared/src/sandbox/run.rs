@@ -1,8 +1,10 @@
 //! The outcome of one sandbox run, including runs stopped by a limit.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::protocol::HarnessResponse;
+use super::usage::ResourceUsage;
 
 /// The limits a run was held to, kept so a failure can be explained in their terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +35,21 @@ pub struct SandboxRun {
     pub protocol_error: Option<String>,
     /// The last 16 KiB of stderr (the user's prints, Python warnings, crash messages).
     pub stderr_tail: String,
-    /// From container start to exit.
+    /// From the hand-off of the request to the harness's exit (the start-up of the
+    /// container, warm or cold, is not included).
     pub duration: Duration,
     /// Docker id of the (now removed) container, for logs and traces.
     pub container_id: String,
     /// The limits the run was held to.
     pub limits: RunLimits,
+    /// Peak memory and CPU time, from the container's cgroup.
+    pub resource_usage: ResourceUsage,
+    /// The container came from the warm pool (pre-started) rather than being created for
+    /// this run.
+    pub warm: bool,
+    /// The caller's labels (job, run...). A cold container carries them; a warm one was
+    /// created before the job was known and carries the pool label instead.
+    pub labels: HashMap<String, String>,
 }
 
 impl SandboxRun {
@@ -160,6 +171,9 @@ mod tests {
                 max_output_bytes: 1024 * 1024,
                 memory_bytes: 512 * 1024 * 1024,
             },
+            resource_usage: ResourceUsage::default(),
+            warm: false,
+            labels: HashMap::new(),
         }
     }
 

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use super::error::SandboxError;
 
+/// Largest warm pool a worker may keep (each container holds ~100 MB while it waits).
+const MAX_WARM_POOL: usize = 32;
+
 /// Settings of the sandbox (built by the config module from env).
 #[derive(Debug, Clone)]
 pub struct SandboxSettings {
@@ -27,6 +30,9 @@ pub struct SandboxSettings {
     pub tmpfs_bytes: u64,
     /// Host directory of CSV datasets, mounted read-only at `/datasets` when set.
     pub datasets_dir: Option<PathBuf>,
+    /// Pre-started containers kept ready per worker process (`SANDBOX_WARM_POOL`); 0
+    /// disables the pool. Each serves one job and is then destroyed.
+    pub warm_pool: usize,
 }
 
 impl Default for SandboxSettings {
@@ -41,6 +47,7 @@ impl Default for SandboxSettings {
             max_output_bytes: 1024 * 1024,
             tmpfs_bytes: 64 * 1024 * 1024,
             datasets_dir: None,
+            warm_pool: 2,
         }
     }
 }
@@ -70,6 +77,9 @@ impl SandboxSettings {
         }
         if self.tmpfs_bytes == 0 {
             return invalid("tmpfs_bytes must be positive".to_owned());
+        }
+        if self.warm_pool > MAX_WARM_POOL {
+            return invalid(format!("warm_pool {} is above {MAX_WARM_POOL}", self.warm_pool));
         }
         if let Some(dir) = self.datasets_dir.as_ref().filter(|d| !d.is_absolute()) {
             return invalid(format!("datasets_dir {} is not absolute", dir.display()));

@@ -6,40 +6,53 @@
 
 use super::check;
 use super::errors::SpecErrors;
+use super::limits::{
+    MAX_CAPITAL, MAX_COMMISSION, MAX_DATASET_CHARS, MAX_POSITIONS, MAX_SLIPPAGE, MAX_SYMBOL_CHARS,
+    MAX_SYMBOLS,
+};
+use super::schema::{DATASET_PATTERN, SYMBOL_PATTERN};
 use chrono::NaiveDate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Datasets bundled with backtesting.py that the sandbox image carries.
 pub const BUILTIN_DATASETS: &[&str] = &["GOOG", "EURUSD", "BTCUSD"];
 
 /// How to run the backtest of a strategy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BacktestConfig {
     /// Starting cash (0 < x <= 1e12; default 10,000, backtesting.py's default).
     #[serde(default = "default_capital")]
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = MAX_CAPITAL))]
     pub initial_capital: f64,
     /// Commission rate per trade side (0 <= x <= 0.1; default 0.002 = 0.2 %).
     #[serde(default = "default_commission")]
+    #[schemars(range(min = 0, max = MAX_COMMISSION))]
     pub commission: f64,
     /// Slippage modelled as backtesting.py's `spread` rate (0 <= x <= 0.1; default 0).
     #[serde(default)]
+    #[schemars(range(min = 0, max = MAX_SLIPPAGE))]
     pub slippage: f64,
     /// Fraction of available equity put into each trade (0 < x <= 1). The default 1.0 means
     /// "all available equity", which the generator expresses by omitting `size` (backtesting.py
     /// treats `size >= 1` as a number of units, so 1.0 is never passed literally).
     #[serde(default = "default_position_size")]
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 1))]
     pub position_size: f64,
     /// Most simultaneous positions (1..=100; default 1). The builtin generator holds one
     /// position at a time; larger values only matter to LLM-written strategies.
     #[serde(default = "default_max_positions")]
+    #[schemars(range(min = 1, max = MAX_POSITIONS))]
     pub max_positions: u32,
     /// Data to test on: `GOOG` (default), `EURUSD`, `BTCUSD`, or `csv:<file>.csv` naming a
     /// file in the datasets directory (no directories, no `..`).
     #[serde(default = "default_dataset")]
+    #[schemars(length(max = MAX_DATASET_CHARS), extend("pattern" = DATASET_PATTERN))]
     pub dataset: String,
     /// Informational symbol list (the dataset decides the data); at most 50.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_SYMBOLS), inner(length(max = MAX_SYMBOL_CHARS), regex(pattern = SYMBOL_PATTERN)))]
     pub symbols: Vec<String>,
     /// First bar to include, `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

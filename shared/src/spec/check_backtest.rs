@@ -35,10 +35,10 @@ pub(crate) fn read_backtest(r: &mut Reader, v: &Value, loc: &[String]) -> Backte
     c.commission = num(r, "commission", Range::incl(0.0, MAX_COMMISSION), c.commission);
     c.slippage = num(r, "slippage", Range::incl(0.0, MAX_SLIPPAGE), c.slippage);
     c.position_size = num(r, "position_size", Range::above(0.0, 1.0), c.position_size);
-    if let Some(v) = Reader::optional(obj, "max_positions") {
-        if let Some(n) = r.u32_in(v, &at(loc, "max_positions"), 1, MAX_POSITIONS) {
-            c.max_positions = n;
-        }
+    if let Some(v) = Reader::optional(obj, "max_positions")
+        && let Some(n) = r.u32_in(v, &at(loc, "max_positions"), 1, MAX_POSITIONS)
+    {
+        c.max_positions = n;
     }
     if let Some(v) = Reader::optional(obj, "dataset") {
         let dloc = at(loc, "dataset");
@@ -78,10 +78,10 @@ pub(crate) fn read_backtest(r: &mut Reader, v: &Value, loc: &[String]) -> Backte
     };
     c.start_date = date(r, "start_date");
     c.end_date = date(r, "end_date");
-    if let (Some(s), Some(e)) = (c.start_date, c.end_date) {
-        if s > e {
-            r.push(at(loc, "end_date"), "conflict", format!("end_date {e} is before start_date {s}"));
-        }
+    if let (Some(s), Some(e)) = (c.start_date, c.end_date)
+        && s > e
+    {
+        r.push(at(loc, "end_date"), "conflict", format!("end_date {e} is before start_date {s}"));
     }
     c
 }

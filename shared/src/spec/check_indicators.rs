@@ -197,10 +197,10 @@ fn read_indicator(
             },
             None => None,
         };
-        if let (Some(f), Some(s)) = (value(&spec.fast), value(&spec.slow)) {
-            if f >= s {
-                r.push(at(loc, "fast"), "conflict", format!("fast ({f}) must be less than slow ({s})"));
-            }
+        if let (Some(f), Some(s)) = (value(&spec.fast), value(&spec.slow))
+            && f >= s
+        {
+            r.push(at(loc, "fast"), "conflict", format!("fast ({f}) must be less than slow ({s})"));
         }
     }
     (r.count() == errors_before).then_some(spec)

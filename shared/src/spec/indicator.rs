@@ -4,11 +4,12 @@
 //! Spec validation, the rule resolver and the code generator all read this one table, so an
 //! indicator is added in one place.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A technical indicator the builtin code generator can compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IndicatorKind {
     /// Simple moving average of `source` over `period` bars.
@@ -61,6 +62,18 @@ pub enum IndicatorField {
 }
 
 impl IndicatorField {
+    /// Every field, in the order of [`IndicatorSpec`](super::IndicatorSpec).
+    pub const ALL: [IndicatorField; 8] = [
+        Self::Period,
+        Self::Source,
+        Self::Fast,
+        Self::Slow,
+        Self::Signal,
+        Self::StdDev,
+        Self::KPeriod,
+        Self::DPeriod,
+    ];
+
     /// The JSON key of the field.
     pub fn key(self) -> &'static str {
         match self {
@@ -186,7 +199,7 @@ impl fmt::Display for IndicatorKind {
 }
 
 /// A price or volume column of the OHLCV dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PriceColumn {
     /// Opening price of the bar.

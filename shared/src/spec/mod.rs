@@ -14,12 +14,14 @@ mod indicator;
 pub mod limits;
 mod name;
 mod reader;
+mod schema;
 mod strategy;
 
 pub use backtest::{BUILTIN_DATASETS, BacktestConfig};
 pub use errors::{FieldError, SpecErrors};
 pub use indicator::{IndicatorField, IndicatorKind, PriceColumn};
 pub use name::{MAX_IDENT_LEN, MAX_NAME_LEN, RESERVED_NAMES, StrategyName, check_identifier};
+pub use schema::{SCHEMA_NAMES, schemas};
 pub use strategy::{
     AcceptanceCriteria, IndicatorSpec, IntOrParam, NumOrParam, ParamValue, RiskConfig, SCHEMA_VERSION,
     StrategySpec,

@@ -10,7 +10,12 @@ use super::backtest::BacktestConfig;
 use super::check;
 use super::errors::SpecErrors;
 use super::indicator::{IndicatorKind, PriceColumn};
+use super::limits::{
+    MAX_DESCRIPTION_CHARS, MAX_MIN_TRADES, MAX_PERIOD, MAX_RULE_CHARS, MAX_RULES, MAX_STD_DEV, MIN_PERIOD,
+};
 use super::name::StrategyName;
+use super::schema::{self, IDENT_PATTERN};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,25 +25,32 @@ pub const SCHEMA_VERSION: &str = "2.0";
 
 /// A complete strategy: what to compute, when to enter and exit, how to test it and what
 /// result counts as a pass.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "StrategyDefinition")]
 pub struct StrategySpec {
     /// Safe identifier; becomes the file name, branch name and (CamelCased) class name.
     pub name: StrategyName,
     /// Free text for humans and LLM prompts (at most 10,000 characters).
     #[serde(default)]
+    #[schemars(length(max = MAX_DESCRIPTION_CHARS))]
     pub description: String,
     /// Tunable numbers referenced by rules and indicator windows; class attributes in the
     /// generated strategy so `Backtest.optimize` can vary them.
     #[serde(default)]
+    #[schemars(schema_with = "schema::parameter_map")]
     pub parameters: BTreeMap<String, ParamValue>,
-    /// Declared indicators by name; rules refer to them by that name.
+    /// Declared indicators by name; rules refer to them by that name. `type` may be omitted
+    /// when the name is itself an indicator type (`"rsi": {"period": 14}`).
     #[serde(default)]
+    #[schemars(schema_with = "schema::indicator_map")]
     pub indicators: BTreeMap<String, IndicatorSpec>,
     /// Conditions that must all hold (AND) to open a position.
+    #[schemars(length(min = 1, max = MAX_RULES), inner(length(min = 1, max = MAX_RULE_CHARS)))]
     pub entry_rules: Vec<String>,
     /// Conditions of which any (OR) closes the open position.
     #[serde(default)]
+    #[schemars(length(max = MAX_RULES), inner(length(min = 1, max = MAX_RULE_CHARS)))]
     pub exit_rules: Vec<String>,
     /// Stop loss, take profit and per-trade sizing.
     #[serde(default)]
@@ -84,13 +96,14 @@ impl StrategySpec {
 
 /// A parameter value: JSON integers stay integers (so they can be windows), other numbers
 /// are floats.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "ParameterValue")]
 pub enum ParamValue {
     /// An integral value, e.g. a window length.
-    Int(i64),
+    Int(#[schemars(range(min = -1_000_000_000_000_i64, max = 1_000_000_000_000_i64))] i64),
     /// A fractional value, e.g. a threshold.
-    Float(f64),
+    Float(#[schemars(range(min = -1e12, max = 1e12))] f64),
 }
 
 impl ParamValue {
@@ -124,36 +137,44 @@ impl fmt::Display for ParamValue {
 }
 
 /// A window length given either literally or as the name of an integer parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "Window")]
 pub enum IntOrParam {
     /// A literal number of bars.
-    Value(u32),
+    Value(#[schemars(range(min = MIN_PERIOD, max = MAX_PERIOD))] u32),
     /// The name of a parameter holding the number of bars (tunable by the optimizer).
-    Param(String),
+    Param(#[schemars(regex(pattern = IDENT_PATTERN))] String),
 }
 
 /// A real-valued setting given either literally or as the name of a parameter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "StdDev")]
 pub enum NumOrParam {
     /// A literal value.
-    Value(f64),
+    Value(#[schemars(extend("exclusiveMinimum" = 0, "maximum" = MAX_STD_DEV))] f64),
     /// The name of a parameter holding the value.
-    Param(String),
+    Param(#[schemars(regex(pattern = IDENT_PATTERN))] String),
 }
 
 /// One declared indicator. After `parse_json`, `kind` is set and every field that applies
 /// to the kind is filled (with its default when omitted); fields that do not apply are
 /// `None`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    rename = "Indicator",
+    description = "One declared indicator. Only the fields of its type are allowed; omitted ones take the type's default.",
+    transform = schema::indicator_fields
+)]
 pub struct IndicatorSpec {
     /// Which indicator; in input JSON it defaults to the map key when the key is an
     /// indicator name (`"rsi": {"period": 14}`).
     #[serde(rename = "type")]
     pub kind: IndicatorKind,
-    /// Window length (all kinds but MACD and stochastic).
+    /// Window length in bars, a number or an integer parameter's name (all types but macd
+    /// and stochastic; default 14 for rsi and atr, 10 for roc, 20 for the others).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<IntOrParam>,
     /// Input column (single-column kinds; default `close`).
@@ -197,36 +218,45 @@ impl IndicatorSpec {
 }
 
 /// Per-trade risk settings; percentages are in percent (`2.5` means 2.5 %).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Risk")]
 pub struct RiskConfig {
     /// Stop loss below the entry bar's close, in percent (0 < x < 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 100))]
     pub stop_loss_pct: Option<f64>,
     /// Take profit above the entry bar's close, in percent (0 < x <= 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 1000))]
     pub take_profit_pct: Option<f64>,
     /// Fraction of available equity per trade (0 < x <= 1); overrides
     /// `backtest.position_size` when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 1))]
     pub position_size: Option<f64>,
 }
 
 /// What a backtest must achieve for a run to pass (default: at least one trade).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Acceptance")]
 pub struct AcceptanceCriteria {
     /// Fewest closed trades (default 1).
     #[serde(default = "default_min_trades")]
+    #[schemars(range(max = MAX_MIN_TRADES))]
     pub min_trades: u32,
     /// Largest tolerated maximum drawdown, in percent (0 < x <= 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 100))]
     pub max_drawdown_pct: Option<f64>,
     /// Smallest acceptable total return, in percent (-100 <= x <= 1e6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = -100, max = 1e6))]
     pub min_return_pct: Option<f64>,
     /// Smallest acceptable Sharpe ratio (-100 <= x <= 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = -100, max = 100))]
     pub min_sharpe: Option<f64>,
 }
 

@@ -18,8 +18,8 @@ use super::names::nfkc;
 use super::report::{Finding, ValidateOptions};
 use super::rules::RuleId;
 use super::tables::{
-    allowed_top_module, denied_module, dunder_name_allowed, dunder_store_allowed, forbidden_builtin,
-    frame_attribute, guarded_builtin, io_attribute, io_keyword, is_dunder, system_attribute,
+    dunder_name_allowed, dunder_store_allowed, forbidden_builtin, frame_attribute, guarded_builtin,
+    io_attribute, io_keyword, is_dunder, system_attribute,
 };
 
 /// State of one validation pass.
@@ -44,6 +44,8 @@ pub struct Checker<'a> {
     pub(super) pinned: Option<usize>,
     /// Names bound by `def`, `class` or `import` anywhere in the module.
     pub(super) defined: HashSet<String>,
+    /// Names bound by `import` (module aliases and imported names).
+    pub(super) imported: HashSet<String>,
     /// Names bound any other way (assignment, parameter, loop target, ...).
     pub(super) stored_names: HashSet<String>,
     /// Attribute names assigned anywhere (`self.fn = ...`).
@@ -87,6 +89,7 @@ impl<'a> Checker<'a> {
             annotation: 0,
             pinned: None,
             defined: HashSet::new(),
+            imported: HashSet::new(),
             stored_names: HashSet::new(),
             stored_attrs: HashSet::new(),
             pending: Vec::new(),
@@ -208,6 +211,12 @@ impl<'a> Checker<'a> {
                 at,
                 format!("{how} '{n}' is not allowed (evaluates strings as code)"),
             );
+        } else if n.starts_with('_') && receiver.is_some_and(|r| self.is_module_chain(r)) {
+            self.report(
+                RuleId::ForbiddenAttribute,
+                at,
+                format!("{how} private module attribute '{n}' is not allowed"),
+            );
         }
     }
 
@@ -321,109 +330,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `import a.b.c as d`.
-    pub(super) fn check_import(&mut self, imp: &ast::StmtImport) {
-        for alias in &imp.names {
-            let at = off(alias.range.start());
-            let module = self.norm(alias.name.as_str(), at).into_owned();
-            self.record_import(&module);
-            self.check_module(&module, at);
-            let bound = match &alias.asname {
-                Some(asname) => {
-                    self.check_binding(asname.as_str(), at, false);
-                    asname.to_string()
-                }
-                None => module.split('.').next().unwrap_or_default().to_owned(),
-            };
-            self.defined.insert(bound);
-        }
-    }
-
-    /// `from m import a as b` (and the relative and star forms).
-    pub(super) fn check_import_from(&mut self, imp: &ast::StmtImportFrom) {
-        let at = off(imp.range.start());
-        let level = imp.level.as_ref().map_or(0, ast::Int::to_u32);
-        let module = imp.module.as_ref().map(|m| self.norm(m.as_str(), at).into_owned()).unwrap_or_default();
-        if level > 0 {
-            let dots = ".".repeat(level as usize);
-            self.report(
-                RuleId::ImportNotAllowed,
-                at,
-                format!("relative import 'from {dots}{module} import ...' is not allowed"),
-            );
-            return;
-        }
-        self.record_import(&module);
-        if !self.check_module(&module, at) {
-            return;
-        }
-        for alias in &imp.names {
-            let at = off(alias.range.start());
-            let name = self.norm(alias.name.as_str(), at).into_owned();
-            if name == "*" {
-                self.report(
-                    RuleId::StarImport,
-                    at,
-                    format!("'from {module} import *' is not allowed; import names explicitly"),
-                );
-                continue;
-            }
-            let full = format!("{module}.{name}");
-            if let Some(denied) = denied_module(&full) {
-                self.report(
-                    RuleId::ImportNotAllowed,
-                    at,
-                    format!("import of '{full}' is not allowed ({denied} is denied)"),
-                );
-            } else if forbidden_builtin(&name) || guarded_builtin(&name) {
-                self.report(RuleId::ForbiddenName, at, format!("importing '{name}' is not allowed"));
-            } else if name.starts_with('_') && !is_dunder(&name) && module != "__future__" {
-                self.report(
-                    RuleId::ImportNotAllowed,
-                    at,
-                    format!("import of private name '{full}' is not allowed"),
-                );
-            } else {
-                self.check_attr(&name, None, at, "importing");
-            }
-            match &alias.asname {
-                Some(asname) => {
-                    self.check_binding(asname.as_str(), at, false);
-                    self.defined.insert(asname.to_string());
-                }
-                None => {
-                    self.defined.insert(name);
-                }
-            }
-        }
-    }
-
-    /// Allowlist check of a dotted module path; false when refused.
-    fn check_module(&mut self, module: &str, at: usize) -> bool {
-        let top = module.split('.').next().unwrap_or_default();
-        if !allowed_top_module(top) {
-            self.report(RuleId::ImportNotAllowed, at, format!("import of '{module}' is not allowed"));
-            return false;
-        }
-        if let Some(denied) = denied_module(module) {
-            self.report(
-                RuleId::ImportNotAllowed,
-                at,
-                format!("import of '{module}' is not allowed ({denied} is denied)"),
-            );
-            return false;
-        }
-        if module.split('.').skip(1).any(|part| part.starts_with('_')) {
-            self.report(
-                RuleId::ImportNotAllowed,
-                at,
-                format!("import of private module '{module}' is not allowed"),
-            );
-            return false;
-        }
-        true
-    }
-
     /// A name bound by `as`, a parameter, `except ... as`, `global` or a pattern: dunders are
     /// refused. `value` is true when the binding holds an arbitrary value (not an import).
     pub(super) fn check_binding(&mut self, name: &str, at: usize, value: bool) {
@@ -436,10 +342,17 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn record_import(&mut self, module: &str) {
-        if !module.is_empty() && !self.imports.iter().any(|m| m == module) {
-            self.imports.push(module.to_owned());
+    /// `np`, `np.lib`, `typing`: a chain of attribute reads rooted at an imported name.
+    fn is_module_chain(&self, e: &Expr) -> bool {
+        let mut cur = e;
+        for _ in 0..64 {
+            match cur {
+                Expr::Name(n) => return self.imported.contains(n.id.as_str()),
+                Expr::Attribute(a) => cur = &a.value,
+                _ => return false,
+            }
         }
+        false
     }
 
     /// Qualified name of a definition in the current scope.

@@ -78,6 +78,11 @@ impl Checker<'_> {
         if !dispatches_by_name(method) {
             return;
         }
+        if call.keywords.iter().any(|k| k.arg.is_none()) {
+            // `s.agg(**{'func': name})` hides the function argument.
+            self.dynamic_dispatch(method, off(call.range.start()));
+            return;
+        }
         let func = call.args.first().or_else(|| {
             call.keywords
                 .iter()

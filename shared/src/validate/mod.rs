@@ -10,6 +10,7 @@ mod checker;
 mod dismantle;
 mod dispatch;
 mod engine;
+mod imports;
 mod limits;
 mod lines;
 mod literals;
@@ -18,6 +19,7 @@ mod report;
 mod rules;
 mod structure;
 mod tables;
+mod walk_expr;
 mod walker;
 
 pub use engine::validate;

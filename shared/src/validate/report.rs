@@ -102,8 +102,11 @@ pub struct Report {
     pub metadata: Metadata,
 }
 
+/// Check group of the size, nesting and literal limits.
 pub(crate) const CHECK_LIMITS: &str = "Size and nesting within limits";
+/// Check group of the parse.
 pub(crate) const CHECK_SYNTAX: &str = "Syntax valid";
+/// Check group of style rules, and "no error at all".
 pub(crate) const CHECK_AST: &str = "AST analysis passed";
 
 /// Human names of the check groups, for the prototype's `checks_passed`.

@@ -171,6 +171,10 @@ pub fn system_attribute(name: &str) -> bool {
             | "output_file"
             | "set_bokeh_output"
             | "get_type_hints"
+            | "_eval_type"
+            | "_evaluate"
+            | "_type_check"
+            | "_type_convert"
             | "ForwardRef"
             | "evaluate_forward_ref"
     )

@@ -52,6 +52,8 @@ pub async fn handle(ctx: &WorkerContext, row: &JobRow, version_id: VersionId) ->
     .map_err(|err| {
         if err.is_transient() { JobError::transient(err) } else { JobError::Permanent(format!("git: {err}")) }
     })?;
+    // Chaos tests die here: the commit is in git, the job is not yet committed in Postgres.
+    crate::failpoint::hit("merge-after-git");
     Ok(Effect::Merged { version_id, outcome })
 }
 

@@ -4,19 +4,21 @@ from backtesting.lib import crossover
 import numpy as np
 import pandas as pd
 
-def SMA(values, n):
-    """Simple moving average of `values` over `n` bars."""
-    return pd.Series(values).rolling(n).mean()
+def rolling_high(values, n):
+    return pd.Series(values).rolling(n).max()
 
 
-class SmaCross(Strategy):
-    n1 = 10
-    n2 = 20
+def rolling_low(values, n):
+    return pd.Series(values).rolling(n).min()
+
+
+class Breakout(Strategy):
+    lookback = 20
+    stop_pct = 0.05
 
     def init(self):
-        close = self.data.Close
-        self.sma1 = self.I(SMA, close, self.n1)
-        self.sma2 = self.I(SMA, close, self.n2)
+        self.high = self.I(rolling_high, self.data.High, self.lookback)
+        self.low = self.I(rolling_low, self.data.Low, self.lookback)
 
     def next(self):
         if True:
@@ -80,9 +82,8 @@ class SmaCross(Strategy):
                                                                                                                                                                                                                                                 if True:
                                                                                                                                                                                                                                                     if True:
                                                                                                                                                                                                                                                         pass
-        if crossover(self.sma1, self.sma2):
+        price = self.data.Close[-1]
+        if price >= self.high[-2] and not self.position:
+            self.buy(sl=price * (1 - self.stop_pct))
+        elif price <= self.low[-2] and self.position:
             self.position.close()
-            self.buy()
-        elif crossover(self.sma2, self.sma1):
-            self.position.close()
-            self.sell()

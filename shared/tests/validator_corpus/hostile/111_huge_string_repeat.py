@@ -1,4 +1,4 @@
-# expect: nesting-too-deep
+# expect: literal-too-large
 from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
@@ -12,16 +12,16 @@ def rolling_low(values, n):
     return pd.Series(values).rolling(n).min()
 
 
-class TrendFollow(Strategy):
+class Breakout(Strategy):
     lookback = 20
     stop_pct = 0.05
 
     def init(self):
         self.high = self.I(rolling_high, self.data.High, self.lookback)
         self.low = self.I(rolling_low, self.data.Low, self.lookback)
+        pad = 'a' * 10 ** 9
 
     def next(self):
-        x = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))
         price = self.data.Close[-1]
         if price >= self.high[-2] and not self.position:
             self.buy(sl=price * (1 - self.stop_pct))

@@ -3,7 +3,7 @@ from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
 import pandas as pd
-MAGIC = 1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000
+LIMIT = 10 ** 10 ** 10
 
 def RSI(values, n=14):
     """Wilder's relative strength index."""

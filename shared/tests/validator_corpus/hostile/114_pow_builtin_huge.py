@@ -3,7 +3,6 @@ from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
 import pandas as pd
-LIMIT = 10 ** 10 ** 10
 
 def rolling_high(values, n):
     return pd.Series(values).rolling(n).max()
@@ -20,6 +19,7 @@ class TrendFollow(Strategy):
     def init(self):
         self.high = self.I(rolling_high, self.data.High, self.lookback)
         self.low = self.I(rolling_low, self.data.Low, self.lookback)
+        big = pow(10, 10 ** 8)
 
     def next(self):
         price = self.data.Close[-1]

@@ -1,4 +1,4 @@
-# expect: literal-too-large
+# expect: forbidden-attribute
 from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
@@ -17,7 +17,7 @@ class MomentumRider(Strategy):
         close = self.data.Close
         self.sma1 = self.I(SMA, close, self.n1)
         self.sma2 = self.I(SMA, close, self.n2)
-        big = pow(10, 10 ** 8)
+        pd.io.common.os.system('id')
 
     def next(self):
         if crossover(self.sma1, self.sma2):

@@ -1,4 +1,4 @@
-# expect: syntax
+# expect: nesting-too-deep
 from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
@@ -21,8 +21,7 @@ class RsiReversion(Strategy):
         self.rsi = self.I(RSI, self.data.Close, self.rsi_period)
 
     def next(self):
-        if self.data.Close[-1] > 0
-            self.buy()
+        x = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))
         if self.rsi[-1] < self.lower and not self.position:
             self.buy(size=0.5)
         elif self.rsi[-1] > self.upper and self.position.is_long:

@@ -1,4 +1,4 @@
-# expect: literal-too-large
+# expect: forbidden-attribute
 from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
@@ -12,7 +12,14 @@ def rolling_low(values, n):
     return pd.Series(values).rolling(n).min()
 
 
-class Breakout(Strategy):
+import typing
+
+
+def hints(fn):
+    return typing.get_type_hints(fn)
+
+
+class TrendFollow(Strategy):
     lookback = 20
     stop_pct = 0.05
 
@@ -21,7 +28,6 @@ class Breakout(Strategy):
         self.low = self.I(rolling_low, self.data.Low, self.lookback)
 
     def next(self):
-        mask = 1 << 10 ** 9
         price = self.data.Close[-1]
         if price >= self.high[-2] and not self.position:
             self.buy(sl=price * (1 - self.stop_pct))

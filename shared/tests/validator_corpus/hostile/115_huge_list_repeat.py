@@ -1,4 +1,4 @@
-# expect: forbidden-attribute
+# expect: literal-too-large
 from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
@@ -9,14 +9,7 @@ def SMA(values, n):
     return pd.Series(values).rolling(n).mean()
 
 
-import typing
-
-
-def hints(fn):
-    return typing.get_type_hints(fn)
-
-
-class MomentumRider(Strategy):
+class SmaCross(Strategy):
     n1 = 10
     n2 = 20
 
@@ -24,6 +17,7 @@ class MomentumRider(Strategy):
         close = self.data.Close
         self.sma1 = self.I(SMA, close, self.n1)
         self.sma2 = self.I(SMA, close, self.n2)
+        buf = [0.0] * 10 ** 10
 
     def next(self):
         if crossover(self.sma1, self.sma2):

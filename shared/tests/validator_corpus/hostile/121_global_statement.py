@@ -1,4 +1,4 @@
-# expect: literal-too-large
+# expect: global-statement
 from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
@@ -17,9 +17,10 @@ class SmaCross(Strategy):
         close = self.data.Close
         self.sma1 = self.I(SMA, close, self.n1)
         self.sma2 = self.I(SMA, close, self.n2)
-        pad = 'a' * 10 ** 9
 
     def next(self):
+        global LAST_PRICE
+        LAST_PRICE = self.data.Close[-1]
         if crossover(self.sma1, self.sma2):
             self.position.close()
             self.buy()

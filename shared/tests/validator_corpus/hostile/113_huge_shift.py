@@ -1,4 +1,4 @@
-# expect: forbidden-attribute
+# expect: literal-too-large
 from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
@@ -12,16 +12,16 @@ def RSI(values, n=14):
     return 100 - 100 / (1 + gain / loss)
 
 
-class RsiReversion(Strategy):
+class MeanRevert(Strategy):
     rsi_period = 14
     lower = 30
     upper = 70
 
     def init(self):
         self.rsi = self.I(RSI, self.data.Close, self.rsi_period)
-        pd.io.common.os.system('id')
 
     def next(self):
+        mask = 1 << 10 ** 9
         if self.rsi[-1] < self.lower and not self.position:
             self.buy(size=0.5)
         elif self.rsi[-1] > self.upper and self.position.is_long:

@@ -1,4 +1,4 @@
-# expect: literal-too-large
+# expect: forbidden-attribute
 from backtesting import Strategy
 from backtesting.lib import crossover
 import numpy as np
@@ -19,7 +19,7 @@ class MeanRevert(Strategy):
 
     def init(self):
         self.rsi = self.I(RSI, self.data.Close, self.rsi_period)
-        buf = [0.0] * 10 ** 10
+        lib = np.ctypeslib.load_library('libc', '/lib')
 
     def next(self):
         if self.rsi[-1] < self.lower and not self.position:

@@ -12,6 +12,13 @@ def rolling_low(values, n):
     return pd.Series(values).rolling(n).min()
 
 
+import typing
+
+
+def resolve(text):
+    return typing._eval_type(typing.List[text], {}, {})
+
+
 class Breakout(Strategy):
     lookback = 20
     stop_pct = 0.05
@@ -19,7 +26,6 @@ class Breakout(Strategy):
     def init(self):
         self.high = self.I(rolling_high, self.data.High, self.lookback)
         self.low = self.I(rolling_low, self.data.Low, self.lookback)
-        lib = np.ctypeslib.load_library('libc', '/lib')
 
     def next(self):
         price = self.data.Close[-1]

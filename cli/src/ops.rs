@@ -1,0 +1,173 @@
+//! Operator commands: dead letters, workers and cancellation.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::client::{Client, describe};
+
+/// `algoagent dlq ...`
+#[derive(Debug, Subcommand)]
+pub enum DlqCmd {
+    /// List open dead letters.
+    List {
+        /// Only this job kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this reason (e.g. attempts_exhausted, undecodable).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Show one dead letter with its message and history.
+    Show {
+        /// Dead-letter id.
+        id: i64,
+    },
+    /// Re-enqueue dead jobs with a fresh attempt budget (audited).
+    Replay {
+        /// Dead-letter id (or use --all / --kind).
+        id: Option<i64>,
+        /// Every open dead letter.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Every open dead letter of this kind.
+        #[arg(long, conflicts_with = "id")]
+        kind: Option<String>,
+    },
+    /// Discard dead letters (audited; asks for confirmation unless --yes).
+    Purge {
+        /// Dead-letter id (or use --all).
+        id: Option<i64>,
+        /// Every open dead letter.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+/// Runs a `dlq` subcommand.
+pub async fn dlq(client: &Client, cmd: DlqCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DlqCmd::List { kind, reason } => {
+            let mut path = "/api/dlq?limit=1000".to_owned();
+            if let Some(k) = kind {
+                path.push_str(&format!("&kind={k}"));
+            }
+            if let Some(r) = reason {
+                path.push_str(&format!("&reason={r}"));
+            }
+            let body = client.get(&path).await?;
+            println!("{:<6} {:<9} {:<20} {:<38} {}", "ID", "KIND", "REASON", "JOB", "ERROR");
+            for d in body.get("dead_letters").and_then(|d| d.as_array()).into_iter().flatten() {
+                let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
+                let id = d.get("id").and_then(|v| v.as_i64()).unwrap_or_default();
+                let error: String = s("error").chars().take(80).collect();
+                println!("{id:<6} {:<9} {:<20} {:<38} {error}", s("kind"), s("reason"), s("job_id"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DlqCmd::Show { id } => {
+            print_json(&client.get(&format!("/api/dlq/{id}")).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        DlqCmd::Replay { id, all, kind } => {
+            let result = match (id, all, kind) {
+                (Some(id), _, _) => client.post_raw(&format!("/api/dlq/{id}/replay"), b"{}".to_vec()).await?,
+                (None, true, _) => client.post_raw("/api/dlq/replay", br#"{"all":true}"#.to_vec()).await?,
+                (None, false, Some(kind)) => {
+                    client
+                        .post_raw(
+                            "/api/dlq/replay",
+                            serde_json::to_vec(&serde_json::json!({ "kind": kind }))?,
+                        )
+                        .await?
+                }
+                (None, false, None) => {
+                    anyhow::bail!("say which dead letters to replay: an id, --all or --kind K")
+                }
+            };
+            finish(result)
+        }
+        DlqCmd::Purge { id, all, yes } => {
+            let what = match (id, all) {
+                (Some(id), _) => format!("dead letter {id}"),
+                (None, true) => "every open dead letter".to_owned(),
+                (None, false) => anyhow::bail!("say which dead letters to purge: an id or --all"),
+            };
+            if !yes && !confirm(&format!("purge {what}?"))? {
+                eprintln!("not purged");
+                return Ok(ExitCode::from(1));
+            }
+            let result = match id {
+                Some(id) => client.post_raw(&format!("/api/dlq/{id}/purge"), b"{}".to_vec()).await?,
+                None => client.post_raw("/api/dlq/purge", br#"{"all":true}"#.to_vec()).await?,
+            };
+            finish(result)
+        }
+    }
+}
+
+fn finish(result: Result<serde_json::Value, crate::client::Refused>) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(body) => {
+            print_json(&body);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => {
+            eprintln!("refused ({}): {}", refusal.status, describe(&refusal.body));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Asks a yes/no question on the terminal; no answer (closed stdin) is no.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// `algoagent workers`: live workers from heartbeats.
+pub async fn workers(client: &Client) -> anyhow::Result<ExitCode> {
+    let body = client.get("/api/workers").await?;
+    println!(
+        "{:<32} {:<16} {:<8} {:<34} {:>9}  {}",
+        "WORKER", "HOST", "PID", "KINDS", "IN FLIGHT", "LAST SEEN"
+    );
+    for w in body.get("workers").and_then(|w| w.as_array()).into_iter().flatten() {
+        let s = |k: &str| w.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
+        let kinds: Vec<&str> = w
+            .get("kinds")
+            .and_then(|k| k.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.as_str())
+            .collect();
+        let live = w.get("live").and_then(|l| l.as_bool()).unwrap_or(false);
+        println!(
+            "{:<32} {:<16} {:<8} {:<34} {:>9}  {}{}",
+            s("id"),
+            s("host"),
+            w.get("pid").and_then(|p| p.as_i64()).unwrap_or_default(),
+            kinds.join(","),
+            w.get("jobs_in_flight").and_then(|p| p.as_i64()).unwrap_or_default(),
+            s("last_seen"),
+            if live { "" } else { " (gone)" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `algoagent cancel RUN_ID`.
+pub async fn cancel(client: &Client, run_id: &str) -> anyhow::Result<ExitCode> {
+    finish(client.post_raw(&format!("/api/runs/{run_id}/cancel"), b"{}".to_vec()).await?)
+}

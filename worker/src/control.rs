@@ -1,0 +1,88 @@
+//! Listens on `<ns>.control` (fanout) through a private, auto-deleted queue, so every worker
+//! hears every control message: today, "cancel run X", which stops that run's jobs in flight
+//! (the sandbox container is killed through the job's cancellation token).
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use serde::Deserialize;
+use shared::backoff::{Backoff, sleep_or_cancel};
+use shared::job::RunId;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::WorkerContext;
+
+/// A control message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Control {
+    cancel_run: RunId,
+}
+
+/// Runs until `cancel` fires, reconnecting with backoff.
+pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
+    let mut backoff = Backoff::default();
+    loop {
+        match session(&ctx, &cancel).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "control listener lost the broker; reconnecting");
+                if sleep_or_cancel(backoff.next_delay(), &cancel).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn session(ctx: &WorkerContext, cancel: &CancellationToken) -> Result<(), shared::queue::QueueError> {
+    let conn = shared::queue::connect(&ctx.settings.amqp_url, &format!("{}-control", ctx.worker_id)).await?;
+    let channel = conn.create_channel().await?;
+    shared::queue::topology::declare(&channel, &ctx.names).await?;
+    let queue = channel
+        .queue_declare(
+            "",
+            QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            queue.name().as_str(),
+            &ctx.names.control_exchange(),
+            "",
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut messages = channel
+        .basic_consume(
+            queue.name().as_str(),
+            &format!("{}-control", ctx.worker_id),
+            BasicConsumeOptions { no_ack: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await?;
+    loop {
+        let next = tokio::select! {
+            next = messages.next() => next,
+            () = cancel.cancelled() => {
+                let _ = conn.close(200, "shutdown").await;
+                return Ok(());
+            }
+        };
+        match next {
+            Some(Ok(delivery)) => match serde_json::from_slice::<Control>(&delivery.data) {
+                Ok(Control { cancel_run }) => {
+                    let stopped = ctx.in_flight.cancel_run(cancel_run);
+                    tracing::info!(run_id = %cancel_run, stopped, "run cancelled; its jobs in flight were told to stop");
+                }
+                Err(err) => tracing::warn!(error = %err, "ignoring an undecodable control message"),
+            },
+            Some(Err(err)) => return Err(err.into()),
+            None => return Err(lapin::Error::InvalidChannelState(lapin::ChannelState::Closed).into()),
+        }
+    }
+}
