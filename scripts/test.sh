@@ -25,4 +25,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build"
 cargo build --workspace --bins --locked
 step "tests"
-cargo nextest run --workspace --locked --no-fail-fast "$@"
+# The restart test stops and starts the shared PostgreSQL, RabbitMQ and Redis, so it runs
+# alone, after everything else.
+cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(restarts)' "$@"
+step "dependency restarts (alone)"
+cargo nextest run -p algoagent-tests --locked --no-fail-fast -E 'binary(restarts)'

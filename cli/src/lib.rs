@@ -6,6 +6,7 @@ mod client;
 mod ops;
 mod runs;
 pub mod spec;
+mod validate_code;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,21 @@ pub enum Command {
     },
     /// Live workers from their heartbeats.
     Workers,
+    /// Check Python strategy files with the validator (offline; no coordinator needed).
+    ValidateCode {
+        /// Python files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Machine-readable findings.
+        #[arg(long)]
+        json: bool,
+        /// Structure findings become warnings (safety findings stay errors).
+        #[arg(long)]
+        lenient: bool,
+        /// Require this Strategy subclass.
+        #[arg(long)]
+        entrypoint: Option<String>,
+    },
     /// Cancel a run; its running jobs are stopped and their results discarded.
     Cancel {
         /// Run id.
@@ -98,6 +114,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dlq { action } => ops::dlq(&client, action).await,
         Command::Workers => ops::workers(&client).await,
+        Command::ValidateCode { files, json, lenient, entrypoint } => {
+            validate_code::run(&files, json, lenient, entrypoint)
+        }
         Command::Cancel { run_id } => ops::cancel(&client, &run_id).await,
         Command::Submit { specs, wait, timeout } => runs::submit(&client, &specs, wait, timeout).await,
         Command::Status { run_id, json } => runs::status(&client, &run_id, json).await,

@@ -213,6 +213,11 @@ impl TestEnv {
         std::fs::read_to_string(self.dir.path().join(format!("worker{index}.log"))).unwrap_or_default()
     }
 
+    /// The coordinator process.
+    pub fn coordinator(&mut self) -> &mut Child {
+        self.coordinator.as_mut().expect("coordinator started")
+    }
+
     /// Number of workers started.
     pub fn worker_count(&self) -> usize {
         self.workers.len()

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::spec::{BacktestConfig, SCHEMA_VERSION, StrategySpec};
-use shared::validate::{CHECKS, Severity, ValidateOptions, validate};
+use shared::validate::{Severity, ValidateOptions, validate};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, Body};
@@ -73,25 +73,16 @@ async fn validate_code(
     })
     .await?;
     let (report, code) = report;
-    let issues: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| format!("line {}, col {}: [{}] {}", f.line, f.col, f.rule, f.message))
-        .collect();
-    let warnings: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity != Severity::Error)
-        .map(|f| format!("line {}, col {}: [{}] {}", f.line, f.col, f.rule, f.message))
-        .collect();
+    let issues: Vec<String> = report.errors().map(|f| f.render()).collect();
+    let warnings: Vec<String> =
+        report.findings.iter().filter(|f| f.severity != Severity::Error).map(|f| f.render()).collect();
     if report.accepted() {
         Ok(Json(serde_json::json!({
             "status": "validated",
             "safe": true,
             "message": "Code passed all safety checks",
             "formatted_code": code,
-            "checks_passed": CHECKS,
+            "checks_passed": report.checks_passed(),
             "warnings": warnings,
             "findings": report.findings,
             "metadata": report.metadata,
@@ -102,7 +93,8 @@ async fn validate_code(
             "safe": false,
             "message": "Code contains dangerous patterns",
             "issues": issues,
-            "severity": "high",
+            "severity": report.max_severity().map_or("low", Severity::prototype_level),
+            "checks_passed": report.checks_passed(),
             "warnings": warnings,
             "findings": report.findings,
         })))
