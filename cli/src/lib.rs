@@ -40,6 +40,12 @@ pub enum Command {
     },
     /// Live workers from their heartbeats.
     Workers,
+    /// Search the failure memory the fix loop consults.
+    Memory {
+        /// What to do.
+        #[command(subcommand)]
+        action: MemoryCmd,
+    },
     /// Check Python strategy files with the validator (offline; no coordinator needed).
     ValidateCode {
         /// Python files.
@@ -108,12 +114,28 @@ pub enum Command {
     },
 }
 
+/// `algoagent memory ...`
+#[derive(Debug, Subcommand)]
+pub enum MemoryCmd {
+    /// Past failures most similar to TEXT, with whether a fix passed.
+    Search {
+        /// An error message or traceback.
+        text: String,
+        /// How many.
+        #[arg(long, default_value_t = 5)]
+        limit: u32,
+    },
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = client::Client::new(&cli.api_url)?;
     match cli.command {
         Command::Dlq { action } => ops::dlq(&client, action).await,
         Command::Workers => ops::workers(&client).await,
+        Command::Memory { action: MemoryCmd::Search { text, limit } } => {
+            ops::memory_search(&client, &text, limit).await
+        }
         Command::ValidateCode { files, json, lenient, entrypoint } => {
             validate_code::run(&files, json, lenient, entrypoint)
         }

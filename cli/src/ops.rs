@@ -171,3 +171,22 @@ pub async fn workers(client: &Client) -> anyhow::Result<ExitCode> {
 pub async fn cancel(client: &Client, run_id: &str) -> anyhow::Result<ExitCode> {
     finish(client.post_raw(&format!("/api/runs/{run_id}/cancel"), b"{}".to_vec()).await?)
 }
+
+/// `algoagent memory search TEXT`: past failures like TEXT, best first, with their fixes.
+pub async fn memory_search(client: &Client, text: &str, limit: u32) -> anyhow::Result<ExitCode> {
+    let mut url = reqwest::Url::parse("http://x/api/memory/search")?;
+    url.query_pairs_mut().append_pair("q", text).append_pair("limit", &limit.to_string());
+    let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+    let body = client.get(&path).await?;
+    for hit in body.get("results").and_then(|r| r.as_array()).into_iter().flatten() {
+        let score = hit.get("score").and_then(|s| s.as_f64()).unwrap_or_default();
+        let failure = hit.get("failure").and_then(|s| s.as_str()).unwrap_or_default();
+        let fixed = hit.get("fix_code").is_some_and(|f| !f.is_null());
+        println!(
+            "[{score:.3}] {}{}",
+            failure.lines().next().unwrap_or_default(),
+            if fixed { "  (fixed)" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

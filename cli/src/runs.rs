@@ -142,6 +142,24 @@ pub async fn status(client: &Client, run_id: &str, json: bool) -> anyhow::Result
     if let Some(err) = run.get("error").and_then(|e| e.as_str()) {
         println!("error     {err}");
     }
+    if let Some(llm) = run.get("llm").filter(|l| l.get("calls").and_then(|c| c.as_i64()).unwrap_or(0) > 0) {
+        let n = |k: &str| llm.get(k).and_then(|v| v.as_f64()).unwrap_or_default();
+        println!(
+            "llm       {} calls ({} failed), {} prompt + {} completion tokens, ${:.4}, {:.1} s waiting",
+            n("calls"),
+            n("failed_calls"),
+            n("prompt_tokens"),
+            n("completion_tokens"),
+            n("cost_usd"),
+            n("latency_ms") / 1000.0
+        );
+    }
+    if let Some(fixes) = run.get("fix_attempts").and_then(|f| f.as_i64()).filter(|f| *f > 0) {
+        println!(
+            "fixes     {fixes} of {}",
+            run.get("max_fix_attempts").and_then(|m| m.as_i64()).unwrap_or_default()
+        );
+    }
     let chain_ok = run.pointer("/audit/chain_ok").and_then(|c| c.as_bool()).unwrap_or(false);
     println!("audit     hash chain {}", if chain_ok { "verified" } else { "BROKEN" });
     print_table(std::slice::from_ref(&run));

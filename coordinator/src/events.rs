@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::pipeline::decide;
+use crate::pipeline::{FixBudget, decide};
 use crate::state::AppState;
 
 /// Consumes `<ns>.coordinator.events` until cancelled.
@@ -63,13 +63,18 @@ async fn handle(state: &AppState, delivery: Delivery) {
 
 /// Applies one event to its run.
 pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
-    let step = decide(event.kind, &event.outcome);
     let mut tx = state.pool.begin().await?;
     let Some(run) = runs::lock(&mut tx, event.run_id).await? else {
         tracing::warn!("event for an unknown run; dropping it as poison");
         drop(tx);
         return poison(state, &serde_json::to_vec(event)?, "event for an unknown run").await;
     };
+    let budget = FixBudget {
+        used: run.fix_attempts,
+        max: run.max_fix_attempts,
+        provider_fixes: run.provider != shared::llm::BUILTIN,
+    };
+    let step = decide(event.kind, &event.outcome, budget);
     if run.status() != step.from {
         tracing::info!(run_status = %run.status, expected = %step.from, "stale or duplicate event; nothing to do");
         return Ok(());
@@ -79,6 +84,9 @@ pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
         details["reason"] = serde_json::Value::String(reason.clone());
     }
     runs::advance(&mut tx, run.id, step.from, step.to, state.actor(), Some(event.job_id), details).await?;
+    if step.to == RunStatus::Fixing {
+        runs::bump_fix_attempts(&mut tx, run.id).await?;
+    }
     if let Some(payload) = step.next_job {
         let max_attempts = state.settings.attempts_for(payload.kind());
         let job =

@@ -1,7 +1,7 @@
 //! The run state machine's decisions, as a pure function of a job event: which state the
 //! run must be in for the event to count, where it goes next, and which job follows.
 
-use shared::job::{JobKind, JobOutcome, JobPayload, JobResult, RunStatus};
+use shared::job::{JobKind, JobOutcome, JobPayload, JobResult, RunStatus, VersionId};
 
 /// What an event does to its run.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,28 +16,65 @@ pub struct Step {
     pub reason: Option<String>,
 }
 
+/// How many fixes a run may still ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixBudget {
+    /// Fixes already asked for.
+    pub used: i32,
+    /// The run's limit.
+    pub max: i32,
+    /// Whether the run's provider can fix code at all (the rule compiler cannot).
+    pub provider_fixes: bool,
+}
+
+impl FixBudget {
+    fn left(self) -> bool {
+        self.provider_fixes && self.used < self.max
+    }
+}
+
+/// A failed check: another fix if the budget allows, else the run fails with the reason.
+fn failed_check(from: RunStatus, version_id: VersionId, reason: String, budget: FixBudget) -> Step {
+    if budget.left() {
+        let reason = format!("fix {} of {}: {reason}", budget.used + 1, budget.max);
+        Step {
+            from,
+            to: RunStatus::Fixing,
+            next_job: Some(JobPayload::FixV1 { version_id }),
+            reason: Some(reason),
+        }
+    } else if budget.provider_fixes && budget.max > 0 {
+        let reason = format!("{reason} (fix budget of {} spent)", budget.max);
+        Step { from, to: RunStatus::Failed, next_job: None, reason: Some(reason) }
+    } else {
+        Step { from, to: RunStatus::Failed, next_job: None, reason: Some(reason) }
+    }
+}
+
 /// Decides the step for a job event.
-pub fn decide(kind: JobKind, outcome: &JobOutcome) -> Step {
+pub fn decide(kind: JobKind, outcome: &JobOutcome, budget: FixBudget) -> Step {
     let from = kind.run_state();
     let step = |to, next_job, reason| Step { from, to, next_job, reason };
     match outcome {
         JobOutcome::Succeeded { result } => match result {
+            // A first version, or a fixed one: either way it is checked from the start.
             JobResult::Generated { version_id } => {
                 step(RunStatus::Validating, Some(JobPayload::ValidateV1 { version_id: *version_id }), None)
             }
             JobResult::Validated { version_id, accepted: true, .. } => {
                 step(RunStatus::Testing, Some(JobPayload::TestV1 { version_id: *version_id }), None)
             }
-            JobResult::Validated { accepted: false, summary, .. } => {
-                step(RunStatus::Failed, None, Some(format!("validation rejected the code: {summary}")))
+            JobResult::Validated { version_id, accepted: false, summary } => {
+                failed_check(from, *version_id, format!("validation rejected the code: {summary}"), budget)
             }
             JobResult::Tested { version_id, passed: true, .. } => {
                 step(RunStatus::Merging, Some(JobPayload::MergeV1 { version_id: *version_id }), None)
             }
-            JobResult::Tested { passed: false, reason, .. } => step(
-                RunStatus::Failed,
-                None,
-                Some(format!("backtest failed: {}", reason.as_deref().unwrap_or("no reason given"))),
+            JobResult::Tested { version_id, passed: false, reason, .. } => failed_check(
+                from,
+                *version_id,
+                format!("backtest failed: {}", reason.as_deref().unwrap_or("no reason given")),
+                budget,
             ),
             JobResult::Merged { .. } => step(RunStatus::Merged, None, None),
         },
@@ -53,7 +90,8 @@ pub fn decide(kind: JobKind, outcome: &JobOutcome) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::job::VersionId;
+
+    const NO_FIX: FixBudget = FixBudget { used: 0, max: 3, provider_fixes: false };
 
     #[test]
     fn each_success_enqueues_the_next_step() {
@@ -61,6 +99,7 @@ mod tests {
         let s = decide(
             JobKind::Generate,
             &JobOutcome::Succeeded { result: JobResult::Generated { version_id: v } },
+            NO_FIX,
         );
         assert_eq!(
             (s.from, s.to, s.next_job),
@@ -71,6 +110,7 @@ mod tests {
             &JobOutcome::Succeeded {
                 result: JobResult::Validated { version_id: v, accepted: true, summary: String::new() },
             },
+            NO_FIX,
         );
         assert_eq!(s.next_job, Some(JobPayload::TestV1 { version_id: v }));
         let s = decide(
@@ -78,6 +118,7 @@ mod tests {
             &JobOutcome::Succeeded {
                 result: JobResult::Tested { version_id: v, backtest_id: 1, passed: true, reason: None },
             },
+            NO_FIX,
         );
         assert_eq!(s.next_job, Some(JobPayload::MergeV1 { version_id: v }));
         let s = decide(
@@ -89,8 +130,32 @@ mod tests {
                     merge_commit: "b".into(),
                 },
             },
+            NO_FIX,
         );
         assert_eq!((s.to, s.next_job), (RunStatus::Merged, None));
+    }
+
+    #[test]
+    fn a_failed_check_is_fixed_while_the_budget_lasts() {
+        let rejected = JobOutcome::Succeeded {
+            result: JobResult::Validated {
+                version_id: VersionId(5),
+                accepted: false,
+                summary: "eval".into(),
+            },
+        };
+        let s = decide(JobKind::Validate, &rejected, FixBudget { used: 1, max: 3, provider_fixes: true });
+        assert_eq!(
+            (s.to, s.next_job),
+            (RunStatus::Fixing, Some(JobPayload::FixV1 { version_id: VersionId(5) }))
+        );
+        assert!(s.reason.as_deref().is_some_and(|r| r.starts_with("fix 2 of 3")));
+        let s = decide(JobKind::Validate, &rejected, FixBudget { used: 3, max: 3, provider_fixes: true });
+        assert_eq!(s.to, RunStatus::Failed);
+        assert!(s.reason.as_deref().is_some_and(|r| r.contains("budget of 3 spent")));
+        let fixed = JobOutcome::Succeeded { result: JobResult::Generated { version_id: VersionId(6) } };
+        let s = decide(JobKind::Fix, &fixed, FixBudget { used: 1, max: 3, provider_fixes: true });
+        assert_eq!((s.from, s.to), (RunStatus::Fixing, RunStatus::Validating));
     }
 
     #[test]
@@ -104,16 +169,18 @@ mod tests {
                     summary: "line 1: eval".into(),
                 },
             },
+            NO_FIX,
         );
         assert_eq!(s.to, RunStatus::Failed);
         assert!(s.reason.as_deref().is_some_and(|r| r.contains("eval")));
         let s = decide(
             JobKind::Test,
             &JobOutcome::Dead { reason: "attempts_exhausted".into(), error: "docker".into() },
+            NO_FIX,
         );
         assert_eq!((s.from, s.to), (RunStatus::Testing, RunStatus::Dead));
         for kind in JobKind::ALL {
-            let s = decide(kind, &JobOutcome::Failed { error: "x".into() });
+            let s = decide(kind, &JobOutcome::Failed { error: "x".into() }, NO_FIX);
             assert!(s.from.can_move_to(s.to), "{kind}");
         }
     }

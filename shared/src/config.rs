@@ -102,6 +102,8 @@ pub struct Settings {
     pub max_fix_attempts: u32,
     /// Per-kind attempt limits overriding [`JobKind::max_attempts`].
     pub max_attempts: BTreeMap<JobKind, i32>,
+    /// The OpenAI-compatible endpoint, model, key, prices and shared budgets.
+    pub llm: crate::llm::LlmSettings,
 }
 
 impl Settings {
@@ -172,6 +174,7 @@ impl Settings {
             .unwrap_or(1 << 20),
             max_fix_attempts: u32::try_from(parse_num(&lookup, "MAX_FIX_ATTEMPTS", 3, 0, 10)?).unwrap_or(3),
             max_attempts: parse_attempts(lookup("ALGOAGENT_MAX_ATTEMPTS").as_deref().unwrap_or(""))?,
+            llm: crate::llm::LlmSettings::from_lookup(&lookup)?,
         })
     }
 

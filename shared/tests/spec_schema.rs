@@ -115,3 +115,15 @@ fn the_job_envelope_schema_pins_the_version_and_lists_payload_types() {
     assert_eq!(types, ["generate.v1", "validate.v1", "test.v1", "fix.v1", "merge.v1"]);
     assert_eq!(def(&s, "JobId")["format"], "uuid");
 }
+
+#[test]
+fn optional_fields_accept_null_like_the_reader_and_required_ones_do_not() {
+    let s = schema("StrategyDefinition");
+    let props = &s["properties"];
+    assert_eq!(props["description"]["type"], serde_json::json!(["string", "null"]));
+    assert_eq!(props["backtest"]["anyOf"][1]["type"], "null");
+    assert_eq!(props["entry_rules"]["type"], "array", "entry_rules is required: null is refused");
+    assert_eq!(props["name"]["$ref"], "#/$defs/StrategyName");
+    let envelope = schema("JobEnvelope");
+    assert_eq!(envelope["properties"]["attempt"]["type"], "integer", "the envelope stays strict");
+}

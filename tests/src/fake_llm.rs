@@ -188,7 +188,8 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
 fn error(status: u16, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let kind = if status == StatusCode::TOO_MANY_REQUESTS { "rate_limit_error" } else { "server_error" };
-    let body = json!({"error": {"message": format!("scripted {status}"), "type": kind, "param": null, "code": null}});
+    let message = format!("scripted {status}");
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": null}});
     let mut response = (status, axum::Json(body)).into_response();
     if let Some(secs) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
@@ -196,7 +197,8 @@ fn error(status: u16, retry_after: Option<u64>) -> Response {
     response
 }
 
-/// A small strategy that passes the validator (class attributes `n1`, `n2`).
+/// A small strategy that passes the validator, with the parameters of
+/// `examples/specs/sma_crossover.json` (`fast_period`, `slow_period`) as class attributes.
 pub fn valid_strategy(class: &str) -> String {
     format!(
         "from backtesting import Strategy\n\
@@ -205,13 +207,13 @@ pub fn valid_strategy(class: &str) -> String {
          \n\
          \n\
          class {class}(Strategy):\n    \
-             n1 = 10\n    \
-             n2 = 20\n\
+             fast_period = 10\n    \
+             slow_period = 20\n\
          \n    \
              def init(self):\n        \
                  close = self.data.Close\n        \
-                 self.sma1 = self.I(SMA, close, self.n1)\n        \
-                 self.sma2 = self.I(SMA, close, self.n2)\n\
+                 self.sma1 = self.I(SMA, close, self.fast_period)\n        \
+                 self.sma2 = self.I(SMA, close, self.slow_period)\n\
          \n    \
              def next(self):\n        \
                  if crossover(self.sma1, self.sma2):\n            \

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use algoagent_tests::examples_dir;
 use futures::StreamExt;
@@ -67,8 +68,12 @@ fn request_for(file: &str, spec: &StrategySpec) -> Result<HarnessRequest, String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_generates_validates_and_trades_in_the_sandbox() {
     // Arrange: the real sandbox, checked up front so a missing engine or image says so.
+    // A generous wall clock: this checks that the code runs and trades, not how fast; the
+    // limits themselves are tested in shared/tests/sandbox_containment.rs, and on a loaded
+    // two-core machine a cold backtest can pass the production default.
     let settings = SandboxSettings {
         image: std::env::var("SANDBOX_IMAGE").unwrap_or_else(|_| SandboxSettings::default().image),
+        timeout: Duration::from_secs(300),
         ..SandboxSettings::default()
     };
     let image = settings.image.clone();

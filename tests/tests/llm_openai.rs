@@ -16,7 +16,7 @@ use shared::llm::{
 use shared::spec::StrategySpec;
 
 const KEY: &str = "sk-test-9f8e7d6c5b4a-never-print-me";
-const CLASS: &str = "SmaCrossover";
+const CLASS: &str = "SmaCrossoverStrategy";
 
 fn spec() -> StrategySpec {
     StrategySpec::parse_json(&std::fs::read(examples_dir().join("sma_crossover.json")).unwrap()).unwrap()
@@ -56,7 +56,10 @@ async fn a_structured_answer_becomes_code_with_its_accounting() {
     assert_eq!((out.entrypoint.as_str(), out.code.as_str()), (CLASS, valid_strategy(CLASS).as_str()));
     assert_eq!(out.calls.len(), 1);
     let call = &out.calls[0];
-    assert_eq!((call.provider.as_str(), call.model.as_str(), call.outcome.as_str()), ("openai", "fake-model", "ok"));
+    assert_eq!(
+        (call.provider.as_str(), call.model.as_str(), call.outcome.as_str()),
+        ("openai", "fake-model", "ok")
+    );
     assert!(call.prompt_tokens > 0 && call.completion_tokens > 0);
     let expected = (f64::from(call.prompt_tokens) + 2.0 * f64::from(call.completion_tokens)) / 1e6;
     assert!((call.cost_usd - expected).abs() < 1e-12, "cost from the price table");
@@ -80,8 +83,9 @@ async fn code_in_a_markdown_fence_is_extracted_without_the_schema_format() {
 
 #[tokio::test]
 async fn broken_json_is_retried_with_the_parse_error_quoted() {
-    let broken = "{\"code\": \"class SmaCrossover(Strategy):\\n  pass\", \"entrypoint\": ";
-    let fake = FakeLlm::start(vec![Reply::Raw(broken.into()), Reply::json(valid_strategy(CLASS), CLASS)]).await;
+    let broken = "{\"code\": \"class SmaCrossoverStrategy(Strategy):\\n  pass\", \"entrypoint\": ";
+    let fake =
+        FakeLlm::start(vec![Reply::Raw(broken.into()), Reply::json(valid_strategy(CLASS), CLASS)]).await;
 
     let out = generate(&fake, &[]).await.unwrap();
 
@@ -92,7 +96,10 @@ async fn broken_json_is_retried_with_the_parse_error_quoted() {
     let follow_up = fake.last_user_message(1);
     assert!(follow_up.contains("could not be used") && follow_up.contains("not valid JSON"), "{follow_up}");
     let messages = fake.request(1)["messages"].as_array().unwrap().clone();
-    assert!(messages.iter().any(|m| m["role"] == "assistant" && m["content"] == broken), "the bad answer is shown");
+    assert!(
+        messages.iter().any(|m| m["role"] == "assistant" && m["content"] == broken),
+        "the bad answer is shown"
+    );
 }
 
 #[tokio::test]
@@ -116,12 +123,13 @@ async fn always_broken_output_fails_permanently_with_the_last_answer() {
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_a_rate_limit_with_its_delay_and_no_hidden_retry() {
-    let fake = FakeLlm::start(vec![Reply::Status(429, Some(7)), Reply::json(valid_strategy(CLASS), CLASS)]).await;
+    let fake =
+        FakeLlm::start(vec![Reply::Status(429, Some(7)), Reply::json(valid_strategy(CLASS), CLASS)]).await;
 
     let failure = generate(&fake, &[]).await.unwrap_err();
 
     assert!(
-        matches!(failure.error, LlmError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(7)),
+        matches!(failure.error, LlmError::RateLimited { retry_after: Some(d) } if d.as_secs() == 7),
         "{:?}",
         failure.error
     );
@@ -177,11 +185,14 @@ async fn the_api_key_never_appears_in_errors_or_settings() {
     for script in scripts {
         let fake = FakeLlm::start(script).await;
         let mut s = settings(&fake, &[("LLM_TIMEOUT_SECS", "1"), ("LLM_OUTPUT_RETRIES", "0")]);
-        s.api_key = LlmSettings::from_lookup(|k| (k == "OPENAI_API_KEY_FILE").then(|| key_file.display().to_string()))
-            .unwrap()
-            .api_key;
+        s.api_key = LlmSettings::from_lookup(|k| {
+            (k == "OPENAI_API_KEY_FILE").then(|| key_file.display().to_string())
+        })
+        .unwrap()
+        .api_key;
         let provider = OpenAiProvider::new(s.clone());
-        let failure = provider.generate(&GenerateRequest { spec: spec(), run_id: RunId::new() }).await.unwrap_err();
+        let failure =
+            provider.generate(&GenerateRequest { spec: spec(), run_id: RunId::new() }).await.unwrap_err();
         assert_eq!(fake.auth.lock().unwrap()[0].as_deref(), Some(format!("Bearer {KEY}").as_str()));
         let calls = format!("{:?}", failure.calls);
         let texts = [
@@ -201,7 +212,8 @@ async fn the_api_key_never_appears_in_errors_or_settings() {
     let s = settings(&fake, &[]);
     drop(fake);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let failure = OpenAiProvider::new(s).generate(&GenerateRequest { spec: spec(), run_id: RunId::new() }).await;
+    let failure =
+        OpenAiProvider::new(s).generate(&GenerateRequest { spec: spec(), run_id: RunId::new() }).await;
     let failure = failure.unwrap_err();
     assert!(matches!(failure.error, LlmError::Transient(_)), "{:?}", failure.error);
     assert!(!format!("{failure:?} {failure}").contains(KEY));
@@ -230,11 +242,20 @@ async fn the_provider_enum_dispatches_and_builtin_cannot_fix() {
     assert_eq!((openai.name(), openai.model()), ("openai", Some("fake-model")));
     assert_eq!((builtin.name(), builtin.model()), ("builtin", None));
     assert_eq!(from_model.entrypoint, CLASS);
+    let opts = shared::validate::ValidateOptions {
+        entrypoint: Some(CLASS.into()),
+        required_params: vec!["fast_period".into(), "slow_period".into()],
+        strict: true,
+    };
+    let report = shared::validate::validate(&from_model.code, &opts);
+    assert!(report.accepted(), "the fake's strategy passes the validator: {:?}", report.issues());
     assert_eq!(compiled.entrypoint, CLASS, "the builtin compiler names the class the same way");
     assert!(compiled.calls.is_empty());
     assert_eq!(fixed.entrypoint, CLASS);
     let fix_prompt = fake.last_user_message(1);
-    assert!(fix_prompt.contains("NameError: name 'x' is not defined") && fix_prompt.contains("fix attempt 1"));
+    assert!(
+        fix_prompt.contains("NameError: name 'x' is not defined") && fix_prompt.contains("fix attempt 1")
+    );
     assert!(matches!(unsupported.error, LlmError::Unsupported));
     assert!(matches!(unsupported.into_job_error(), JobError::Permanent(_)));
 }

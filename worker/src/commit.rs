@@ -4,16 +4,18 @@
 
 use std::collections::BTreeMap;
 
+use shared::db::DbError;
 use shared::db::backtests::NewBacktest;
 use shared::db::dead_letters::{self, NewDeadLetter};
 use shared::db::jobs::{self, JobRow};
 use shared::db::outbox::{self, OutboxMessage};
-use shared::db::versions::{self, NewVersion};
+use shared::db::versions::{self, NewVersion, VersionRow};
 use shared::gitflow::MergeOutcome;
 use shared::job::{
     ENVELOPE_VERSION, JobEnvelope, JobError, JobEvent, JobKind, JobOutcome, JobResult, JobStatus, VersionId,
     retry_tier, tier_name,
 };
+use shared::llm::LlmCall;
 use shared::queue::RETRY_TIER_HEADER;
 use sqlx::PgConnection;
 
@@ -22,21 +24,30 @@ use crate::context::WorkerContext;
 /// What a successful handler produced, persisted by [`outcome`].
 #[derive(Debug)]
 pub enum Effect {
-    /// New code to store as a version.
-    Generated(NewVersion),
+    /// New code to store as a version (generate and fix jobs).
+    Generated {
+        /// The version.
+        version: NewVersion,
+        /// The model requests it took, for accounting.
+        calls: Vec<LlmCall>,
+    },
     /// The validator's report on a version.
     Validated {
         /// The version checked.
-        version_id: VersionId,
+        version: VersionRow,
         /// The report.
         report: shared::validate::Report,
     },
     /// A backtest to store.
     Tested {
+        /// The version tested.
+        version: VersionRow,
         /// The backtest row.
         backtest: NewBacktest,
-        /// Why it did not pass.
+        /// Why it did not pass (one line).
         reason: Option<String>,
+        /// What a fix needs to know: the reason plus the traceback, when it did not pass.
+        failure: Option<String>,
     },
     /// The merge that happened.
     Merged {
@@ -47,26 +58,59 @@ pub enum Effect {
     },
 }
 
+/// Remembers a failed version (for its fix prompt and for future similar failures).
+async fn remember_failure(
+    conn: &mut PgConnection,
+    version: &VersionRow,
+    failure: &str,
+) -> Result<(), DbError> {
+    versions::set_failure(conn, version.id, failure).await?;
+    shared::memory::record_failure(conn, version.run_id, version.id.0, failure, &version.code).await?;
+    Ok(())
+}
+
 /// Persists the effect rows and returns the result to report.
-async fn persist(conn: &mut PgConnection, effect: Effect) -> Result<JobResult, shared::db::DbError> {
+async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> Result<JobResult, DbError> {
     Ok(match effect {
-        Effect::Generated(version) => {
+        Effect::Generated { version, calls } => {
+            shared::memory::record_llm_calls(conn, row.run_id, row.id, &calls).await?;
             JobResult::Generated { version_id: versions::insert(conn, &version).await? }
         }
-        Effect::Validated { version_id, report } => {
+        Effect::Validated { version, report } => {
             let findings = serde_json::to_value(&report.findings).unwrap_or_default();
             let metadata = serde_json::to_value(&report.metadata).unwrap_or_default();
-            versions::set_validation(conn, version_id, report.accepted(), &findings, &metadata).await?;
-            JobResult::Validated { version_id, accepted: report.accepted(), summary: report.summary() }
-        }
-        Effect::Tested { backtest, reason } => {
-            let backtest_id = shared::db::backtests::insert(conn, &backtest).await?;
-            JobResult::Tested {
-                version_id: backtest.version_id,
-                backtest_id,
-                passed: backtest.passed,
-                reason,
+            versions::set_validation(conn, version.id, report.accepted(), &findings, &metadata).await?;
+            if !report.accepted() {
+                let rendered: Vec<String> = report.errors().map(|f| f.render()).collect();
+                remember_failure(
+                    conn,
+                    &version,
+                    &format!("The validator refused the code:\n{}", rendered.join("\n")),
+                )
+                .await?;
             }
+            JobResult::Validated {
+                version_id: version.id,
+                accepted: report.accepted(),
+                summary: report.summary(),
+            }
+        }
+        Effect::Tested { version, backtest, reason, failure } => {
+            let backtest_id = shared::db::backtests::insert(conn, &backtest).await?;
+            if let Some(failure) = &failure {
+                remember_failure(conn, &version, failure).await?;
+            } else if let Some(parent) = version.parent_id {
+                // A fix that passed: the failure it repaired now has a known-good fix.
+                let failure_id: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM memories WHERE kind = 'failure' AND version_id = $1")
+                        .bind(parent.0)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if let Some(failure_id) = failure_id {
+                    shared::memory::record_fix(conn, failure_id, &version.code).await?;
+                }
+            }
+            JobResult::Tested { version_id: version.id, backtest_id, passed: backtest.passed, reason }
         }
         Effect::Merged { version_id, outcome } => {
             versions::set_commit(conn, version_id, &outcome.merge_commit).await?;
@@ -114,7 +158,7 @@ pub async fn outcome(
     match result {
         Ok(effect) => {
             let mut tx = ctx.pool.begin().await?;
-            let result = persist(&mut tx, effect).await?;
+            let result = persist(&mut tx, row, effect).await?;
             if !jobs::finish(
                 &mut tx,
                 row.id,

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use shared::cache::Leases;
+use shared::cache::{Leases, RateLimiter};
 use shared::config::Settings;
 use shared::gitflow::StrategyRepo;
 use shared::job::{JobId, JobKind, RunId};
+use shared::llm::Provider;
 use shared::queue::Names;
 use shared::sandbox::Sandbox;
 use sqlx::PgPool;
@@ -31,6 +32,8 @@ pub struct WorkerContext {
     pub sandbox: Option<Sandbox>,
     /// The strategies repository, when this worker serves `merge`.
     pub repo: Option<Arc<StrategyRepo>>,
+    /// The code generator (rule compiler or LLM), sharing rate budgets through Redis.
+    pub provider: Provider,
     /// Unique id of this process (host-pid-random).
     pub worker_id: String,
     /// Host name, for `algoagent workers`.
@@ -46,7 +49,9 @@ impl WorkerContext {
     pub async fn connect(settings: Settings, args: &Args) -> anyhow::Result<Self> {
         let pool = shared::db::connect(&settings.database_url, 8).context("database settings")?;
         let redis = shared::cache::connect(&settings.redis_url).await.context("connecting to Redis")?;
-        let leases = Leases::new(redis, settings.namespace.as_str());
+        let leases = Leases::new(redis.clone(), settings.namespace.as_str());
+        let provider = Provider::new(settings.llm_provider, &settings.llm)
+            .with_rate_limiter(RateLimiter::new(redis, settings.namespace.as_str()));
         let sandbox = if args.kinds.contains(&JobKind::Test) {
             let sandbox = Sandbox::connect(settings.sandbox.clone()).context("connecting to Docker")?;
             // Containers left by a crashed worker are removed before taking new work.
@@ -79,6 +84,7 @@ impl WorkerContext {
             leases,
             sandbox,
             repo,
+            provider,
             worker_id,
             host,
             kinds: args.kinds.clone(),

@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod health;
 mod limit;
+mod memory;
 mod production;
 mod runs;
 mod workers;
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(production::router())
         .merge(dlq::router())
         .merge(workers::router())
+        .merge(memory::router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit::refuse_oversized))
         .layer(TraceLayer::new_for_http())

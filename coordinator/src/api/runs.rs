@@ -149,6 +149,7 @@ async fn show_run(
     let backtests = backtests::for_run(&state.pool, run_id).await?;
     let history = transitions::for_run(&state.pool, &run_id.to_string()).await?;
     let broken = transitions::broken_links(&state.pool, "run", &run_id.to_string()).await?;
+    let llm = shared::memory::llm_usage(&state.pool, run_id).await?;
     let versions: Vec<serde_json::Value> = versions
         .iter()
         .map(|v| {
@@ -156,6 +157,7 @@ async fn show_run(
                 "id": v.id, "version": v.version, "origin": v.origin, "provider": v.provider, "model": v.model,
                 "entrypoint": v.entrypoint, "sha256": v.sha256, "accepted": v.accepted, "findings": v.findings,
                 "metadata": v.metadata, "git_commit": v.git_commit, "created_at": v.created_at, "code": v.code,
+                "parent_id": v.parent_id, "failure": v.failure,
             })
         })
         .collect();
@@ -182,6 +184,9 @@ async fn show_run(
         "backtests": backtests,
         "transitions": history,
         "audit": { "chain_ok": broken.is_empty(), "broken_links": broken },
+        "fix_attempts": run.fix_attempts,
+        "max_fix_attempts": run.max_fix_attempts,
+        "llm": llm,
     })))
 }
 

@@ -174,6 +174,15 @@ pub async fn advance(
     Ok(moved)
 }
 
+/// Counts one more fix attempt of a run.
+pub async fn bump_fix_attempts(conn: &mut PgConnection, run_id: RunId) -> Result<(), DbError> {
+    sqlx::query("UPDATE runs SET fix_attempts = fix_attempts + 1 WHERE id = $1")
+        .bind(run_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Locks a run for the rest of the transaction (serialises event handling per run).
 pub async fn lock(conn: &mut PgConnection, run_id: RunId) -> Result<Option<RunRow>, DbError> {
     Ok(sqlx::query_as::<_, RunRow>("SELECT * FROM runs WHERE id = $1 FOR UPDATE")

@@ -40,6 +40,10 @@ pub struct VersionRow {
     pub git_commit: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// The version this one repairs (fixed versions).
+    pub parent_id: Option<VersionId>,
+    /// Why this version failed (findings or the backtest's error), when it did.
+    pub failure: Option<String>,
 }
 
 /// A version to store.
@@ -59,6 +63,8 @@ pub struct NewVersion {
     pub provider: String,
     /// Model, for LLM providers.
     pub model: Option<String>,
+    /// The version this one repairs.
+    pub parent_id: Option<VersionId>,
 }
 
 /// Stores a version with the next number of its run.
@@ -66,8 +72,8 @@ pub async fn insert(conn: &mut PgConnection, v: &NewVersion) -> Result<VersionId
     use sha2::Digest;
     let sha = hex::encode(sha2::Sha256::digest(v.code.as_bytes()));
     Ok(sqlx::query_scalar(
-        "INSERT INTO strategy_versions (strategy_id, run_id, version, code, entrypoint, sha256, origin, provider, model)
-         VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM strategy_versions WHERE run_id = $2), $3, $4, $5, $6, $7, $8)
+        "INSERT INTO strategy_versions (strategy_id, run_id, version, code, entrypoint, sha256, origin, provider, model, parent_id)
+         VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM strategy_versions WHERE run_id = $2), $3, $4, $5, $6, $7, $8, $9)
          RETURNING id",
     )
     .bind(v.strategy_id)
@@ -78,6 +84,7 @@ pub async fn insert(conn: &mut PgConnection, v: &NewVersion) -> Result<VersionId
     .bind(v.origin)
     .bind(&v.provider)
     .bind(&v.model)
+    .bind(v.parent_id)
     .fetch_one(conn)
     .await?)
 }
@@ -103,6 +110,16 @@ pub async fn set_validation(
         .bind(accepted)
         .bind(findings)
         .bind(metadata)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records why a version failed (the fix prompt quotes it).
+pub async fn set_failure(conn: &mut PgConnection, id: VersionId, failure: &str) -> Result<(), DbError> {
+    sqlx::query("UPDATE strategy_versions SET failure = $2 WHERE id = $1")
+        .bind(id)
+        .bind(failure)
         .execute(conn)
         .await?;
     Ok(())

@@ -169,7 +169,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const CODE: &str = "from backtesting import Strategy\n\nclass Sma(Strategy):\n    def init(self): pass\n    def next(self): pass\n";
+    const CODE: &str = "from backtesting import Strategy\n\n\
+                        class Sma(Strategy):\n    def init(self): pass\n    def next(self): pass\n";
 
     #[test]
     fn strict_json_is_read() {

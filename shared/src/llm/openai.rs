@@ -78,13 +78,15 @@ impl OpenAiProvider {
 
     /// Asks the model for a first version of `req.spec`.
     pub async fn generate(&self, req: &GenerateRequest) -> Result<LlmOutput, LlmFailure> {
-        let span = tracing::info_span!("llm.generate", provider = OPENAI, model = %self.settings.model, run_id = %req.run_id);
+        let model = &self.settings.model;
+        let span = tracing::info_span!("llm.generate", provider = OPENAI, %model, run_id = %req.run_id);
         self.converse(prompts::generate_prompt(req)).instrument(span).await
     }
 
     /// Asks the model to repair `req.code` given why it failed and similar past failures.
     pub async fn fix(&self, req: &FixRequest) -> Result<LlmOutput, LlmFailure> {
-        let span = tracing::info_span!("llm.fix", provider = OPENAI, model = %self.settings.model, attempt = req.attempt);
+        let model = &self.settings.model;
+        let span = tracing::info_span!("llm.fix", provider = OPENAI, %model, attempt = req.attempt);
         self.converse(prompts::fix_prompt(req)).instrument(span).await
     }
 
@@ -100,7 +102,8 @@ impl OpenAiProvider {
             let (mut call, reply) = self.send(&messages).await;
             let (raw, parsed) = match reply {
                 Err(error) => {
-                    tracing::warn!(outcome = %call.outcome, latency_ms = call.latency_ms, error = %error, "LLM request failed");
+                    let (outcome, latency_ms) = (&call.outcome, call.latency_ms);
+                    tracing::warn!(%outcome, latency_ms, %error, "LLM request failed.");
                     calls.push(call);
                     return Err(LlmFailure { error, calls });
                 }
@@ -164,7 +167,8 @@ impl OpenAiProvider {
                     break;
                 }
                 if Instant::now() + decision.retry_after > deadline {
-                    tracing::info!(budget = %key, retry_after_ms = decision.retry_after.as_millis(), "Shared LLM budget spent.");
+                    let retry_after_ms = decision.retry_after.as_millis();
+                    tracing::info!(budget = %key, retry_after_ms, "Shared LLM budget spent.");
                     return Err(LlmError::RateLimited { retry_after: Some(decision.retry_after) });
                 }
                 tokio::time::sleep(decision.retry_after).await;

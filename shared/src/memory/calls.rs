@@ -33,8 +33,8 @@ pub async fn record_llm_call(
     call: &LlmCall,
 ) -> Result<i64, DbError> {
     let id = sqlx::query_scalar(
-        "INSERT INTO llm_calls
-             (run_id, job_id, provider, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, outcome)
+        "INSERT INTO llm_calls (run_id, job_id, provider, model, prompt_tokens, completion_tokens,
+                                cost_usd, latency_ms, outcome)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          RETURNING id",
     )

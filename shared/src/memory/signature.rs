@@ -110,8 +110,10 @@ mod tests {
 
     #[test]
     fn the_same_mistake_in_different_code_has_the_same_signature() {
-        let a = "Traceback (most recent call last):\n  File \"/tmp/a/strategy.py\", line 31, in next\n    if self.rsi[-1] < 30:\nIndexError: index 31 is out of bounds for axis 0 with size 12";
-        let b = "Traceback (most recent call last):\n  File \"/sandbox/x.py\", line 7, in next\n    v = self.sma[-2]\nIndexError: index 2 is out of bounds for axis 0 with size 1";
+        let a = "Traceback (most recent call last):\n  File \"/tmp/a/strategy.py\", line 31, in next\n    \
+                 if self.rsi[-1] < 30:\nIndexError: index 31 is out of bounds for axis 0 with size 12";
+        let b = "Traceback (most recent call last):\n  File \"/sandbox/x.py\", line 7, in next\n    \
+                 v = self.sma[-2]\nIndexError: index 2 is out of bounds for axis 0 with size 1";
         assert_eq!(signature(a), signature(b));
         assert_eq!(
             signature(a),

@@ -1,11 +1,13 @@
-//! generate: spec -> Python code. The built-in rule compiler is deterministic and needs no
-//! API key; other providers arrive with the LLM module.
+//! generate: spec -> Python code, through the configured provider (the deterministic rule
+//! compiler by default, or an OpenAI-compatible model). Every model request is accounted,
+//! including those of a failed attempt.
 
 use shared::db::jobs::JobRow;
 use shared::db::versions::NewVersion;
 use shared::job::JobError;
+use shared::llm::{CodeProvider, GenerateRequest};
 
-use super::{load_run, spec_of};
+use super::{load_run, provider_for, record_failed_calls, spec_of};
 use crate::commit::Effect;
 use crate::context::WorkerContext;
 
@@ -13,21 +15,22 @@ use crate::context::WorkerContext;
 pub async fn handle(ctx: &WorkerContext, row: &JobRow) -> Result<Effect, JobError> {
     let run = load_run(ctx, row).await?;
     let spec = spec_of(&run)?;
-    if run.provider != "builtin" {
-        return Err(JobError::Permanent(format!(
-            "provider '{}' is not available in this deployment",
-            run.provider
-        )));
+    let provider = provider_for(ctx, &run)?;
+    let answer = provider.generate(&GenerateRequest { spec, run_id: run.id }).await;
+    match answer {
+        Ok(out) => Ok(Effect::Generated {
+            version: NewVersion {
+                strategy_id: run.strategy_id,
+                run_id: run.id,
+                origin: "generated",
+                code: out.code,
+                entrypoint: out.entrypoint,
+                provider: provider.name().to_owned(),
+                model: provider.model().map(str::to_owned),
+                parent_id: None,
+            },
+            calls: out.calls,
+        }),
+        Err(failure) => Err(record_failed_calls(ctx, row, failure).await),
     }
-    let generated =
-        shared::codegen::generate(&spec).map_err(|e| JobError::Permanent(format!("rule compiler: {e}")))?;
-    Ok(Effect::Generated(NewVersion {
-        strategy_id: run.strategy_id,
-        run_id: run.id,
-        origin: "generated",
-        code: generated.code,
-        entrypoint: generated.entrypoint,
-        provider: run.provider,
-        model: None,
-    }))
 }

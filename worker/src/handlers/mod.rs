@@ -1,6 +1,7 @@
 //! One module per job kind. A handler reads what it needs from Postgres, does its work, and
 //! returns an [`Effect`] for the commit step, or a classified [`JobError`].
 
+mod fix;
 mod generate;
 mod merge;
 mod test;
@@ -28,9 +29,7 @@ pub async fn run(
         JobPayload::ValidateV1 { version_id } => validate::handle(ctx, *version_id).await,
         JobPayload::TestV1 { version_id } => test::handle(ctx, row, *version_id, cancel).await,
         JobPayload::MergeV1 { version_id } => merge::handle(ctx, row, *version_id).await,
-        JobPayload::FixV1 { .. } => Err(JobError::Permanent(
-            "fix jobs need an LLM provider; none is configured for this deployment".into(),
-        )),
+        JobPayload::FixV1 { version_id } => fix::handle(ctx, row, *version_id).await,
     }
 }
 
@@ -59,4 +58,47 @@ fn spec_of(run: &RunRow) -> Result<StrategySpec, JobError> {
 /// Database errors inside a handler are worth a retry.
 fn db_error(err: shared::db::DbError) -> JobError {
     JobError::transient(err)
+}
+
+/// The worker's provider, if it is the one the run was submitted for.
+fn provider_for<'a>(ctx: &'a WorkerContext, run: &RunRow) -> Result<&'a shared::llm::Provider, JobError> {
+    use shared::llm::CodeProvider;
+    if ctx.provider.name() == run.provider {
+        Ok(&ctx.provider)
+    } else {
+        Err(JobError::Permanent(format!(
+            "run was submitted for provider '{}' but this worker runs '{}'",
+            run.provider,
+            ctx.provider.name()
+        )))
+    }
+}
+
+/// Accounts the requests of a failed provider attempt (in their own transaction: the job's
+/// outcome is committed separately) and returns the job decision. An invalid answer keeps
+/// the model's last raw output in the error, so it is stored with the job and the run.
+async fn record_failed_calls(
+    ctx: &WorkerContext,
+    row: &JobRow,
+    failure: shared::llm::LlmFailure,
+) -> JobError {
+    if !failure.calls.is_empty() {
+        let recorded = async {
+            let mut tx = ctx.pool.begin().await?;
+            shared::memory::record_llm_calls(&mut tx, row.run_id, row.id, &failure.calls).await?;
+            tx.commit().await?;
+            Ok::<(), anyhow::Error>(())
+        }
+        .await;
+        if let Err(err) = recorded {
+            tracing::warn!(error = format!("{err:#}"), "could not account failed LLM calls");
+        }
+    }
+    if let shared::llm::LlmError::InvalidOutput { last_raw, error } = &failure.error {
+        let raw: String = last_raw.chars().take(4000).collect();
+        return JobError::Permanent(format!(
+            "the model's output stayed invalid ({error}); last output: {raw}"
+        ));
+    }
+    failure.into_job_error()
 }

@@ -30,8 +30,8 @@ pub async fn handle(
     let run = load_run(ctx, row).await?;
     let spec = spec_of(&run)?;
     let request = HarnessRequest {
-        code: version.code,
-        entrypoint: version.entrypoint,
+        code: version.code.clone(),
+        entrypoint: version.entrypoint.clone(),
         dataset: spec.backtest.dataset.clone(),
         config: BacktestParams {
             cash: spec.backtest.initial_capital,
@@ -64,7 +64,15 @@ pub async fn handle(
         }
         _ => (None, None),
     };
+    let failure = reason.as_ref().map(|reason| match &outcome.response {
+        Some(HarnessResponse::Error(e)) => {
+            format!("The backtest raised {}: {}\n{}", e.error_type, e.error, e.traceback)
+        }
+        _ => format!("The backtest failed: {reason}"),
+    });
     Ok(Effect::Tested {
+        version,
+        failure,
         backtest: NewBacktest {
             run_id: row.run_id,
             version_id,

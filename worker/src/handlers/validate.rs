@@ -21,8 +21,8 @@ pub async fn handle(ctx: &WorkerContext, version_id: VersionId) -> Result<Effect
         strict: true,
     };
     // CPU-bound parsing stays off the async executor.
-    let code = version.code;
+    let code = version.code.clone();
     let report =
         tokio::task::spawn_blocking(move || validate(&code, &opts)).await.map_err(JobError::transient)?;
-    Ok(Effect::Validated { version_id, report })
+    Ok(Effect::Validated { version, report })
 }
