@@ -164,7 +164,7 @@ async fn a_subprocess_has_no_network_no_privileges_and_no_capabilities() {
     // The child reports what it can do; it inherits the container's limits, not more.
     let child = "import os, socket\\nstatus = open('/proc/self/status').read()\\nline = lambda key: [l for l in status.splitlines() if l.startswith(key)][0]\\ntry:\\n    socket.create_connection(('192.0.2.1', 80), timeout=2)\\n    net = 'connected'\\nexcept OSError as exc:\\n    net = type(exc).__name__\\nprint(os.getuid(), line('NoNewPrivs'), line('CapEff'), line('CapBnd'), 'net=' + net)";
     let probe = format!(
-        "        import subprocess, sys\n        found = subprocess.run([sys.executable, '-c', '{child}'], capture_output=True, text=True, timeout=20).stdout\n{REPORT}"
+        "        import subprocess, sys\n        found = subprocess.run([sys.executable, '-c', \"\"\"{child}\"\"\"], capture_output=True, text=True, timeout=20).stdout\n{REPORT}"
     );
 
     let run = h.run_init(&probe).await;
