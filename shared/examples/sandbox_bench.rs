@@ -144,6 +144,10 @@ fn row(name: &str, s: &Series) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut args = std::env::args().skip(1);
     let runs: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(50);
     let cli_runs: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);

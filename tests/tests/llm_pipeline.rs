@@ -285,3 +285,30 @@ async fn three_workers_share_one_request_budget() {
     assert_eq!(fake.max_in_window(Duration::from_millis(2500)), 1);
     env.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_text_rule_goes_to_the_model_while_the_rule_compiler_refuses_it_by_name() {
+    let free_text = "buy when the fast average turns up after three down days";
+    let mut spec: serde_json::Value = serde_json::from_slice(&spec_named("llm_free_text")).unwrap();
+    spec["entry_rules"] = serde_json::json!([free_text]);
+    let body = serde_json::to_vec(&spec).unwrap();
+
+    // With a model: accepted, and the model is shown the rule.
+    let (env, fake, _) = llm_env(vec![Reply::json(valid_strategy(CLASS), CLASS)], 1, &[]).await;
+    let (status, resp) = env.post("/api/runs", body.clone()).await.unwrap();
+    assert_eq!(status, 202, "{resp}");
+    let run = env.wait_for_run(resp["run_id"].as_str().unwrap(), Duration::from_secs(120)).await.unwrap();
+    assert_eq!(run["status"], "merged", "{}", run["error"]);
+    assert!(fake.prompt_text(0).contains(free_text));
+    env.shutdown().await.unwrap();
+
+    // With the rule compiler: refused, naming the rule, and nothing stored.
+    let mut env = TestEnv::new().await.unwrap();
+    env.start_coordinator().await.unwrap();
+    let (status, resp) = env.post("/api/runs", body).await.unwrap();
+    assert_eq!(status, 422, "{resp}");
+    assert_eq!(resp["details"][0]["loc"], serde_json::json!(["entry_rules", "0"]), "{resp}");
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs").fetch_one(&env.pool).await.unwrap();
+    assert_eq!(runs, 0);
+    env.shutdown().await.unwrap();
+}

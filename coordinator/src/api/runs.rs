@@ -10,7 +10,7 @@ use shared::db::jobs::{self, NewJob};
 use shared::db::runs::{self, NewRun};
 use shared::db::{backtests, transitions, versions};
 use shared::job::{JobId, JobPayload, RunId, RunStatus, StrategyId};
-use shared::spec::StrategySpec;
+use shared::spec::{RuleMode, StrategySpec};
 
 use super::error::ApiError;
 use super::extract::Body;
@@ -32,8 +32,10 @@ async fn submit(
     State(state): State<AppState>,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let spec = StrategySpec::parse_json(&body).map_err(|e| ApiError::invalid_spec(&e))?;
     let provider = state.settings.llm_provider;
+    // The rule compiler needs rules it can parse; a model reads free-text rules too.
+    let rules = if provider == LlmProvider::Builtin { RuleMode::Compiled } else { RuleMode::FreeTextAllowed };
+    let spec = StrategySpec::parse_json_with(&body, rules).map_err(|e| ApiError::invalid_spec(&e))?;
     if provider == LlmProvider::Builtin {
         // The rule compiler is deterministic: if it cannot compile the spec now, it never will.
         shared::codegen::generate(&spec).map_err(|e| {

@@ -63,7 +63,9 @@ pub(crate) async fn serve(
     let span = info_span!("sandbox_run", container_id = %short(&id), warm = origin.warm);
     let parts = Parts { id, output, input, capture, startup, baseline };
     let result = drive(docker, settings, parts, payload, cancel, origin).instrument(span).await;
+    let t = Instant::now();
     guard.remove().await;
+    debug!(t = t.elapsed().as_millis() as u64, "TMP removed");
     result
 }
 
@@ -114,7 +116,9 @@ async fn drive(
     loop {
         if answered && let Some(mut sink) = stdin.take() {
             // The harness lingers until stdin closes: read its cgroup while it still exists.
+            debug!(t = handoff.elapsed().as_millis() as u64, "TMP answered");
             last_sample = usage::sample(docker, id).await;
+            debug!(t = handoff.elapsed().as_millis() as u64, "TMP sampled");
             if let Err(error) = sink.shutdown().await {
                 debug!(%error, "closing the sandbox's stdin failed");
             }
@@ -177,6 +181,7 @@ async fn drive(
         }
     }
 
+    debug!(t = handoff.elapsed().as_millis() as u64, "TMP output ended");
     drop(output);
     drop(stdin);
     for handle in kills {
@@ -196,6 +201,7 @@ async fn drive(
         kill(docker, id).await;
     }
     let duration = handoff.elapsed();
+    debug!(t = handoff.elapsed().as_millis() as u64, "TMP waited");
     let state = docker
         .inspect_container(id, None)
         .await
@@ -203,6 +209,7 @@ async fn drive(
         .state
         .unwrap_or_default();
     let exit_code = state.exit_code;
+    debug!(t = handoff.elapsed().as_millis() as u64, "TMP inspected");
     let oom_killed = state.oom_killed.unwrap_or(false);
 
     let output_truncated = capture.truncated();

@@ -30,6 +30,17 @@ const STRATEGY_FIELDS: &[&str] = &[
     "acceptance",
 ];
 
+/// How rules are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleMode {
+    /// Every rule must parse in the rule language and name only declared things (the rule
+    /// compiler will turn them into code).
+    Compiled,
+    /// Rules the compiler cannot parse are kept as free text (an LLM provider reads the
+    /// whole spec); size bounds still apply.
+    FreeTextAllowed,
+}
+
 /// Parses bytes into a JSON value, or a root-level error.
 fn parse_document(bytes: &[u8]) -> Result<Value, SpecErrors> {
     if bytes.len() > MAX_DOCUMENT_BYTES {
@@ -50,9 +61,9 @@ fn parse_document(bytes: &[u8]) -> Result<Value, SpecErrors> {
     })
 }
 
-/// `StrategySpec::parse_json`.
-pub(crate) fn parse_strategy(bytes: &[u8]) -> Result<StrategySpec, SpecErrors> {
-    read_strategy(&parse_document(bytes)?)
+/// `StrategySpec::parse_json_with`.
+pub(crate) fn parse_strategy(bytes: &[u8], rules: RuleMode) -> Result<StrategySpec, SpecErrors> {
+    read_strategy(&parse_document(bytes)?, rules)
 }
 
 /// `BacktestConfig::parse_json`.
@@ -64,7 +75,7 @@ pub(crate) fn parse_backtest(bytes: &[u8]) -> Result<BacktestConfig, SpecErrors>
 }
 
 /// Reads a whole strategy spec from a JSON value.
-pub(crate) fn read_strategy(v: &Value) -> Result<StrategySpec, SpecErrors> {
+pub(crate) fn read_strategy(v: &Value, rules: RuleMode) -> Result<StrategySpec, SpecErrors> {
     let mut r = Reader::default();
     let Some(obj) = r.object(v, &[]) else {
         return Err(r.into_errors());
@@ -103,11 +114,11 @@ pub(crate) fn read_strategy(v: &Value) -> Result<StrategySpec, SpecErrors> {
     }
 
     let entry_rules = match r.required(obj, "entry_rules", &[]) {
-        Some(v) => read_rules(&mut r, v, "entry_rules", &scope, true),
+        Some(v) => read_rules(&mut r, v, "entry_rules", &scope, true, rules),
         None => Vec::new(),
     };
     let exit_rules = match Reader::optional(obj, "exit_rules") {
-        Some(v) => read_rules(&mut r, v, "exit_rules", &scope, false),
+        Some(v) => read_rules(&mut r, v, "exit_rules", &scope, false, rules),
         None => Vec::new(),
     };
 
@@ -165,7 +176,14 @@ fn read_parameters(r: &mut Reader, v: Option<&Value>) -> Option<BTreeMap<String,
     Some(out)
 }
 
-fn read_rules(r: &mut Reader, v: &Value, field: &str, scope: &Scope, non_empty: bool) -> Vec<String> {
+fn read_rules(
+    r: &mut Reader,
+    v: &Value,
+    field: &str,
+    scope: &Scope,
+    non_empty: bool,
+    mode: RuleMode,
+) -> Vec<String> {
     let loc = vec![field.to_owned()];
     let Some(items) = r.array(v, &loc, MAX_RULES) else {
         return Vec::new();
@@ -180,9 +198,9 @@ fn read_rules(r: &mut Reader, v: &Value, field: &str, scope: &Scope, non_empty: 
             continue;
         };
         let checked = parse_rule(src).and_then(|expr| Resolver::new(scope).rule(&expr));
-        match checked {
-            Ok(_) => out.push(src.to_owned()),
-            Err(e) => r.push(rloc, e.kind.as_str(), e.to_string()),
+        match (checked, mode) {
+            (Ok(_), _) | (Err(_), RuleMode::FreeTextAllowed) => out.push(src.to_owned()),
+            (Err(e), RuleMode::Compiled) => r.push(rloc, e.kind.as_str(), e.to_string()),
         }
     }
     out

@@ -18,6 +18,7 @@ mod schema;
 mod strategy;
 
 pub use backtest::{BUILTIN_DATASETS, BacktestConfig};
+pub use check::RuleMode;
 pub use errors::{FieldError, SpecErrors};
 pub use indicator::{IndicatorField, IndicatorKind, PriceColumn};
 pub use name::{MAX_IDENT_LEN, MAX_NAME_LEN, RESERVED_NAMES, StrategyName, check_identifier};

@@ -8,6 +8,7 @@
 
 use super::backtest::BacktestConfig;
 use super::check;
+use super::check::RuleMode;
 use super::errors::SpecErrors;
 use super::indicator::{IndicatorKind, PriceColumn};
 use super::limits::{
@@ -67,12 +68,23 @@ impl StrategySpec {
     /// Reads and validates a spec from untrusted JSON bytes, reporting every structural and
     /// semantic problem at once with its JSON path.
     pub fn parse_json(bytes: &[u8]) -> Result<StrategySpec, SpecErrors> {
-        check::parse_strategy(bytes)
+        check::parse_strategy(bytes, RuleMode::Compiled)
+    }
+
+    /// Like [`StrategySpec::parse_json`], choosing how rules are checked: an LLM provider
+    /// accepts free-text rules the rule compiler cannot parse.
+    pub fn parse_json_with(bytes: &[u8], rules: RuleMode) -> Result<StrategySpec, SpecErrors> {
+        check::parse_strategy(bytes, rules)
     }
 
     /// Reads and validates a spec from an already-parsed JSON value.
     pub fn from_value(value: &serde_json::Value) -> Result<StrategySpec, SpecErrors> {
-        check::read_strategy(value)
+        check::read_strategy(value, RuleMode::Compiled)
+    }
+
+    /// Like [`StrategySpec::from_value`], choosing how rules are checked.
+    pub fn from_value_with(value: &serde_json::Value, rules: RuleMode) -> Result<StrategySpec, SpecErrors> {
+        check::read_strategy(value, rules)
     }
 
     /// Re-runs every check on a spec built some other way (deserialized from storage,
@@ -85,7 +97,7 @@ impl StrategySpec {
                 format!("spec cannot be represented as JSON: {e}"),
             ))
         })?;
-        check::read_strategy(&value)
+        check::read_strategy(&value, RuleMode::Compiled)
     }
 
     /// The indicator kind behind a declared indicator name.

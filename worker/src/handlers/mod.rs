@@ -11,7 +11,7 @@ use shared::db::jobs::JobRow;
 use shared::db::runs::RunRow;
 use shared::db::versions::VersionRow;
 use shared::job::{JobError, JobPayload, VersionId};
-use shared::spec::StrategySpec;
+use shared::spec::{RuleMode, StrategySpec};
 use tokio_util::sync::CancellationToken;
 
 use crate::commit::Effect;
@@ -51,7 +51,9 @@ async fn load_version(ctx: &WorkerContext, id: VersionId) -> Result<VersionRow, 
 
 /// The run's spec, as validated at submission.
 fn spec_of(run: &RunRow) -> Result<StrategySpec, JobError> {
-    StrategySpec::from_value(&run.spec)
+    let rules =
+        if run.provider == shared::llm::BUILTIN { RuleMode::Compiled } else { RuleMode::FreeTextAllowed };
+    StrategySpec::from_value_with(&run.spec, rules)
         .map_err(|e| JobError::Permanent(format!("stored spec is no longer valid: {e}")))
 }
 
