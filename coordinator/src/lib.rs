@@ -76,11 +76,14 @@ pub async fn run(settings: Settings, listener: TcpListener, cancel: Cancellation
     migrate_with_retry(&pool, &cancel).await?;
     let names = Names::new(&settings.namespace);
     let relay = Relay::new(pool.clone(), settings.amqp_url.clone(), names.clone());
+    let redis = connect_redis(&settings, &cancel).await?;
+    let limiter = shared::cache::RateLimiter::new(redis, settings.namespace.as_str());
     let state = AppState {
         pool: pool.clone(),
         settings: Arc::new(settings),
         names,
         relay_stats: Arc::clone(&relay.stats),
+        limiter,
     };
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -105,6 +108,28 @@ pub async fn run(settings: Settings, listener: TcpListener, cancel: Cancellation
     while tasks.join_next().await.is_some() {}
     tracing::info!("coordinator stopped");
     served
+}
+
+/// Redis at start-up: waited for, like Postgres (the connection manager reconnects later).
+async fn connect_redis(
+    settings: &Settings,
+    cancel: &CancellationToken,
+) -> anyhow::Result<redis::aio::ConnectionManager> {
+    let mut backoff = shared::backoff::Backoff::new(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(5),
+    );
+    loop {
+        match shared::cache::connect(&settings.redis_url).await {
+            Ok(conn) => return Ok(conn),
+            Err(err) => {
+                tracing::warn!(error = %err, "waiting for Redis");
+                if shared::backoff::sleep_or_cancel(backoff.next_delay(), cancel).await {
+                    anyhow::bail!("cancelled while waiting for Redis");
+                }
+            }
+        }
+    }
 }
 
 /// Migrations at start-up wait for Postgres instead of crash-looping.

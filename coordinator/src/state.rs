@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use shared::cache::RateLimiter;
 use shared::config::Settings;
 use shared::queue::{Names, RelayStats};
 use sqlx::PgPool;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub names: Names,
     /// Relay counters, for health.
     pub relay_stats: Arc<RelayStats>,
+    /// Per-API-key submission budgets, shared by every coordinator replica through Redis.
+    pub limiter: RateLimiter,
 }
 
 impl AppState {

@@ -104,6 +104,11 @@ pub struct Settings {
     pub max_attempts: BTreeMap<JobKind, i32>,
     /// The OpenAI-compatible endpoint, model, key, prices and shared budgets.
     pub llm: crate::llm::LlmSettings,
+    /// Submissions per minute allowed per API key (`X-API-Key`; one budget for requests
+    /// without a key); 0 means unlimited.
+    pub submit_rpm: u32,
+    /// Submissions an API key may send at once before the rate applies.
+    pub submit_burst: u32,
 }
 
 impl Settings {
@@ -175,6 +180,8 @@ impl Settings {
             max_fix_attempts: u32::try_from(parse_num(&lookup, "MAX_FIX_ATTEMPTS", 3, 0, 10)?).unwrap_or(3),
             max_attempts: parse_attempts(lookup("ALGOAGENT_MAX_ATTEMPTS").as_deref().unwrap_or(""))?,
             llm: crate::llm::LlmSettings::from_lookup(&lookup)?,
+            submit_rpm: u32::try_from(parse_num(&lookup, "SUBMIT_RPM", 0, 0, 1_000_000)?).unwrap_or(0),
+            submit_burst: u32::try_from(parse_num(&lookup, "SUBMIT_BURST", 10, 1, 100_000)?).unwrap_or(10),
         })
     }
 

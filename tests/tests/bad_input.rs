@@ -68,3 +68,34 @@ async fn malformed_unknown_and_hostile_specs_are_refused_and_leave_nothing_behin
     assert_eq!(status, 202, "{body}");
     env.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_api_key_gets_its_own_submission_budget() {
+    // Arrange: 2 submissions a minute per key, no burst beyond 2.
+    let mut env = TestEnv::new().await.unwrap();
+    env.extra_env.push(("SUBMIT_RPM".into(), "2".into()));
+    env.extra_env.push(("SUBMIT_BURST".into(), "2".into()));
+    env.start_coordinator().await.unwrap();
+    let client = reqwest::Client::new();
+    let submit = |key: &'static str| {
+        client
+            .post(format!("{}/api/runs", env.api))
+            .header("content-type", "application/json")
+            .header("x-api-key", key)
+            .body(GOOD)
+            .send()
+    };
+
+    // Act + Assert: the third submission of key A is refused with Retry-After semantics,
+    // and stores nothing; key B still has its own budget.
+    assert_eq!(submit("key-a").await.unwrap().status(), 202);
+    assert_eq!(submit("key-a").await.unwrap().status(), 202);
+    let refused = submit("key-a").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "RATE_LIMITED");
+    assert!(body["details"]["retry_after_secs"].as_f64().unwrap() >= 1.0);
+    assert_eq!(count(&env, "runs").await, 2);
+    assert_eq!(submit("key-b").await.unwrap().status(), 202);
+    env.shutdown().await.unwrap();
+}

@@ -1,7 +1,7 @@
 //! Runs and strategies: submit a spec, follow a run, list what exists.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -30,8 +30,10 @@ pub fn router() -> Router<AppState> {
 /// in one transaction, or nothing is.
 async fn submit(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    check_submission_budget(&state, &headers).await?;
     let provider = state.settings.llm_provider;
     // The rule compiler needs rules it can parse; a model reads free-text rules too.
     let rules = if provider == LlmProvider::Builtin { RuleMode::Compiled } else { RuleMode::FreeTextAllowed };
@@ -87,6 +89,38 @@ async fn submit(
             "links": { "self": format!("/api/runs/{}", run.id) },
         })),
     ))
+}
+
+/// Per-API-key submission limit (`SUBMIT_RPM`), refused with 429 and `Retry-After` before
+/// anything is read or stored. The key is hashed into the Redis key, never stored. If
+/// Redis is unreachable the limit is not enforced (logged): submissions must not stop
+/// because the limiter blinked.
+async fn check_submission_budget(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if state.settings.submit_rpm == 0 {
+        return Ok(());
+    }
+    use sha2::Digest;
+    let key = headers.get("x-api-key").map(|v| v.as_bytes()).unwrap_or(b"anonymous");
+    let bucket = format!("submit:{}", &hex::encode(sha2::Sha256::digest(key))[..16]);
+    match state.limiter.check(&bucket, state.settings.submit_rpm, state.settings.submit_burst, 1).await {
+        Ok(decision) if decision.allowed => Ok(()),
+        Ok(decision) => {
+            let secs = decision.retry_after.as_secs_f64().ceil().max(1.0);
+            Err(ApiError::client(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!(
+                    "submission limit of {} per minute reached; retry in {secs} s",
+                    state.settings.submit_rpm
+                ),
+                serde_json::json!({ "retry_after_secs": secs }),
+            ))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "submission limiter unavailable; not enforcing it");
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
