@@ -64,7 +64,7 @@ pub async fn dlq(client: &Client, cmd: DlqCmd) -> anyhow::Result<ExitCode> {
                 path.push_str(&format!("&reason={r}"));
             }
             let body = client.get(&path).await?;
-            println!("{:<6} {:<9} {:<20} {:<38} {}", "ID", "KIND", "REASON", "JOB", "ERROR");
+            println!("{:<6} {:<9} {:<20} {:<38} ERROR", "ID", "KIND", "REASON", "JOB");
             for d in body.get("dead_letters").and_then(|d| d.as_array()).into_iter().flatten() {
                 let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
                 let id = d.get("id").and_then(|v| v.as_i64()).unwrap_or_default();
@@ -139,10 +139,7 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 /// `algoagent workers`: live workers from heartbeats.
 pub async fn workers(client: &Client) -> anyhow::Result<ExitCode> {
     let body = client.get("/api/workers").await?;
-    println!(
-        "{:<32} {:<16} {:<8} {:<34} {:>9}  {}",
-        "WORKER", "HOST", "PID", "KINDS", "IN FLIGHT", "LAST SEEN"
-    );
+    println!("{:<32} {:<16} {:<8} {:<34} {:>9}  LAST SEEN", "WORKER", "HOST", "PID", "KINDS", "IN FLIGHT");
     for w in body.get("workers").and_then(|w| w.as_array()).into_iter().flatten() {
         let s = |k: &str| w.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
         let kinds: Vec<&str> = w

@@ -164,7 +164,7 @@ pub async fn status(client: &Client, run_id: &str, json: bool) -> anyhow::Result
     println!("audit     hash chain {}", if chain_ok { "verified" } else { "BROKEN" });
     print_table(std::slice::from_ref(&run));
     println!();
-    println!("{:<26} {:<8} {:<38} {:<11} {:<11} {}", "AT", "ENTITY", "ID", "FROM", "TO", "ACTOR");
+    println!("{:<26} {:<8} {:<38} {:<11} {:<11} ACTOR", "AT", "ENTITY", "ID", "FROM", "TO");
     for t in run.get("transitions").and_then(|t| t.as_array()).into_iter().flatten() {
         let s = |k: &str| t.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
         println!(
@@ -190,7 +190,7 @@ pub async fn list(client: &Client, status: Option<&str>, limit: u32) -> anyhow::
         path.push_str(&format!("&status={s}"));
     }
     let body = client.get(&path).await?;
-    println!("{:<38} {:<28} {:<10} {}", "RUN", "STRATEGY", "STATUS", "CREATED");
+    println!("{:<38} {:<28} {:<10} CREATED", "RUN", "STRATEGY", "STATUS");
     for r in body.get("runs").and_then(|r| r.as_array()).into_iter().flatten() {
         let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
         println!("{:<38} {:<28} {:<10} {}", s("run_id"), s("name"), s("status"), s("created_at"));

@@ -170,10 +170,10 @@ impl TestEnv {
     async fn wait_healthy(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(resp) = self.http.get(format!("{}/health", self.api)).send().await {
-                if resp.status().is_success() {
-                    return Ok(());
-                }
+            if let Ok(resp) = self.http.get(format!("{}/health", self.api)).send().await
+                && resp.status().is_success()
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 bail!("coordinator never became healthy");
@@ -346,8 +346,10 @@ impl TestEnv {
             let _ = shared::queue::topology::delete(&channel, &self.names()).await;
             let _ = conn.close(200, "bye").await;
         }
-        if let Ok(client) = redis::Client::open(REDIS_URL) {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+        if let Ok(client) = redis::Client::open(REDIS_URL)
+            && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+        {
+            {
                 let keys: Vec<String> = redis::cmd("KEYS")
                     .arg(format!("{}:*", self.namespace))
                     .query_async(&mut conn)

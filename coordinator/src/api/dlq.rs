@@ -128,19 +128,19 @@ async fn replay(state: &AppState, id: i64) -> Result<serde_json::Value, ApiError
         .map_err(refusal)?;
     let envelope =
         job.envelope().ok_or_else(|| anyhow::anyhow!("stored payload of job {job_id} does not decode"))?;
-    if let Some(run) = runs::lock(&mut tx, job.run_id).await? {
-        if run.status() == RunStatus::Dead {
-            runs::advance(
-                &mut tx,
-                run.id,
-                RunStatus::Dead,
-                kind.run_state(),
-                "operator",
-                Some(job_id),
-                details.clone(),
-            )
-            .await?;
-        }
+    if let Some(run) = runs::lock(&mut tx, job.run_id).await?
+        && run.status() == RunStatus::Dead
+    {
+        runs::advance(
+            &mut tx,
+            run.id,
+            RunStatus::Dead,
+            kind.run_state(),
+            "operator",
+            Some(job_id),
+            details.clone(),
+        )
+        .await?;
     }
     outbox::push(
         &mut tx,

@@ -61,14 +61,14 @@ pub(super) fn check(ck: &mut Checker<'_>, body: &[Stmt]) {
     };
     let class = strategies[chosen].def;
     let at = off(class.range.start());
-    if let Some(entry) = entry.as_deref() {
-        if class.name.as_str() != entry {
-            ck.report(
-                RuleId::StructureEntrypoint,
-                at,
-                format!("strategy class is '{}' but the entrypoint is '{entry}'", class.name),
-            );
-        }
+    if let Some(entry) = entry.as_deref()
+        && class.name.as_str() != entry
+    {
+        ck.report(
+            RuleId::StructureEntrypoint,
+            at,
+            format!("strategy class is '{}' but the entrypoint is '{entry}'", class.name),
+        );
     }
     let chain = ancestry(&strategies, chosen);
     let inherits_methods = chain.iter().any(|&i| strategies[i].lib_base);
@@ -242,11 +242,11 @@ fn strategy_classes(body: &[Stmt]) -> Vec<StrategyClass<'_>> {
                     lib_base = true;
                 }
                 _ => {
-                    if let Expr::Name(n) = base {
-                        if let Some(i) = found.iter().rposition(|f| f.def.name == n.id) {
-                            is_strategy = true;
-                            parent = Some(i);
-                        }
+                    if let Expr::Name(n) = base
+                        && let Some(i) = found.iter().rposition(|f| f.def.name == n.id)
+                    {
+                        is_strategy = true;
+                        parent = Some(i);
                     }
                 }
             }

@@ -112,20 +112,20 @@ fn judge(spec: &StrategySpec, run: &SandboxRun) -> (String, bool, Option<String>
     if u64::from(acceptance.min_trades) > m.trades {
         unmet.push(format!("{} trades, at least {} required", m.trades, acceptance.min_trades));
     }
-    if let Some(max_dd) = acceptance.max_drawdown_pct {
-        if m.max_drawdown_pct.abs() > max_dd {
-            unmet.push(format!("max drawdown {:.2}% exceeds {max_dd}%", m.max_drawdown_pct.abs()));
-        }
+    if let Some(max_dd) = acceptance.max_drawdown_pct
+        && m.max_drawdown_pct.abs() > max_dd
+    {
+        unmet.push(format!("max drawdown {:.2}% exceeds {max_dd}%", m.max_drawdown_pct.abs()));
     }
-    if let Some(min_ret) = acceptance.min_return_pct {
-        if m.return_pct < min_ret {
-            unmet.push(format!("return {:.2}% below {min_ret}%", m.return_pct));
-        }
+    if let Some(min_ret) = acceptance.min_return_pct
+        && m.return_pct < min_ret
+    {
+        unmet.push(format!("return {:.2}% below {min_ret}%", m.return_pct));
     }
-    if let Some(min_sharpe) = acceptance.min_sharpe {
-        if m.sharpe.is_none_or(|s| s < min_sharpe) {
-            unmet.push(format!("Sharpe {:?} below {min_sharpe}", m.sharpe));
-        }
+    if let Some(min_sharpe) = acceptance.min_sharpe
+        && m.sharpe.is_none_or(|s| s < min_sharpe)
+    {
+        unmet.push(format!("Sharpe {:?} below {min_sharpe}", m.sharpe));
     }
     if unmet.is_empty() {
         (status.into(), true, None)
