@@ -5,6 +5,7 @@
 mod client;
 mod ops;
 mod runs;
+mod sandbox;
 pub mod spec;
 mod validate_code;
 
@@ -112,6 +113,9 @@ pub enum Command {
         /// Spec file (JSON).
         spec: PathBuf,
     },
+    /// Operator tools for the Docker sandbox (no coordinator needed).
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCmd),
 }
 
 /// `algoagent memory ...`
@@ -146,5 +150,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema { action } => spec::schema(action),
         Command::Spec { action } => spec::spec(action),
         Command::Generate { spec: file } => spec::generate(&file),
+        Command::Sandbox(cmd) => sandbox::run(cmd).await,
     }
 }

@@ -6,11 +6,14 @@ entrypoint. Protocol (see README.md next to this file):
 * reads ONE JSON request from stdin (one line, or everything up to EOF);
 * writes ONE JSON line to stdout and nothing else: status "ok", "error" (the user's code
   failed) or "invalid_request" (the request itself is wrong);
-* exit code 0 for ok, 1 for error, 2 for invalid_request;
-* after the result line it waits (at most LINGER_SECONDS) for stdin to close before
-  exiting, so the worker can read the container's cgroup statistics (peak memory, CPU
-  time) while the container still exists; `echo REQUEST | docker run -i ...` closes stdin
-  at once, so by hand nothing waits.
+* exit code 0 for ok, 1 for error, 2 for invalid_request; the line is the last thing it
+  writes (stderr is flushed before it) and it exits right after, so the worker may take
+  the complete line as the end of the run.
+
+Every result line carries ``usage``: the container's peak memory and the CPU time spent
+since the harness was ready, read from the container's own cgroup (v1 or v2) as it writes
+the line. The Docker stats API cannot stand in: a stopped container has no statistics,
+and a running one answers only on its collector's one-second tick.
 
 With ``--ready`` it prints ``{"status":"ready"}`` first, once the heavy imports are done,
 so a pre-started (warm) container can be handed a job later.
@@ -46,6 +49,7 @@ import json  # noqa: E402
 import linecache  # noqa: E402
 import math  # noqa: E402
 import re  # noqa: E402
+import resource  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 import types  # noqa: E402
@@ -60,7 +64,6 @@ import backtesting.test  # noqa: E402  (bundled GOOG / EURUSD / BTCUSD data)
 from backtesting import Backtest, Strategy  # noqa: E402
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
-LINGER_SECONDS = 30.0
 MAX_CSV_BYTES = 50 * 1024 * 1024
 MAX_EQUITY_POINTS = 500
 MAX_TRACEBACK_LINES = 50
@@ -109,8 +112,62 @@ def _strict(value):
     return value
 
 
+# --- resource usage ---------------------------------------------------------------------------
+CGROUP = "/sys/fs/cgroup"
+
+
+def _read_int(path: str, key: str = ""):
+    """An integer from a cgroup file (or from its ``key value`` line); None if unreadable."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read()
+    except (OSError, ValueError):
+        return None
+    if key:
+        text = next((line.split()[1] for line in text.splitlines() if line.startswith(key + " ")), "")
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def _cpu_ns() -> int:
+    """CPU time of every process in the container, in nanoseconds."""
+    v1 = _read_int(f"{CGROUP}/cpuacct/cpuacct.usage")
+    if v1 is not None:
+        return v1
+    v2 = _read_int(f"{CGROUP}/cpu.stat", "usage_usec")
+    if v2 is not None:
+        return v2 * 1000
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return int((own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime) * 1e9)
+
+
+def _peak_memory_bytes():
+    """Peak memory of the container (cgroup v1 max usage, v2 memory.peak, else current)."""
+    for name in ("memory/memory.max_usage_in_bytes", "memory.peak", "memory.current"):
+        value = _read_int(f"{CGROUP}/{name}")
+        if value:
+            return value
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 or None
+
+
+_CPU_AT_READY = _cpu_ns()
+
+
+def usage() -> dict:
+    return {
+        "peak_memory_bytes": _peak_memory_bytes(),
+        "cpu_time_ms": max(0, _cpu_ns() - _CPU_AT_READY) // 1_000_000,
+    }
+
+
 def emit(payload: dict, code: int) -> None:
     """Write the one protocol line and exit with `code`."""
+    try:
+        payload = {**payload, "usage": usage()}
+    except Exception:  # noqa: BLE001 - statistics must never cost the result
+        pass
     try:
         line = json.dumps(_strict(payload), allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:  # a bug here must still produce a valid line
@@ -125,31 +182,17 @@ def emit(payload: dict, code: int) -> None:
         )
         code = EXIT_ERROR
     data = (line + "\n").encode("utf-8")
+    # Stderr first: the worker treats the result line as the end of the run.
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     while data:
         written = os.write(_PROTOCOL_FD, data)
         data = data[written:]
-    sys.stderr.flush()
-    _linger()
     # os._exit: skip interpreter teardown (atexit hooks the user's code may have registered,
     # slow module finalisation); the result is already written.
     os._exit(code)
-
-
-def _linger() -> None:
-    """Wait until stdin is closed (the worker has read the statistics), LINGER_SECONDS at most."""
-    import select
-
-    deadline = time.monotonic() + LINGER_SECONDS
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        try:
-            readable, _, _ = select.select([0], [], [], remaining)
-            if not readable or not os.read(0, 65536):
-                return
-        except (OSError, ValueError):  # fd 0 closed or replaced by the user's code
-            return
 
 
 def invalid(message: str) -> None:
@@ -460,6 +503,8 @@ class _WarningLog:
 
 
 def main(argv: list) -> None:
+    global _CPU_AT_READY
+    _CPU_AT_READY = _cpu_ns()  # the job's CPU time starts here, after the imports
     if "--ready" in argv[1:]:
         os.write(_PROTOCOL_FD, b'{"status":"ready"}\n')
 

@@ -148,6 +148,7 @@ impl Settings {
                 parse_num(&lookup, "SANDBOX_TIMEOUT_SECS", 120, 1, 3600)?.unsigned_abs(),
             ),
             datasets_dir: lookup("DATASETS_DIR").filter(|d| !d.is_empty()).map(PathBuf::from),
+            warm_pool: usize::try_from(parse_num(&lookup, "SANDBOX_WARM_POOL", 2, 0, 32)?).unwrap_or(2),
             ..SandboxSettings::default()
         };
         Ok(Self {

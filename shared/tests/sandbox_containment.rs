@@ -308,7 +308,7 @@ async fn the_container_is_hardened_while_it_runs_and_cancel_removes_it() {
     let tmp = tmpfs.get("/tmp").expect("tmpfs at /tmp");
     assert!(tmp.contains("noexec") && tmp.contains("size=67108864"), "{tmp}");
     let ulimits: Vec<_> = host.ulimits.unwrap_or_default().into_iter().filter_map(|u| u.name).collect();
-    assert!(["nofile", "nproc", "fsize"].iter().all(|n| ulimits.iter().any(|u| u == n)));
+    assert!(["nofile", "nproc", "fsize", "cpu"].iter().all(|n| ulimits.iter().any(|u| u == n)));
     let env = config.env.unwrap_or_default();
     assert!(env.contains(&"HOME=/tmp".to_owned()), "{env:?}");
     assert!(!env.iter().any(|e| e.starts_with("CARGO") || e.starts_with("RUST")), "{env:?}");

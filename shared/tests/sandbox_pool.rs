@@ -6,6 +6,7 @@
 //! its pool with its own id and checks that none of its containers is left afterwards.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -34,11 +35,15 @@ struct Harness {
 }
 
 async fn harness(warm_pool: usize) -> Harness {
+    harness_with(warm_pool, Duration::from_secs(30)).await
+}
+
+async fn harness_with(warm_pool: usize, timeout: Duration) -> Harness {
     let lock = DOCKER_LOCK.lock().await;
     let test_id = uuid::Uuid::new_v4().to_string();
     let settings = SandboxSettings {
         image: std::env::var("SANDBOX_IMAGE").unwrap_or_else(|_| "algoagent-sandbox:latest".to_owned()),
-        timeout: Duration::from_secs(30),
+        timeout,
         warm_pool,
         ..SandboxSettings::default()
     };
@@ -98,7 +103,7 @@ impl Harness {
     }
 
     /// Drains the pool and checks that no container of this test is left.
-    async fn finish(self) {
+    async fn finish(&self) {
         self.stop.cancel();
         self.sandbox.drain_pool().await;
         for _ in 0..100 {
@@ -284,5 +289,72 @@ async fn a_crashed_workers_pool_is_swept_and_a_live_pool_is_not() {
     assert!(h.is_gone(&leftover).await);
     assert_eq!(live.len(), 1);
     assert!(warm.warm && warm.container_id == live[0], "the live pool was swept: {warm:?}");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_warm_container_is_hardened_exactly_like_a_cold_one() {
+    let h = Arc::new(harness(1).await);
+    h.start_and_fill(1).await;
+    let warm_id = h.pool_containers().await.pop().expect("a warm container");
+    let warm = h.docker.inspect_container(&warm_id, None).await.expect("inspect warm");
+    h.sandbox.drain_pool().await; // the next run is cold
+    let cancel = CancellationToken::new();
+    let sleeper = HarnessRequest {
+        code: "from backtesting import Strategy\nimport time\n\nclass S(Strategy):\n    def init(self):\n        time.sleep(60)\n\n    def next(self):\n        pass\n".to_owned(),
+        entrypoint: "S".to_owned(),
+        ..sma_cross()
+    };
+    let running = {
+        let (h, cancel) = (Arc::clone(&h), cancel.clone());
+        tokio::spawn(async move { h.sandbox.run(&sleeper, &h.labels(), &cancel).await })
+    };
+    let cold_id = loop {
+        let ours = h.containers(TEST_LABEL, &h.test_id).await;
+        if let Some(id) = ours.into_iter().find(|id| *id != warm_id) {
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let cold = h.docker.inspect_container(&cold_id, None).await.expect("inspect cold");
+    cancel.cancel();
+    let outcome = running.await.expect("run task");
+
+    let (warm_config, warm_host) = (warm.config.expect("config"), warm.host_config.expect("host config"));
+    let (cold_config, cold_host) = (cold.config.expect("config"), cold.host_config.expect("host config"));
+    assert_eq!(warm_host, cold_host);
+    assert_eq!(cold_host.readonly_rootfs, Some(true));
+    assert_eq!(warm_config.user, cold_config.user);
+    assert_eq!(warm_config.env, cold_config.env);
+    assert_eq!(warm_config.cmd, cold_config.cmd);
+    assert_eq!(warm_config.network_disabled, cold_config.network_disabled);
+    let warm_labels = warm_config.labels.unwrap_or_default();
+    assert_eq!(warm_labels.get(POOL_LABEL).map(String::as_str), Some(h.sandbox.pool_id()));
+    assert_eq!(warm_labels.get(SANDBOX_LABEL).map(String::as_str), Some("1"));
+    assert!(outcome.is_err(), "the cold run was cancelled");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_warm_containers_timeout_counts_from_the_hand_off() {
+    let h = harness_with(1, Duration::from_secs(3)).await;
+    h.start_and_fill(1).await;
+    tokio::time::sleep(Duration::from_secs(4)).await; // idle longer than the timeout
+    let looping = HarnessRequest {
+        code: "from backtesting import Strategy\n\nclass L(Strategy):\n    def init(self):\n        while True:\n            pass\n\n    def next(self):\n        pass\n".to_owned(),
+        entrypoint: "L".to_owned(),
+        ..sma_cross()
+    };
+
+    let after_idle = h.run(&sma_cross()).await;
+    assert!(h.sandbox.wait_pool_ready(1, FILL).await);
+    let stuck = h.run(&looping).await;
+
+    assert!(after_idle.warm && after_idle.is_ok(), "{after_idle:?}");
+    assert!(stuck.warm && stuck.timed_out, "{stuck:?}");
+    assert!(stuck.duration >= Duration::from_secs(3), "{:?}", stuck.duration);
+    assert!(stuck.duration < Duration::from_secs(10), "{:?}", stuck.duration);
+    assert!(stuck.resource_usage.cpu_time_ms.is_some_and(|ms| ms >= 2_000), "{:?}", stuck.resource_usage);
     h.finish().await;
 }

@@ -51,6 +51,7 @@ async fn every_example_spec_travels_the_whole_pipeline_and_lands_on_main() {
         let backtest = &run["backtests"][0];
         assert_eq!(backtest["passed"], true, "{backtest}");
         assert!(backtest["metrics"]["trades"].as_u64().unwrap() >= 1, "{backtest}");
+        assert!(backtest["resource_usage"]["peak_memory_bytes"].as_u64().unwrap() > 0, "{backtest}");
 
         // main holds exactly the code that was validated.
         let version = &run["versions"][0];

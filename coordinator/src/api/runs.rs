@@ -203,6 +203,7 @@ async fn show_run(
             serde_json::json!({
                 "id": b.id, "version_id": b.version_id, "dataset": b.dataset, "status": b.status, "passed": b.passed,
                 "metrics": b.metrics, "error": b.error, "duration_ms": b.duration_ms, "created_at": b.created_at,
+                "resource_usage": b.resource_usage,
             })
         })
         .collect();

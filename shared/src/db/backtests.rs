@@ -32,6 +32,8 @@ pub struct BacktestRow {
     pub error: Option<String>,
     /// Wall-clock time of the sandbox run.
     pub duration_ms: i64,
+    /// Peak memory and CPU time of the sandbox.
+    pub resource_usage: Option<serde_json::Value>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -59,13 +61,15 @@ pub struct NewBacktest {
     pub error: Option<String>,
     /// Duration.
     pub duration_ms: i64,
+    /// Peak memory and CPU time.
+    pub resource_usage: Option<serde_json::Value>,
 }
 
 /// Stores a backtest; a second store for the same job returns the first one's id.
 pub async fn insert(conn: &mut PgConnection, b: &NewBacktest) -> Result<i64, DbError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO backtests (run_id, version_id, job_id, dataset, status, passed, metrics, equity_curve, error, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        "INSERT INTO backtests (run_id, version_id, job_id, dataset, status, passed, metrics, equity_curve, error, duration_ms, resource_usage)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (job_id) DO UPDATE SET job_id = EXCLUDED.job_id
          RETURNING id",
     )
@@ -79,6 +83,7 @@ pub async fn insert(conn: &mut PgConnection, b: &NewBacktest) -> Result<i64, DbE
     .bind(&b.equity_curve)
     .bind(&b.error)
     .bind(b.duration_ms)
+    .bind(&b.resource_usage)
     .fetch_one(conn)
     .await?)
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bollard::Docker;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::error::{SandboxError, is_not_found};
 use super::launch::launch;
@@ -34,6 +35,9 @@ pub struct Sandbox {
     /// Warm containers of this process; empty until [`Sandbox::start_pool`]. Shared with
     /// the pool's refill task.
     pool: Arc<WarmPool>,
+    /// Removals of finished runs' containers, which run after the run has returned;
+    /// [`Sandbox::drain_pool`] waits for them.
+    removals: TaskTracker,
 }
 
 impl Sandbox {
@@ -48,7 +52,7 @@ impl Sandbox {
     /// Uses an existing bollard client (another socket, a TCP engine, test set-ups).
     pub fn with_docker(docker: Docker, settings: SandboxSettings) -> Self {
         let pool = Arc::new(WarmPool::new(settings.warm_pool, HashMap::new()));
-        Self { docker, settings, negotiated: OnceCell::new(), pool }
+        Self { docker, settings, negotiated: OnceCell::new(), pool, removals: TaskTracker::new() }
     }
 
     /// The settings this sandbox runs with.
@@ -106,7 +110,15 @@ impl Sandbox {
             Some(launched) => (launched, true),
             None => (launch(docker, &self.settings, labels, cancel).await?, false),
         };
-        serve(docker, &self.settings, launched, payload, cancel, Origin { labels, warm }).await
+        serve(
+            docker,
+            &self.settings,
+            launched,
+            payload,
+            cancel,
+            Origin { labels, warm, removals: &self.removals },
+        )
+        .await
     }
 
     /// Starts keeping [`SandboxSettings::warm_pool`] containers ready, refilling in the
@@ -121,10 +133,14 @@ impl Sandbox {
         self.pool.start(self.docker.clone(), self.settings.clone(), &cancel);
     }
 
-    /// Stops refilling and removes every warm container (worker shutdown). Containers
-    /// already serving a job finish it and are removed by their run.
+    /// Stops refilling and removes every warm container (worker shutdown), and waits for
+    /// the removals of finished runs' containers. Containers still serving a job finish it
+    /// and are removed by their run.
     pub async fn drain_pool(&self) {
         self.pool.drain().await;
+        self.removals.close();
+        self.removals.wait().await;
+        self.removals.reopen();
     }
 
     /// How many warm containers are ready now.

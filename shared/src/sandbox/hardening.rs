@@ -24,6 +24,17 @@ const MAX_FILE_BYTES: i64 = 16 * 1024 * 1024;
 /// Open files (RLIMIT_NOFILE) and processes (RLIMIT_NPROC) inside the container.
 const MAX_OPEN_FILES: i64 = 256;
 const MAX_PROCESSES: i64 = 256;
+/// CPU seconds a process may use on top of the job's share (the imports, a slow start).
+const CPU_MARGIN_SECS: i64 = 30;
+
+/// RLIMIT_CPU for every process: the CPU the job could use within its wall-clock limit,
+/// plus a margin. The worker kills at the timeout anyway; this stops a runaway loop whose
+/// worker crashed (nobody left to kill it) long before the sweep gets to it.
+fn cpu_seconds(s: &SandboxSettings) -> i64 {
+    let cpus = (s.nano_cpus + 999_999_999) / 1_000_000_000;
+    let timeout = i64::try_from(s.timeout.as_secs()).unwrap_or(i64::MAX);
+    timeout.saturating_add(1).saturating_mul(cpus.max(1)).saturating_add(CPU_MARGIN_SECS)
+}
 
 /// The hardened container definition for one run (DESIGN.md invariant 6).
 pub(crate) fn container_config(s: &SandboxSettings, labels: &HashMap<String, String>) -> Config<String> {
@@ -79,6 +90,7 @@ pub(crate) fn container_config(s: &SandboxSettings, labels: &HashMap<String, Str
                 ulimit("nofile", MAX_OPEN_FILES),
                 ulimit("nproc", MAX_PROCESSES),
                 ulimit("fsize", MAX_FILE_BYTES),
+                ulimit("cpu", cpu_seconds(s)),
             ]),
             runtime: s.runtime.clone(),
             mounts,

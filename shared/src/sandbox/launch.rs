@@ -1,8 +1,8 @@
 //! Starting a hardened container up to the harness's ready line.
 //!
 //! Warm and cold runs start the same way: create (hardened config) -> attach -> start ->
-//! read until the harness prints `{"status":"ready"}` (imports done, waiting on stdin) ->
-//! read the cgroup baseline. A cold run then serves its job at once; the warm pool keeps
+//! read until the harness prints `{"status":"ready"}` (imports done, waiting on stdin). A
+//! cold run then serves its job at once; the warm pool keeps
 //! the [`Launched`] container until a job takes it.
 
 use std::collections::HashMap;
@@ -21,7 +21,6 @@ use super::hardening::container_config;
 use super::lifecycle::ContainerGuard;
 use super::output::{OutputCapture, Overflow};
 use super::settings::SandboxSettings;
-use super::usage::{self, UsageSample};
 
 /// The line the harness prints once it is ready for a request.
 const READY_LINE: &[u8] = br#"{"status":"ready"}"#;
@@ -60,8 +59,6 @@ pub(crate) struct Launched {
     pub(crate) capture: OutputCapture,
     /// How the start-up ended.
     pub(crate) startup: Startup,
-    /// The cgroup reading when the harness was ready.
-    pub(crate) baseline: Option<UsageSample>,
     /// When the harness became ready (or gave up).
     pub(crate) ready_at: Instant,
 }
@@ -126,18 +123,7 @@ pub(crate) async fn launch(
     let guard = ContainerGuard::new(docker.clone(), created.id.clone());
     match start(docker, settings, &created.id, cancel).await {
         Ok((output, input, capture, startup)) => {
-            let baseline =
-                if startup == Startup::Ready { usage::sample(docker, &created.id).await } else { None };
-            Ok(Launched {
-                id: created.id,
-                guard,
-                output,
-                input,
-                capture,
-                startup,
-                baseline,
-                ready_at: Instant::now(),
-            })
+            Ok(Launched { id: created.id, guard, output, input, capture, startup, ready_at: Instant::now() })
         }
         Err(error) => {
             guard.remove().await;

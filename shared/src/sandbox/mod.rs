@@ -11,7 +11,7 @@
 //!
 //! Every container starts the harness with `--ready` (imports first, then it waits on
 //! stdin). A warm pool ([`Sandbox::start_pool`], [`Sandbox::drain_pool`]) keeps
-//! `warm_pool` such containers ready per worker process, so a job skips the ~1.5 s start;
+//! `warm_pool` such containers ready per worker process, so a job skips the ~0.65 s start;
 //! each container still serves exactly one job. Peak memory and CPU time of every run come
 //! from the container's cgroup ([`ResourceUsage`]).
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::SandboxError;
+use super::usage::ResourceUsage;
 
 /// One backtest to run: the strategy code, its class name, the data and the broker settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,15 +212,28 @@ fn nan_if_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Err
 /// Finds the harness's answer in what it wrote to stdout: the last non-empty line that is
 /// not the warm-pool `{"status":"ready"}` line. The error says what was wrong, in one line.
 pub fn parse_harness_output(stdout: &[u8]) -> Result<HarnessResponse, String> {
-    let line = stdout
-        .split(|b| *b == b'\n')
-        .map(<[u8]>::trim_ascii)
-        .rfind(|line| !line.is_empty() && *line != br#"{"status":"ready"}"#)
-        .ok_or_else(|| "the harness wrote nothing to stdout".to_owned())?;
+    let line = result_line(stdout).ok_or_else(|| "the harness wrote nothing to stdout".to_owned())?;
     serde_json::from_slice(line).map_err(|e| {
         let shown = String::from_utf8_lossy(&line[..line.len().min(120)]).into_owned();
         format!("the harness wrote an unreadable result ({e}): {shown}")
     })
+}
+
+/// The resource usage the harness put on its result line, if it did.
+pub(crate) fn parse_reported_usage(stdout: &[u8]) -> Option<ResourceUsage> {
+    #[derive(Deserialize)]
+    struct Line {
+        usage: Option<ResourceUsage>,
+    }
+    serde_json::from_slice::<Line>(result_line(stdout)?).ok()?.usage
+}
+
+/// The last non-empty line of stdout other than the ready line.
+fn result_line(stdout: &[u8]) -> Option<&[u8]> {
+    stdout
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .rfind(|line| !line.is_empty() && *line != br#"{"status":"ready"}"#)
 }
 
 #[cfg(test)]
@@ -243,6 +257,16 @@ mod tests {
         assert_eq!(report.metrics.commissions, None);
         assert_eq!(report.equity_curve[0].1, 10_000.0);
         assert_eq!(report.trades_summary.short, 47);
+    }
+
+    #[test]
+    fn the_reported_usage_is_read_from_the_result_line() {
+        let stdout = b"{\"status\":\"ready\"}\n{\"status\":\"invalid_request\",\"error\":\"x\",\"usage\":{\"peak_memory_bytes\":7,\"cpu_time_ms\":3}}\n";
+
+        let usage = parse_reported_usage(stdout);
+
+        assert_eq!(usage, Some(ResourceUsage { peak_memory_bytes: Some(7), cpu_time_ms: Some(3) }));
+        assert_eq!(parse_reported_usage(b"{\"status\":\"invalid_request\",\"error\":\"x\"}"), None);
     }
 
     #[test]

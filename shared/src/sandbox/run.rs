@@ -23,6 +23,8 @@ pub struct SandboxRun {
     /// The harness's answer; `None` when it gave none (killed, truncated, garbled).
     pub response: Option<HarnessResponse>,
     /// The container's exit code (0 ok, 1 code error, 2 invalid request, 137 killed...).
+    /// When the harness answered, the code the protocol gives that answer: the harness exits
+    /// with it right after writing, and the run does not wait for the engine to report it.
     pub exit_code: Option<i64>,
     /// Killed for passing the wall-clock limit.
     pub timed_out: bool,
@@ -35,8 +37,8 @@ pub struct SandboxRun {
     pub protocol_error: Option<String>,
     /// The last 16 KiB of stderr (the user's prints, Python warnings, crash messages).
     pub stderr_tail: String,
-    /// From the hand-off of the request to the harness's exit (the start-up of the
-    /// container, warm or cold, is not included).
+    /// From the hand-off of the request to the harness's answer (or, without one, its
+    /// exit); the start-up of the container, warm or cold, is not included.
     pub duration: Duration,
     /// Docker id of the (now removed) container, for logs and traces.
     pub container_id: String,

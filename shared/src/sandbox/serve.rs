@@ -1,10 +1,12 @@
 //! Serving one job in a launched container, then destroying it.
 //!
 //! Write the request to stdin -> read stdout/stderr under caps, the wall-clock deadline
-//! (from the hand-off) and the caller's cancellation -> on the result line, read the cgroup
-//! and close stdin so the harness exits -> wait -> inspect (exit code, OOM) -> remove.
-//! Removal is owned by the container's guard, so it happens on every path: success, error,
-//! cancellation, and even when the caller drops the future.
+//! (from the hand-off) and the caller's cancellation -> the result line ends the run (the
+//! harness flushes stderr before it and exits right after; waiting for Docker to report
+//! that exit would add ~50 ms) -> remove in the background. A run without an answer
+//! (killed, died) is waited for and inspected instead (exit code, OOM). Removal is owned
+//! by the container's guard, so it happens on every path: success, error, cancellation,
+//! and even when the caller drops the future.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -14,13 +16,14 @@ use bollard::container::{LogOutput, WaitContainerOptions};
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
 
 use super::error::SandboxError;
 use super::launch::{InputSink, Launched, OutputStream, READY_TIMEOUT, Startup};
 use super::lifecycle::{kill, short};
 use super::output::{OutputCapture, Overflow};
-use super::protocol::parse_harness_output;
+use super::protocol::{HarnessResponse, parse_harness_output, parse_reported_usage};
 use super::run::{RunLimits, SandboxRun, human_bytes};
 use super::settings::SandboxSettings;
 use super::usage::{self, UsageSample};
@@ -29,8 +32,9 @@ use super::usage::{self, UsageSample};
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(10);
 /// How long to wait for the exit status once output has ended.
 const WAIT_FOR_EXIT: Duration = Duration::from_secs(10);
-/// How long the harness may take to exit once it has answered and stdin is closed.
-const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// How long to keep reading after the result line, for stderr still in flight: the
+/// engine copies stdout and stderr separately, so their order is not guaranteed.
+const SETTLE_AFTER_ANSWER: Duration = Duration::from_millis(5);
 
 /// Who asked for the run and how it was started; recorded in the [`SandboxRun`].
 pub(crate) struct Origin<'a> {
@@ -38,6 +42,8 @@ pub(crate) struct Origin<'a> {
     pub(crate) labels: &'a HashMap<String, String>,
     /// The container came from the warm pool.
     pub(crate) warm: bool,
+    /// Where the container's removal runs after the run has returned.
+    pub(crate) removals: &'a TaskTracker,
 }
 
 /// The parts of a [`Launched`] container the run loop consumes (its guard stays outside).
@@ -47,7 +53,6 @@ struct Parts {
     input: InputSink,
     capture: OutputCapture,
     startup: Startup,
-    baseline: Option<UsageSample>,
 }
 
 /// Serves `payload` in `launched` and removes the container, whatever happens.
@@ -59,13 +64,13 @@ pub(crate) async fn serve(
     cancel: &CancellationToken,
     origin: Origin<'_>,
 ) -> Result<SandboxRun, SandboxError> {
-    let Launched { id, guard, output, input, capture, startup, baseline, .. } = launched;
+    let Launched { id, guard, output, input, capture, startup, .. } = launched;
     let span = info_span!("sandbox_run", container_id = %short(&id), warm = origin.warm);
-    let parts = Parts { id, output, input, capture, startup, baseline };
+    let parts = Parts { id, output, input, capture, startup };
+    let removals = origin.removals;
     let result = drive(docker, settings, parts, payload, cancel, origin).instrument(span).await;
-    let t = Instant::now();
-    guard.remove().await;
-    debug!(t = t.elapsed().as_millis() as u64, "TMP removed");
+    // The caller has its answer; the removal (~10 ms) need not hold it up.
+    removals.spawn(guard.remove());
     result
 }
 
@@ -77,15 +82,18 @@ async fn drive(
     cancel: &CancellationToken,
     origin: Origin<'_>,
 ) -> Result<SandboxRun, SandboxError> {
-    let Parts { id, mut output, input, mut capture, startup, baseline } = parts;
+    let Parts { id, mut output, input, mut capture, startup } = parts;
     let id = id.as_str();
     let handoff = Instant::now();
     let ready = startup == Startup::Ready;
-    // Stdout up to here is the ready line; a newline after it ends the result line.
+    let deadline = tokio::time::Instant::now() + settings.timeout;
+    // Stdout up to here is the ready line; the next complete line is the answer.
     let mark = capture.stdout().len();
-    let mut deadline = tokio::time::Instant::now() + settings.timeout;
-    // True once `deadline` is the exit grace after the answer, not the job's limit.
-    let mut grace = false;
+    let mut first_line_checked = !ready;
+    // Stdout before this offset holds no newline after the ready line.
+    let mut scanned = mark;
+    let mut settle: Option<tokio::time::Instant> = None;
+    let mut answered = false;
     let mut timed_out = false;
     let mut killed = false;
     let mut drain_deadline: Option<tokio::time::Instant> = None;
@@ -99,35 +107,19 @@ async fn drive(
     }
     // A harness that is not waiting for a request gets none.
     let payload = if ready { payload } else { Vec::new() };
-    // The harness reads one line, so the write completes as soon as it has read it. Driven
-    // inside the read loop so a container that floods output first cannot deadlock us.
+    // The harness reads one line, so the write completes as soon as it has read it; closing
+    // stdin (StdinOnce) is belt and braces. Driven inside the read loop so a container that
+    // floods output before reading cannot deadlock us.
     let write = async move {
-        let mut input = input;
+        let mut input: InputSink = input;
         input.write_all(&payload).await?;
         input.flush().await?;
-        Ok::<_, std::io::Error>(input)
+        input.shutdown().await
     };
     tokio::pin!(write);
     let mut write_done = false;
-    let mut stdin: Option<InputSink> = None;
-    let mut answered = startup == Startup::Failed;
-    let mut last_sample: Option<UsageSample> = None;
 
     loop {
-        if answered && let Some(mut sink) = stdin.take() {
-            // The harness lingers until stdin closes: read its cgroup while it still exists.
-            debug!(t = handoff.elapsed().as_millis() as u64, "TMP answered");
-            last_sample = usage::sample(docker, id).await;
-            debug!(t = handoff.elapsed().as_millis() as u64, "TMP sampled");
-            if let Err(error) = sink.shutdown().await {
-                debug!(%error, "closing the sandbox's stdin failed");
-            }
-            drop(sink);
-            if !killed {
-                deadline = tokio::time::Instant::now() + EXIT_GRACE;
-                grace = true;
-            }
-        }
         tokio::select! {
             biased;
             () = cancel.cancelled() => {
@@ -136,15 +128,15 @@ async fn drive(
                 return Err(SandboxError::Cancelled);
             }
             () = tokio::time::sleep_until(deadline), if !killed => {
-                if grace {
-                    debug!("sandbox harness did not exit after answering; killing");
-                } else {
-                    debug!(timeout_s = settings.timeout.as_secs_f64(), "sandbox timed out; killing");
-                    timed_out = true;
-                }
+                debug!(timeout_s = settings.timeout.as_secs_f64(), "sandbox timed out; killing");
+                timed_out = true;
                 killed = true;
                 kills.push(spawn_kill(docker, id, true));
                 drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_KILL);
+            }
+            () = sleep_until_opt(settle), if !killed => {
+                answered = true;
+                break;
             }
             () = sleep_until_opt(drain_deadline) => {
                 warn!("sandbox output did not end after the kill; giving up on it");
@@ -152,10 +144,9 @@ async fn drive(
             }
             written = &mut write, if !write_done => {
                 write_done = true;
-                match written {
-                    Ok(sink) => stdin = Some(sink),
+                if let Err(error) = written {
                     // The harness may exit (or be killed) before reading: not our failure.
-                    Err(error) => debug!(%error, "writing the request to the sandbox failed"),
+                    debug!(%error, "writing the request to the sandbox failed");
                 }
             }
             item = output.next() => {
@@ -176,41 +167,46 @@ async fn drive(
                     kills.push(spawn_kill(docker, id, false));
                     drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_KILL);
                 }
-                answered = answered || capture.stdout().get(mark..).is_some_and(|s| s.contains(&b'\n'));
+                // The first complete line is the answer when it reads as one (checked once:
+                // a flood of lines must not be re-parsed line after line).
+                let stdout = capture.stdout();
+                let from = scanned;
+                scanned = stdout.len();
+                if !first_line_checked
+                    && !killed
+                    && let Some(at) = stdout.get(from..).and_then(|new| new.iter().position(|b| *b == b'\n'))
+                {
+                    first_line_checked = true;
+                    // `mark..from + at` is the first line after the ready line.
+                    if parse_harness_output(&stdout[mark..from + at]).is_ok() {
+                        settle = Some(tokio::time::Instant::now() + SETTLE_AFTER_ANSWER);
+                    }
+                }
             }
         }
     }
 
-    debug!(t = handoff.elapsed().as_millis() as u64, "TMP output ended");
     drop(output);
-    drop(stdin);
+    let mut before_kill = None;
     for handle in kills {
         // A kill task only logs; a panic in it is not this run's business.
         if let Ok(Some(sample)) = handle.await {
-            last_sample = last_sample.or(Some(sample));
+            before_kill = Some(sample);
         }
     }
-    // Output has ended, so the process has (almost) exited; collect its status.
-    let waited = tokio::time::timeout(
-        WAIT_FOR_EXIT,
-        docker.wait_container(id, None::<WaitContainerOptions<String>>).next(),
-    )
-    .await;
-    if waited.is_err() {
-        warn!("sandbox container did not exit after its output ended; killing");
-        kill(docker, id).await;
-    }
-    let duration = handoff.elapsed();
-    debug!(t = handoff.elapsed().as_millis() as u64, "TMP waited");
-    let state = docker
-        .inspect_container(id, None)
-        .await
-        .map_err(|source| SandboxError::Docker { operation: "inspect container", source })?
-        .state
-        .unwrap_or_default();
-    let exit_code = state.exit_code;
-    debug!(t = handoff.elapsed().as_millis() as u64, "TMP inspected");
-    let oom_killed = state.oom_killed.unwrap_or(false);
+    let (exit_code, oom_killed, duration) = if answered {
+        // The harness exits with the protocol's code right after its answer.
+        let code = match parse_harness_output(capture.stdout()) {
+            Ok(HarnessResponse::Ok(_)) => Some(0),
+            Ok(HarnessResponse::Error(_)) => Some(1),
+            Ok(HarnessResponse::InvalidRequest { .. }) => Some(2),
+            Err(_) => None,
+        };
+        (code, false, handoff.elapsed())
+    } else {
+        let (code, oom) = exit_status(docker, id).await?;
+        (code, oom, handoff.elapsed())
+    };
 
     let output_truncated = capture.truncated();
     let (response, protocol_error) = match capture.overflow() {
@@ -229,7 +225,8 @@ async fn drive(
             Err(error) => (None, Some(error)),
         },
     };
-    let resource_usage = usage::usage(baseline, last_sample, oom_killed, settings.memory_bytes);
+    let reported = parse_reported_usage(capture.stdout());
+    let resource_usage = usage::usage(reported, before_kill, oom_killed, settings.memory_bytes);
     let (stdout_bytes, stderr_bytes) = capture.totals();
     debug!(
         ?exit_code,
@@ -262,6 +259,27 @@ async fn drive(
         warm: origin.warm,
         labels: origin.labels.clone(),
     })
+}
+
+/// Waits (bounded) for the container to exit, then reads its exit code and OOM flag.
+async fn exit_status(docker: &Docker, id: &str) -> Result<(Option<i64>, bool), SandboxError> {
+    // Output has ended, so the process has (almost) exited.
+    let waited = tokio::time::timeout(
+        WAIT_FOR_EXIT,
+        docker.wait_container(id, None::<WaitContainerOptions<String>>).next(),
+    )
+    .await;
+    if waited.is_err() {
+        warn!("sandbox container did not exit after its output ended; killing");
+        kill(docker, id).await;
+    }
+    let state = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|source| SandboxError::Docker { operation: "inspect container", source })?
+        .state
+        .unwrap_or_default();
+    Ok((state.exit_code, state.oom_killed.unwrap_or(false)))
 }
 
 /// Kills the container; with `sample_first`, reads its cgroup first (the last chance: a

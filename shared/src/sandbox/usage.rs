@@ -1,17 +1,18 @@
-//! Resource usage of a run, from the container's cgroup as the engine reports it.
+//! Resource usage of a run, from the container's cgroup.
 //!
-//! A stopped container has no cgroup any more (its stats are all zero), so the statistics
-//! are read while it still runs: once when the harness is ready (the baseline) and once
-//! when the result line has arrived (the harness lingers until stdin closes, see
-//! `deploy/sandbox/README.md`) or just before a kill. `one-shot` stats answer at once
-//! instead of waiting a second for a second CPU sample.
+//! The harness reads its container's cgroup as it writes the result line and reports it
+//! there (`deploy/sandbox/README.md`): instant and exact. The engine's stats API cannot do
+//! that job: a stopped container has no statistics (all zero) and a running one answers
+//! only on its collector's one-second tick, which would double a warm run's latency. So
+//! the stats API is only the fallback for a run killed at its timeout (read just before
+//! the kill); after an OOM kill the memory limit is the peak.
 
 use std::time::Duration;
 
 use bollard::Docker;
 use bollard::container::{Stats, StatsOptions};
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use super::lifecycle::short;
@@ -21,14 +22,15 @@ const STATS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What one run cost, from the container's cgroup. `None` when it could not be read (the
 /// process died before a sample could be taken, or the engine did not report it).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceUsage {
     /// Peak memory of the container in bytes, page cache included (cgroup v1
     /// `max_usage_in_bytes`; on cgroup v2 the usage at the last sample, a lower bound). For
     /// a run killed by the OOM killer, the memory limit.
     pub peak_memory_bytes: Option<u64>,
-    /// CPU time (user + system, all processes) spent on the job, in milliseconds: from the
-    /// moment the harness was ready (imports done) to its result or the kill.
+    /// CPU time (user + system, all processes of the container) spent on the job, in
+    /// milliseconds: from the moment the harness was ready (imports done) to its result.
+    /// For a run killed at its timeout, the container's whole CPU time, start-up included.
     pub cpu_time_ms: Option<u64>,
 }
 
@@ -69,45 +71,45 @@ pub(crate) async fn sample(docker: &Docker, id: &str) -> Option<UsageSample> {
     }
 }
 
-/// The usage of one run from its baseline (harness ready) and last sample.
+/// The usage of one run: what the harness reported, else the engine's reading before a
+/// kill; an OOM kill means the peak was the limit.
 pub(crate) fn usage(
-    baseline: Option<UsageSample>,
-    last: Option<UsageSample>,
+    reported: Option<ResourceUsage>,
+    before_kill: Option<UsageSample>,
     oom_killed: bool,
     memory_limit: i64,
 ) -> ResourceUsage {
-    let peaks = [baseline, last].into_iter().flatten().filter_map(|s| s.peak_memory_bytes);
-    let mut peak_memory_bytes = peaks.max();
+    let mut usage = reported.unwrap_or_else(|| ResourceUsage {
+        peak_memory_bytes: before_kill.and_then(|s| s.peak_memory_bytes),
+        cpu_time_ms: before_kill.and_then(|s| s.cpu_ns).map(|ns| ns / 1_000_000),
+    });
     if oom_killed {
         // The kernel killed it for reaching the limit; its cgroup is gone, the limit is known.
         let limit = u64::try_from(memory_limit).unwrap_or(0);
-        peak_memory_bytes = Some(peak_memory_bytes.unwrap_or(0).max(limit));
+        usage.peak_memory_bytes = Some(usage.peak_memory_bytes.unwrap_or(0).max(limit));
     }
-    let cpu_time_ms = match (baseline.and_then(|b| b.cpu_ns), last.and_then(|l| l.cpu_ns)) {
-        (Some(start), Some(end)) => Some(end.saturating_sub(start) / 1_000_000),
-        _ => None,
-    };
-    ResourceUsage { peak_memory_bytes, cpu_time_ms }
+    usage
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample(peak: u64, cpu_ns: u64) -> Option<UsageSample> {
-        Some(UsageSample { peak_memory_bytes: Some(peak), cpu_ns: Some(cpu_ns) })
+    #[test]
+    fn the_harness_report_wins_and_the_engine_reading_is_the_fallback() {
+        let reported = ResourceUsage { peak_memory_bytes: Some(100), cpu_time_ms: Some(250) };
+        let sample = UsageSample { peak_memory_bytes: Some(300), cpu_ns: Some(2_000_000_000) };
+
+        assert_eq!(usage(Some(reported), Some(sample), false, 1000), reported);
+        assert_eq!(
+            usage(None, Some(sample), false, 1000),
+            ResourceUsage { peak_memory_bytes: Some(300), cpu_time_ms: Some(2000) }
+        );
     }
 
     #[test]
-    fn cpu_time_is_the_difference_and_memory_the_highest_peak() {
-        let usage = usage(sample(100, 1_500_000_000), sample(80, 1_750_000_000), false, 1000);
-
-        assert_eq!(usage, ResourceUsage { peak_memory_bytes: Some(100), cpu_time_ms: Some(250) });
-    }
-
-    #[test]
-    fn an_oom_kill_reports_the_limit_and_a_missing_sample_no_cpu() {
-        let usage = usage(sample(100, 1), None, true, 1000);
+    fn an_oom_kill_reports_the_limit() {
+        let usage = usage(None, None, true, 1000);
 
         assert_eq!(usage, ResourceUsage { peak_memory_bytes: Some(1000), cpu_time_ms: None });
     }
