@@ -16,6 +16,9 @@ deploy/sandbox/build-image.sh
 step "python packages for the numeric checks"
 scripts/ensure-python-deps.sh
 
+step "leftovers of interrupted test runs"
+scripts/clean-test-leftovers.sh
+
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
 step "format"

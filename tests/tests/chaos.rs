@@ -12,6 +12,10 @@ const RUNS: usize = 40;
 const WORKERS: usize = 3;
 const MIN_KILLS: usize = 10;
 const FAILPOINT: (&str, &str) = ("ALGOAGENT_FAILPOINT", "merge-after-git:0.25");
+/// Two jobs per worker: three workers already share two cores with their sandboxes.
+const CONCURRENCY: (&str, &str) = ("WORKER_CONCURRENCY", "2");
+/// One warm container per worker: every restart builds a new pool.
+const POOL: (&str, &str) = ("SANDBOX_WARM_POOL", "1");
 
 fn specs() -> Vec<Vec<u8>> {
     let mut files: Vec<_> = std::fs::read_dir(examples_dir()).unwrap().map(|e| e.unwrap().path()).collect();
@@ -30,9 +34,12 @@ fn specs() -> Vec<Vec<u8>> {
 async fn runs_survive_workers_killed_at_random_and_mid_merge() {
     // Arrange
     let mut env = TestEnv::new().await.unwrap();
+    // A job may be in flight on several workers that die in turn: give it the attempts a
+    // deployment expecting this much churn would (the default is 5).
+    env.extra_env.push(("ALGOAGENT_MAX_ATTEMPTS".into(), "test=12,merge=12,validate=12,generate=12".into()));
     env.start_coordinator().await.unwrap();
     for _ in 0..WORKERS {
-        env.start_worker_with(&[], &[FAILPOINT]).await.unwrap();
+        env.start_worker_with(&[], &[FAILPOINT, CONCURRENCY, POOL]).await.unwrap();
     }
     let started = Instant::now();
     let mut run_ids = Vec::new();
@@ -42,8 +49,9 @@ async fn runs_survive_workers_killed_at_random_and_mid_merge() {
         run_ids.push(resp["run_id"].as_str().unwrap().to_owned());
     }
 
-    // Act: kill a random worker every 2-4 s until every run is finished and enough kills
-    // happened; restart any worker that died (killed or aborted by the failpoint).
+    // Act: kill a random worker every 3-5 s until MIN_KILLS kills happened (most of the
+    // batch), then let it finish; restart any worker that died (killed or aborted by the
+    // failpoint, which stays armed to the end).
     let mut kills = 0;
     let mut aborts = 0;
     let mut next_kill = Instant::now() + Duration::from_secs(2);
@@ -54,7 +62,7 @@ async fn runs_survive_workers_killed_at_random_and_mid_merge() {
                 if status.code().is_none() && !status.to_string().contains("SIGKILL") {
                     aborts += 1;
                 }
-                env.restart_worker(i, &[], &[FAILPOINT]).await.unwrap();
+                env.restart_worker(i, &[], &[FAILPOINT, CONCURRENCY, POOL]).await.unwrap();
             }
         }
         let pending: i64 = sqlx::query_scalar(
@@ -67,14 +75,14 @@ async fn runs_survive_workers_killed_at_random_and_mid_merge() {
             break;
         }
         assert!(Instant::now() < deadline, "{pending} runs still pending after 10 minutes ({kills} kills)");
-        if Instant::now() >= next_kill {
+        if kills < MIN_KILLS && Instant::now() >= next_kill {
             let victim =
                 *(0..env.worker_count()).collect::<Vec<_>>().choose(&mut rand::thread_rng()).unwrap();
             env.worker(victim).start_kill().unwrap();
             env.worker(victim).wait().await.unwrap();
             kills += 1;
-            env.restart_worker(victim, &[], &[FAILPOINT]).await.unwrap();
-            next_kill = Instant::now() + Duration::from_millis(2000 + rand::random::<u64>() % 2000);
+            env.restart_worker(victim, &[], &[FAILPOINT, CONCURRENCY, POOL]).await.unwrap();
+            next_kill = Instant::now() + Duration::from_millis(3000 + rand::random::<u64>() % 2000);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
