@@ -27,7 +27,7 @@ impl Names {
         format!("{}.jobs.{}", self.ns, kind.as_str())
     }
 
-    /// Headers exchange routing retries to delay tiers by `x-retry-tier`.
+    /// Headers exchange routing retries to delay tiers by `algoagent-retry-tier`.
     pub fn retry_exchange(&self) -> String {
         format!("{}.retry", self.ns)
     }

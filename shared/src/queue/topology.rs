@@ -12,7 +12,9 @@ use super::names::Names;
 use crate::job::{JobKind, RETRY_TIERS, tier_name};
 
 /// Header naming the retry tier a message goes to.
-pub const RETRY_TIER_HEADER: &str = "x-retry-tier";
+/// (Not `x-` prefixed: RabbitMQ's headers exchange ignores `x-` keys when matching, so such
+/// a binding would match every message and send each retry to every tier.)
+pub const RETRY_TIER_HEADER: &str = "algoagent-retry-tier";
 
 /// Redelivery limit of the quorum job queues: a backstop against a message that crashes
 /// every worker before it can be acked (the attempt limit normally triggers long before).
