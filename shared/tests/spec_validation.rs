@@ -529,3 +529,24 @@ fn an_integral_float_parameter_is_not_a_window() {
     let e = error_at(&errs, "indicators.s.period");
     assert!(e.msg.starts_with("parameter 'p' is 14.0;"), "{e}");
 }
+
+#[test]
+fn a_symbol_selects_its_dataset_and_an_unknown_one_lists_the_available() {
+    let spec = |backtest: &str| {
+        format!(
+            r#"{{"name":"S","entry_rules":["close > 1"],"exit_rules":["close < 1"],"backtest":{backtest}}}"#
+        )
+    };
+    let ok = shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["btcusd"]}"#).as_bytes()).unwrap();
+    assert_eq!(ok.backtest.dataset, "BTCUSD");
+    let err = shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["AAPL"]}"#).as_bytes()).unwrap_err();
+    assert!(err.has_path("backtest.symbols.0"), "{err}");
+    assert!(err.to_string().contains("GOOG, EURUSD, BTCUSD"), "{err}");
+    let err = shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["GOOG","EURUSD"]}"#).as_bytes())
+        .unwrap_err();
+    assert!(err.has_path("backtest.symbols"), "{err}");
+    let err =
+        shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["GOOG"],"dataset":"EURUSD"}"#).as_bytes())
+            .unwrap_err();
+    assert!(err.to_string().contains("disagree"), "{err}");
+}

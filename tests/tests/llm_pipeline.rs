@@ -108,6 +108,13 @@ async fn valid_structured_code_is_merged_accounted_and_the_key_stays_secret() {
     assert_eq!(run["llm"]["calls"], 1);
     assert!(run["llm"]["cost_usd"].as_f64().unwrap() > 0.0, "{}", run["llm"]);
     assert_eq!(fake.request_count(), 1);
+    let metrics = reqwest::get(format!("{}/metrics", env.api)).await.unwrap().text().await.unwrap();
+    assert!(
+        metrics
+            .contains(r#"algoagent_llm_requests_total{provider="openai",model="fake-model",outcome="ok"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"algoagent_runs{status="merged"} 1"#), "{metrics}");
     assert_eq!(fake.auth.lock().unwrap()[0].as_deref(), Some(format!("Bearer {key}").as_str()));
     // The sandbox containers this worker keeps warm carry no secret either.
     let ids = tokio::process::Command::new("docker")

@@ -29,9 +29,29 @@ async fn wait_port(port: u16, up: bool) {
     }
 }
 
-async fn restart_rabbitmq() {
-    sh("rabbitmqctl -q stop_app && rabbitmqctl -q start_app");
+/// Stops the broker, checks the coordinator reports itself degraded meanwhile, restarts it
+/// and checks health comes back.
+async fn restart_rabbitmq(env: &TestEnv) {
+    sh("rabbitmqctl -q stop_app");
+    wait_health(env, 503).await;
+    sh("rabbitmqctl -q start_app");
     wait_port(5672, true).await;
+    wait_health(env, 200).await;
+}
+
+async fn wait_health(env: &TestEnv, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (got, body) = env.get("/health").await.unwrap();
+        if got == status {
+            if status == 503 {
+                assert_eq!(body["components"]["rabbitmq"]["available"], false, "{body}");
+            }
+            return;
+        }
+        assert!(Instant::now() < deadline, "/health never answered {status}: {got} {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn restart_postgres() {
@@ -71,7 +91,7 @@ async fn runs_complete_across_broker_database_and_cache_restarts() {
 
     // Act: restart each dependency in turn while runs are in flight.
     let started = Instant::now();
-    restart_rabbitmq().await;
+    restart_rabbitmq(&env).await;
     let after_rabbit = started.elapsed();
     restart_postgres().await;
     let after_pg = started.elapsed();

@@ -19,13 +19,15 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
     }
     .await;
     let published = state.relay_stats.published.load(std::sync::atomic::Ordering::Relaxed);
+    let broker = state.relay_stats.connected.load(std::sync::atomic::Ordering::Relaxed);
     match db {
         Ok(pending) => (
-            StatusCode::OK,
+            if broker { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
             Json(serde_json::json!({
-                "status": "ok",
+                "status": if broker { "ok" } else { "degraded" },
                 "components": {
                     "postgres": { "available": true },
+                    "rabbitmq": { "available": broker },
                     "outbox": { "pending": pending, "published": published },
                 },
                 "namespace": state.settings.namespace.as_str(),

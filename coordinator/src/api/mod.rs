@@ -7,6 +7,7 @@ mod extract;
 mod health;
 mod limit;
 mod memory;
+mod metrics;
 mod production;
 mod runs;
 mod workers;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dlq::router())
         .merge(workers::router())
         .merge(memory::router())
+        .merge(metrics::router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit::refuse_oversized))
         .layer(TraceLayer::new_for_http())

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use lapin::Channel;
@@ -34,6 +34,8 @@ pub const OUTBOX_CHANNEL: &str = "algoagent_outbox";
 pub struct RelayStats {
     /// Messages published and marked sent.
     pub published: AtomicU64,
+    /// Whether the relay holds a live broker session (health reports degraded otherwise).
+    pub connected: AtomicBool,
 }
 
 /// Publishes the outbox of one database.
@@ -56,7 +58,9 @@ impl Relay {
     pub async fn run(self, cancel: CancellationToken) {
         let mut backoff = Backoff::default();
         loop {
-            match self.session(&cancel).await {
+            let result = self.session(&cancel).await;
+            self.stats.connected.store(false, Ordering::Relaxed);
+            match result {
                 Ok(()) => return,
                 Err(err) => {
                     tracing::warn!(error = %err, source = ?std::error::Error::source(&err), "outbox relay lost a dependency; reconnecting");
@@ -76,8 +80,12 @@ impl Relay {
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         let mut listener = PgListener::connect_with(&self.pool).await.map_err(crate::db::DbError::from)?;
         listener.listen(OUTBOX_CHANNEL).await.map_err(crate::db::DbError::from)?;
+        self.stats.connected.store(true, Ordering::Relaxed);
         tracing::info!("outbox relay connected");
         loop {
+            if !conn.status().connected() || !channel.status().connected() {
+                return Err(QueueError::Amqp(lapin::Error::InvalidConnectionState(conn.status().state())));
+            }
             while self.flush(&channel).await? == BATCH as usize {}
             if cancel.is_cancelled() {
                 let _ = conn.close(200, "shutdown").await;

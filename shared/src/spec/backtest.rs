@@ -134,9 +134,6 @@ impl BacktestConfig {
                 self.initial_capital
             ));
         }
-        if !self.symbols.is_empty() {
-            w.push("symbols are informational; the dataset decides which data is tested".to_owned());
-        }
         w
     }
 

@@ -55,12 +55,29 @@ pub(crate) fn read_backtest(r: &mut Reader, v: &Value, loc: &[String]) -> Backte
             for (i, item) in items.iter().enumerate() {
                 let iloc = at(&sloc, &i.to_string());
                 if let Some(s) = r.string(item, &iloc, MAX_SYMBOL_CHARS) {
-                    if is_symbol(s) {
-                        c.symbols.push(s.to_owned());
-                    } else {
+                    if !is_symbol(s) {
                         r.push(iloc, "pattern", "symbol must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$");
+                    } else if let Some(known) = BUILTIN_DATASETS.iter().find(|d| d.eq_ignore_ascii_case(s)) {
+                        c.symbols.push((*known).to_owned());
+                    } else {
+                        let msg = format!(
+                            "unknown symbol '{s}': the available datasets are {} (or a CSV file as dataset \"csv:<file>.csv\")",
+                            BUILTIN_DATASETS.join(", ")
+                        );
+                        r.push(iloc, "pattern", msg);
                     }
                 }
+            }
+        }
+        // The symbol selects the dataset: one symbol per run, agreeing with `dataset` if set.
+        if c.symbols.len() > 1 {
+            r.push(sloc, "conflict", "one symbol per run: submit one run per symbol");
+        } else if let Some(symbol) = c.symbols.first() {
+            if Reader::optional(obj, "dataset").is_none() {
+                c.dataset = symbol.clone();
+            } else if &c.dataset != symbol {
+                let msg = format!("symbol {symbol} and dataset {} disagree; give one of them", c.dataset);
+                r.push(sloc, "conflict", msg);
             }
         }
     }

@@ -24,7 +24,7 @@ use std::borrow::Cow;
 pub(crate) const IDENT_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
 /// Pattern of strategy names (see [`StrategyName::parse`]).
 pub(crate) const NAME_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_-]{0,63}$";
-/// Pattern of informational symbols in a backtest config.
+/// Pattern of symbols in a backtest config (each must name a bundled dataset).
 pub(crate) const SYMBOL_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$";
 /// Pattern of `dataset`: a bundled dataset or `csv:<file>.csv` without `..` (ECMA-262
 /// lookahead, which JSON Schema patterns use).

@@ -84,7 +84,7 @@ pub async fn handle(
             equity_curve,
             error: reason.clone(),
             duration_ms: i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX),
-            resource_usage: serde_json::to_value(&outcome.resource_usage).ok(),
+            resource_usage: serde_json::to_value(outcome.resource_usage).ok(),
         },
         reason,
     })
