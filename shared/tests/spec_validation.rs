@@ -537,16 +537,18 @@ fn a_symbol_selects_its_dataset_and_an_unknown_one_lists_the_available() {
             r#"{{"name":"S","entry_rules":["close > 1"],"exit_rules":["close < 1"],"backtest":{backtest}}}"#
         )
     };
-    let ok = shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["btcusd"]}"#).as_bytes()).unwrap();
+    let ok =
+        shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["btcusd"]}"#).as_bytes()).expect("valid");
     assert_eq!(ok.backtest.dataset, "BTCUSD");
-    let err = shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["AAPL"]}"#).as_bytes()).unwrap_err();
+    let err = shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["AAPL"]}"#).as_bytes())
+        .expect_err("refused");
     assert!(err.has_path("backtest.symbols.0"), "{err}");
     assert!(err.to_string().contains("GOOG, EURUSD, BTCUSD"), "{err}");
     let err = shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["GOOG","EURUSD"]}"#).as_bytes())
-        .unwrap_err();
+        .expect_err("refused");
     assert!(err.has_path("backtest.symbols"), "{err}");
     let err =
         shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["GOOG"],"dataset":"EURUSD"}"#).as_bytes())
-            .unwrap_err();
+            .expect_err("refused");
     assert!(err.to_string().contains("disagree"), "{err}");
 }
