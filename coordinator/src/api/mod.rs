@@ -5,6 +5,7 @@ mod dlq;
 mod error;
 mod extract;
 mod health;
+mod lifecycle;
 mod limit;
 mod memory;
 mod metrics;
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(runs::router())
         .merge(production::router())
+        .merge(lifecycle::router())
         .merge(dlq::router())
         .merge(workers::router())
         .merge(memory::router())

@@ -1,0 +1,293 @@
+//! The prototype's strategy lifecycle routes: `{id}/lifecycle/` (state history),
+//! `{id}/deploy/` (an annotated tag on main) and `{id}/rollback/` (a new commit restoring an
+//! earlier version), plus `backtests/{id}/status/`. Deploy and rollback change git and the
+//! run's state together, each audited.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use shared::db::runs::{self, StrategyRow};
+use shared::gitflow::{GitError, StrategyRepo};
+use shared::job::{RunStatus, StrategyId};
+
+use super::error::ApiError;
+use super::extract::ApiJson;
+use crate::state::AppState;
+
+/// Lifecycle routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/production/strategies/{id}/lifecycle/", get(lifecycle))
+        .route("/api/production/strategies/{id}/deploy/", post(deploy))
+        .route("/api/production/strategies/{id}/rollback/", post(rollback))
+        .route("/api/production/backtests/{id}/status/", get(backtest_status))
+}
+
+fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "BAD_ID",
+            format!("id: not a {what} id (integer expected)"),
+            serde_json::Value::String(raw.into()),
+        )
+    })
+}
+
+async fn strategy(state: &AppState, raw: &str) -> Result<StrategyRow, ApiError> {
+    let id = parse_id(raw, "strategy")?;
+    runs::strategy(&state.pool, StrategyId(id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("strategy {id}")))
+}
+
+async fn lifecycle(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = strategy(&state, &raw).await?;
+    type Counts = (i64, i64, i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let (generations, tests, fixes, errors, last_generation, last_test, last_success): Counts = sqlx::query_as(
+        "SELECT coalesce(sum(j.attempt) FILTER (WHERE j.kind IN ('generate', 'fix')), 0)::bigint,
+                coalesce(sum(j.attempt) FILTER (WHERE j.kind = 'test'), 0)::bigint,
+                (SELECT coalesce(sum(fix_attempts), 0)::bigint FROM runs WHERE strategy_id = $1),
+                (SELECT count(*) FROM runs WHERE strategy_id = $1 AND status IN ('failed', 'dead')),
+                max(j.finished_at) FILTER (WHERE j.kind IN ('generate', 'fix') AND j.status = 'succeeded'),
+                max(j.finished_at) FILTER (WHERE j.kind = 'test'),
+                (SELECT max(finished_at) FROM runs WHERE strategy_id = $1 AND status IN ('merged', 'deployed'))
+           FROM jobs j WHERE j.strategy_id = $1",
+    )
+    .bind(s.id)
+    .fetch_one(&state.pool)
+    .await?;
+    let last_error: Option<String> = sqlx::query_scalar(
+        "SELECT error FROM runs WHERE strategy_id = $1 AND error IS NOT NULL ORDER BY updated_at DESC LIMIT 1",
+    )
+    .bind(s.id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let audit: Vec<(DateTime<Utc>, String, String, Option<String>, serde_json::Value)> = sqlx::query_as(
+        "SELECT at, entity_type, to_state, from_state, details FROM transitions
+          WHERE (entity_type = 'strategy' AND entity_id = $1::text)
+             OR (entity_type = 'run' AND entity_id IN (SELECT id::text FROM runs WHERE strategy_id = $1))
+          ORDER BY id",
+    )
+    .bind(s.id)
+    .fetch_all(&state.pool)
+    .await?;
+    let audit_log: Vec<serde_json::Value> = audit
+        .into_iter()
+        .map(|(at, entity, to, from, details)| {
+            let text = details.get("reason").and_then(|r| r.as_str()).map_or_else(
+                || format!("{entity}: {} -> {to}", from.as_deref().unwrap_or("new")),
+                |r| format!("{entity}: {} -> {to}: {r}", from.as_deref().unwrap_or("new")),
+            );
+            serde_json::json!({ "timestamp": at, "event": to, "details": text })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "strategy_id": s.id,
+        "name": s.name,
+        "current_status": s.status,
+        "lifecycle_tracking": {
+            "generation_attempts": generations,
+            "test_attempts": tests,
+            "fix_attempts": fixes,
+            "error_count": errors,
+            "last_error": last_error,
+        },
+        "timestamps": {
+            "created_at": s.created_at,
+            "last_generation": last_generation,
+            "last_test": last_test,
+            "last_success": last_success,
+        },
+        "audit_log": audit_log,
+    })))
+}
+
+/// Runs a blocking git operation on the strategies repository.
+async fn with_repo<T: Send + 'static>(
+    state: &AppState,
+    op: impl FnOnce(&StrategyRepo) -> Result<T, GitError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let location = state.settings.strategy_repo.clone();
+    let cache = state.settings.cache_dir.join("git");
+    let result =
+        tokio::task::spawn_blocking(move || op(&StrategyRepo::open_or_init(&location, &cache)?)).await?;
+    result.map_err(|err| match err {
+        GitError::NotFound(what) => ApiError::not_found(what),
+        GitError::InvalidName { .. } | GitError::InvalidInput { .. } => ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_GIT_INPUT",
+            err.to_string(),
+            serde_json::Value::Null,
+        ),
+        GitError::Conflict(why) => {
+            ApiError::client(StatusCode::CONFLICT, "GIT_CONFLICT", why, serde_json::Value::Null)
+        }
+        other => ApiError::from(other),
+    })
+}
+
+/// Moves the strategy's latest run and the strategy itself to `to` (audited), if the run
+/// is in a state that allows it.
+async fn record(
+    state: &AppState,
+    s: &StrategyRow,
+    to: RunStatus,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let latest: Option<(shared::job::RunId, String)> = sqlx::query_as(
+        "SELECT id, status FROM runs WHERE strategy_id = $1 AND status IN ('merged', 'deployed', 'rolled_back')
+          ORDER BY finished_at DESC NULLS LAST LIMIT 1 FOR UPDATE",
+    )
+    .bind(s.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((run_id, status)) = latest
+        && let Ok(from) = status.parse::<RunStatus>()
+        && from.can_move_to(to)
+    {
+        runs::advance(&mut tx, run_id, from, to, "operator", None, details.clone()).await?;
+    }
+    runs::set_strategy_status(&mut tx, s.id, to.as_str(), "operator", details).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeployRequest {
+    #[serde(default)]
+    commit_message: Option<String>,
+    #[serde(default = "yes")]
+    create_tag: bool,
+    #[serde(default)]
+    tag_version: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn deploy(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    ApiJson(req): ApiJson<DeployRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = strategy(&state, &raw).await?;
+    if !req.create_tag {
+        return Err(ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            "create_tag: a deploy is a tag on main; it cannot be false",
+            serde_json::Value::Null,
+        ));
+    }
+    let version: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM strategy_versions WHERE strategy_id = $1 AND git_commit IS NOT NULL",
+    )
+    .bind(s.id)
+    .fetch_one(&state.pool)
+    .await?;
+    // Tags are repository-wide: name them after the strategy.
+    let tag = format!("{}/{}", s.name, req.tag_version.clone().unwrap_or_else(|| format!("v{version}")));
+    let message = req.commit_message.clone().unwrap_or_else(|| format!("Deploy {}", s.name));
+    let (name, t, m) = (s.name.clone(), tag.clone(), message.clone());
+    let commit = with_repo(&state, move |repo| repo.deploy(&name, &t, &m)).await?;
+    record(
+        &state,
+        &s,
+        RunStatus::Deployed,
+        serde_json::json!({ "tag": tag, "commit": commit, "message": message }),
+    )
+    .await?;
+    Ok(Json(serde_json::json!({
+        "status": "deployed",
+        "strategy_id": s.id,
+        "branch": format!("strategy/{}", s.name),
+        "commit": commit,
+        "tag": tag,
+        "message": format!("Strategy {} deployed successfully", s.name),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackRequest {
+    commit_hash: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    ApiJson(req): ApiJson<RollbackRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = strategy(&state, &raw).await?;
+    let reason = req.reason.clone().unwrap_or_else(|| "rollback requested".into());
+    let (name, to, why) = (s.name.clone(), req.commit_hash.clone(), reason.clone());
+    let commit = with_repo(&state, move |repo| repo.rollback(&name, &to, &why)).await?;
+    record(
+        &state,
+        &s,
+        RunStatus::RolledBack,
+        serde_json::json!({ "reason": reason, "reverted_to": req.commit_hash, "commit": commit }),
+    )
+    .await?;
+    Ok(Json(serde_json::json!({
+        "status": "rolled_back",
+        "strategy_id": s.id,
+        "reverted_to": req.commit_hash,
+        "commit": commit,
+        "branch": "main",
+        "reason": reason,
+        "message": format!("Strategy {} rolled back successfully", s.name),
+    })))
+}
+
+async fn backtest_status(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&raw, "backtest")?;
+    let b = shared::db::backtests::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("backtest {id}")))?;
+    let job = shared::db::jobs::get(&state.pool, b.job_id).await?;
+    let history = shared::db::transitions::for_entity(&state.pool, "job", &b.job_id.to_string()).await?;
+    let audit_log: Vec<serde_json::Value> = history
+        .iter()
+        .map(|t| serde_json::json!({ "timestamp": t.at, "event": t.to_state, "details": t.details }))
+        .collect();
+    let m = b.metrics.clone().unwrap_or_default();
+    Ok(Json(serde_json::json!({
+        "backtest_id": b.id,
+        "status": if b.status == "ok" { "completed" } else { "failed" },
+        "started_at": job.as_ref().and_then(|j| j.started_at),
+        "completed_at": b.created_at,
+        "execution_time": b.duration_ms as f64 / 1000.0,
+        "error_message": b.error,
+        "state_tracking": {
+            "current_status": if b.passed { "passed" } else { "failed" },
+            "test_attempts": job.as_ref().map_or(0, |j| j.attempt),
+            "error_count": i32::from(!b.passed),
+            "last_error": b.error,
+        },
+        "audit_log": audit_log,
+        "results": {
+            "total_return": m.get("return_pct").and_then(|v| v.as_f64()).map(|p| p / 100.0),
+            "sharpe_ratio": m.get("sharpe"),
+            "max_drawdown": m.get("max_drawdown_pct").and_then(|v| v.as_f64()).map(|p| p / 100.0),
+            "win_rate": m.get("win_rate_pct").and_then(|v| v.as_f64()).map(|p| p / 100.0),
+            "total_trades": m.get("trades"),
+        },
+        "resource_usage": b.resource_usage,
+    })))
+}

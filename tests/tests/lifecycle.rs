@@ -1,0 +1,94 @@
+//! The prototype's lifecycle routes: lifecycle history, deploy (tag) and rollback (a new
+//! commit restoring an earlier version), and a backtest's status.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use algoagent_tests::{TestEnv, examples_dir};
+
+fn spec(fast: i64) -> Vec<u8> {
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(examples_dir().join("sma_crossover.json")).unwrap()).unwrap();
+    spec["name"] = serde_json::Value::String("life".into());
+    spec["parameters"]["fast_period"] = serde_json::json!(fast);
+    serde_json::to_vec(&spec).unwrap()
+}
+
+async fn merged(env: &TestEnv, body: Vec<u8>) -> serde_json::Value {
+    let (status, resp) = env.post("/api/runs", body).await.unwrap();
+    assert_eq!(status, 202, "{resp}");
+    let run = env.wait_for_run(resp["run_id"].as_str().unwrap(), Duration::from_secs(120)).await.unwrap();
+    assert_eq!(run["status"], "merged", "{}", run["error"]);
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
+    // Arrange: two merged versions of one strategy.
+    let env = TestEnv::start(1).await.unwrap();
+    let first = merged(&env, spec(10)).await;
+    let second = merged(&env, spec(5)).await;
+    let id = first["strategy"]["id"].as_i64().unwrap();
+    let first_commit = first["versions"][0]["git_commit"].as_str().unwrap().to_owned();
+    let first_code = first["versions"][0]["code"].as_str().unwrap().to_owned();
+    assert_ne!(first_code, second["versions"][0]["code"].as_str().unwrap());
+
+    // Lifecycle.
+    let (status, life) = env.get(&format!("/api/production/strategies/{id}/lifecycle/")).await.unwrap();
+    assert_eq!(status, 200, "{life}");
+    assert_eq!(life["name"], "life");
+    assert_eq!(life["current_status"], "merged");
+    assert_eq!(life["lifecycle_tracking"]["generation_attempts"], 2);
+    assert!(life["audit_log"].as_array().unwrap().len() >= 12, "{life}");
+
+    // Deploy.
+    let (status, body) = env
+        .post(
+            &format!("/api/production/strategies/{id}/deploy/"),
+            r#"{"commit_message":"Deploy life","create_tag":true,"tag_version":"v1.0.0"}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "deployed");
+    assert_eq!(body["tag"], "life/v1.0.0");
+    let (_, run) = env.get(&format!("/api/runs/{}", second["run_id"].as_str().unwrap())).await.unwrap();
+    assert_eq!(run["status"], "deployed");
+
+    // Rollback to the first version: a new commit on main holding the first code.
+    let (status, body) = env
+        .post(
+            &format!("/api/production/strategies/{id}/rollback/"),
+            format!(r#"{{"commit_hash":"{first_commit}","reason":"Bug in production"}}"#),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "rolled_back");
+    assert_eq!(body["reverted_to"], first_commit.as_str());
+    let repo = shared::gitflow::StrategyRepo::open_or_init(
+        env.repo_path().to_str().unwrap(),
+        &env.dir.path().join("c"),
+    )
+    .unwrap();
+    assert_eq!(repo.file_on_main("life", "strategy.py").unwrap().unwrap(), first_code);
+    let (_, life) = env.get(&format!("/api/production/strategies/{id}/lifecycle/")).await.unwrap();
+    assert_eq!(life["current_status"], "rolled_back");
+
+    // Bad input: an invalid commit, an unknown strategy.
+    let (status, _) = env
+        .post(&format!("/api/production/strategies/{id}/rollback/"), r#"{"commit_hash":"not-a-commit"}"#)
+        .await
+        .unwrap();
+    assert_eq!(status, 422);
+    let (status, _) = env.get("/api/production/strategies/999/lifecycle/").await.unwrap();
+    assert_eq!(status, 404);
+
+    // A backtest's status, in the prototype's shape.
+    let backtest_id = first["backtests"][0]["id"].as_i64().unwrap();
+    let (status, b) = env.get(&format!("/api/production/backtests/{backtest_id}/status/")).await.unwrap();
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["status"], "completed");
+    assert!(b["results"]["total_trades"].as_u64().unwrap() >= 1, "{b}");
+    env.shutdown().await.unwrap();
+}
