@@ -69,7 +69,8 @@ async fn lifecycle(
     .bind(s.id)
     .fetch_optional(&state.pool)
     .await?;
-    let audit: Vec<(DateTime<Utc>, String, String, Option<String>, serde_json::Value)> = sqlx::query_as(
+    type AuditRow = (DateTime<Utc>, String, String, Option<String>, serde_json::Value);
+    let audit: Vec<AuditRow> = sqlx::query_as(
         "SELECT at, entity_type, to_state, from_state, details FROM transitions
           WHERE (entity_type = 'strategy' AND entity_id = $1::text)
              OR (entity_type = 'run' AND entity_id IN (SELECT id::text FROM runs WHERE strategy_id = $1))
