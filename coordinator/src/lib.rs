@@ -39,29 +39,6 @@ pub enum Command {
     Migrate,
 }
 
-/// A cancellation token fired by SIGTERM or SIGINT.
-pub fn shutdown_on_signals() -> CancellationToken {
-    let cancel = CancellationToken::new();
-    let token = cancel.clone();
-    tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            () = term => {},
-        }
-        tracing::info!("shutdown signal received");
-        token.cancel();
-    });
-    cancel
-}
-
 /// Applies migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let pool = shared::db::connect(&settings.database_url, 2).context("database settings")?;

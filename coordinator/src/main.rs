@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(settings.api_addr)
                 .await
                 .with_context(|| format!("binding API_ADDR {}", settings.api_addr))?;
-            let cancel = algoagent_coordinator::shutdown_on_signals();
+            let cancel = shared::shutdown::on_signals();
             algoagent_coordinator::run(settings, listener, cancel).await
         }
     }

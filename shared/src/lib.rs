@@ -14,6 +14,7 @@ pub mod llm;
 pub mod memory;
 pub mod queue;
 pub mod sandbox;
+pub mod shutdown;
 pub mod spec;
 pub mod telemetry;
 pub mod validate;

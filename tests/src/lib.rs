@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod fake_llm;
+pub mod fixtures;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -4,55 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use algoagent_tests::TestEnv;
+use algoagent_tests::fixtures::malformed;
 use serde_json::Value;
-
-/// A malformed spec and the JSON path its refusal must name (the same list as the CLI's
-/// `cli_spec.rs`).
-struct Case {
-    what: &'static str,
-    body: String,
-    loc: &'static str,
-}
-
-fn malformed() -> Vec<Case> {
-    let case = |what, body: &str, loc| Case { what, body: body.to_owned(), loc };
-    vec![
-        case("missing name", r#"{"entry_rules":["close > 1"]}"#, "name"),
-        case("path traversal name", r#"{"name":"../x","entry_rules":["close > 1"]}"#, "name"),
-        case("empty entry rules", r#"{"name":"Empty","entry_rules":[]}"#, "entry_rules"),
-        case(
-            "negative period",
-            r#"{"name":"Neg","indicators":{"fast":{"type":"sma","period":-5}},"entry_rules":["close > fast"]}"#,
-            "indicators.fast.period",
-        ),
-        case(
-            "period of 10^9",
-            r#"{"name":"Huge","indicators":{"fast":{"type":"sma","period":1000000000}},"entry_rules":["close > fast"]}"#,
-            "indicators.fast.period",
-        ),
-        case(
-            "undeclared indicator in a rule",
-            r#"{"name":"Undeclared","entry_rules":["close > sma_fast"]}"#,
-            "entry_rules.0",
-        ),
-        case("rules as a string", r#"{"name":"Wrong","entry_rules":"close > 1"}"#, "entry_rules"),
-        case("name as a number", r#"{"name":42,"entry_rules":["close > 1"]}"#, "name"),
-        case(
-            "capital as a string",
-            r#"{"name":"Cash","entry_rules":["close > 1"],"backtest":{"initial_capital":"lots"}}"#,
-            "backtest.initial_capital",
-        ),
-        case("unknown field", r#"{"name":"Colour","colour":"red","entry_rules":["close > 1"]}"#, "colour"),
-        Case {
-            what: "2 MB description",
-            body: format!(
-                r#"{{"name":"Big","description":"{}","entry_rules":["close > 1"]}}"#,
-                "x".repeat(2 << 20)
-            ),
-            loc: "description",
-        },
-    ]
-}
 
 /// The dotted `loc` of every error in a list of `{loc, msg, type}`.
 fn locs(errors: &Value) -> Vec<String> {

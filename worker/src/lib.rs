@@ -37,29 +37,6 @@ fn parse_kind(s: &str) -> Result<JobKind, String> {
     s.parse()
 }
 
-/// A cancellation token fired by SIGTERM or SIGINT.
-pub fn shutdown_on_signals() -> CancellationToken {
-    let cancel = CancellationToken::new();
-    let token = cancel.clone();
-    tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            () = term => {},
-        }
-        tracing::info!("shutdown signal received; draining");
-        token.cancel();
-    });
-    cancel
-}
-
 /// Runs the worker until `cancel` fires, then drains and returns.
 pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> anyhow::Result<()> {
     let ctx = Arc::new(WorkerContext::connect(settings, &args).await.context("starting worker")?);

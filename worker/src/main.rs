@@ -8,6 +8,6 @@ async fn main() -> anyhow::Result<()> {
     let args = algoagent_worker::Args::parse();
     shared::telemetry::init("info,lapin=warn,sqlx=warn");
     let settings = shared::config::Settings::from_env().context("reading settings")?;
-    let cancel = algoagent_worker::shutdown_on_signals();
+    let cancel = shared::shutdown::on_signals();
     algoagent_worker::run(settings, args, cancel).await
 }
