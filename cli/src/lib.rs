@@ -41,6 +41,27 @@ pub enum Command {
     },
     /// Live workers from their heartbeats.
     Workers,
+    /// Deploy a merged strategy: an annotated tag `<name>/<tag>` on main.
+    Deploy {
+        /// Strategy id.
+        strategy_id: i64,
+        /// Tag version (default `v<number of merged versions>`).
+        #[arg(long)]
+        tag: Option<String>,
+        /// Tag message.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Roll a strategy back: a new commit on main restoring its files as of COMMIT.
+    Rollback {
+        /// Strategy id.
+        strategy_id: i64,
+        /// A commit on main (4 to 40 hex digits).
+        commit: String,
+        /// Why (audited).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Search the failure memory the fix loop consults.
     Memory {
         /// What to do.
@@ -137,6 +158,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dlq { action } => ops::dlq(&client, action).await,
         Command::Workers => ops::workers(&client).await,
+        Command::Deploy { strategy_id, tag, message } => {
+            ops::deploy(&client, strategy_id, tag, message).await
+        }
+        Command::Rollback { strategy_id, commit, reason } => {
+            ops::rollback(&client, strategy_id, &commit, reason).await
+        }
         Command::Memory { action: MemoryCmd::Search { text, limit } } => {
             ops::memory_search(&client, &text, limit).await
         }

@@ -187,3 +187,33 @@ pub async fn memory_search(client: &Client, text: &str, limit: u32) -> anyhow::R
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `algoagent deploy STRATEGY_ID [--tag T] [--message M]`: tag the strategy on main.
+pub async fn deploy(
+    client: &Client,
+    id: i64,
+    tag: Option<String>,
+    message: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let body = serde_json::json!({ "create_tag": true, "tag_version": tag, "commit_message": message });
+    finish(
+        client
+            .post_raw(&format!("/api/production/strategies/{id}/deploy/"), serde_json::to_vec(&body)?)
+            .await?,
+    )
+}
+
+/// `algoagent rollback STRATEGY_ID COMMIT [--reason R]`: restore an earlier version on main.
+pub async fn rollback(
+    client: &Client,
+    id: i64,
+    commit: &str,
+    reason: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let body = serde_json::json!({ "commit_hash": commit, "reason": reason });
+    finish(
+        client
+            .post_raw(&format!("/api/production/strategies/{id}/rollback/"), serde_json::to_vec(&body)?)
+            .await?,
+    )
+}

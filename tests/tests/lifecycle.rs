@@ -55,15 +55,14 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     let (_, run) = env.get(&format!("/api/runs/{}", second["run_id"].as_str().unwrap())).await.unwrap();
     assert_eq!(run["status"], "deployed");
 
-    // Rollback to the first version: a new commit on main holding the first code.
-    let (status, body) = env
-        .post(
-            &format!("/api/production/strategies/{id}/rollback/"),
-            format!(r#"{{"commit_hash":"{first_commit}","reason":"Bug in production"}}"#),
-        )
+    // Rollback to the first version, through the CLI: a new commit on main holding the
+    // first code.
+    let out = env
+        .cli(&["rollback", &id.to_string(), &first_commit, "--reason", "Bug in production"])
         .await
         .unwrap();
-    assert_eq!(status, 200, "{body}");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["status"], "rolled_back");
     assert_eq!(body["reverted_to"], first_commit.as_str());
     let repo = shared::gitflow::StrategyRepo::open_or_init(
