@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: the validator (and JSON handling) allocates many small objects; see
+/// docs/BENCHMARKS.md for what it buys.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = algoagent_cli::Cli::parse();

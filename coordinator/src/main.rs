@@ -3,6 +3,11 @@
 use anyhow::Context;
 use clap::Parser;
 
+/// mimalloc: the validator (and JSON handling) allocates many small objects; see
+/// docs/BENCHMARKS.md for what it buys.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = algoagent_coordinator::Args::parse();

@@ -4,7 +4,7 @@
 //! cargo run --release -p shared --example validator_bench [-- FILE_OR_DIR ... [--min-ms N] [--parse-only]]
 //! ```
 //!
-//! `--parse-only` times `rustpython_parser::parse` alone: the floor under the checks.
+//! `--parse-only` times `ruff_python_parser::parse_module` alone: the floor under the checks.
 //!
 //! Defaults to the legit corpus (`shared/tests/validator_corpus/legit`). Each file is
 //! validated in batches until `--min-ms` (default 300) have passed; the reported time is the
@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 use shared::validate::{ValidateOptions, validate};
 
 const BATCH: u32 = 20;
+
+/// The allocator the coordinator, worker and CLI binaries use, so the numbers match them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let mut paths = Vec::new();
@@ -116,8 +120,7 @@ fn time_one(code: &str, opts: &ValidateOptions, min: Duration) -> f64 {
 /// Like [`time_one`] for the parser alone.
 fn time_parse(code: &str, min: Duration) -> f64 {
     let parse = || {
-        let tree =
-            rustpython_parser::parse(std::hint::black_box(code), rustpython_parser::Mode::Module, "<s>");
+        let tree = ruff_python_parser::parse_module(std::hint::black_box(code));
         std::hint::black_box(tree.is_ok());
     };
     for _ in 0..BATCH {

@@ -252,6 +252,33 @@ fn trees_deeper_than_the_walk_limit_are_reported_and_freed_without_recursion() {
 }
 
 #[test]
+fn every_kind_of_chain_just_under_the_pre_scan_estimate_is_safe_on_a_small_stack() {
+    // The pre-scan lets an expression estimate of up to 1,000 through to ruff's
+    // recursive-descent parser. These are the constructs that recurse once per level without
+    // brackets, each as deep as the estimate allows, parsed, walked and freed on a 1 MiB
+    // stack (half the test harness's and tokio's default) in whatever profile the tests run.
+    let chains = [
+        format!("x = {}1\n", "-".repeat(990)),
+        format!("x = {}1\n", "~".repeat(990)),
+        format!("x = {}1\n", "not ".repeat(990)),
+        format!("x = {}1\n", "lambda:".repeat(495)),
+        format!("x = 1{}\n", " if 1 else 1".repeat(495)),
+        format!("x = 2{}\n", "**2".repeat(495)),
+        format!("x = a{}\n", ".b".repeat(990)),
+        format!("x = a{}\n", "()".repeat(495)),
+        format!("async def f():\n    return {}1\n", "await ".repeat(990)),
+        format!("x = {}1 )\n", "-".repeat(990)),
+    ];
+    for code in chains {
+        let handle = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || validate(&code, &ValidateOptions::default()).accepted())
+            .expect("spawn");
+        assert!(!handle.join().expect("validate overflowed or panicked on a deep chain"));
+    }
+}
+
+#[test]
 fn deep_indentation_is_refused() {
     let code: String = (0..100).map(|i| format!("{}if x:\n", " ".repeat(i))).collect::<String>()
         + &" ".repeat(100)

@@ -87,6 +87,28 @@ fn a_syntax_error_is_one_finding_with_its_position() {
 }
 
 #[test]
+fn syntax_newer_than_the_sandbox_python_is_refused_and_the_tree_still_checked() {
+    // Python 3.12 type aliases and PEP 701 f-strings parse with ruff but not on the sandbox's
+    // Python 3.11: refused as syntax, with the safety rules still applied to the tree.
+    for (code, also) in [
+        ("type Alias = int\nx = eval('1')\n", Some("forbidden-call")),
+        ("x = {'a': 1}\ny = f\"{x[\"a\"]}\"\n", None),
+        ("def f[T](x: T) -> T:\n    return x\n", None),
+    ] {
+        let report = validate(&format!("{SMA_CROSS}\n{code}"), &strict());
+        let rules: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+        let syntax = report.findings.iter().find(|f| f.rule == "syntax").expect("a syntax finding");
+        assert!(syntax.message.contains("3.11"), "{}", syntax.message);
+        if let Some(rule) = also {
+            assert!(rules.contains(&rule), "{rules:?}");
+        }
+    }
+    // The same constructs written for 3.11 are fine.
+    let report = validate(&format!("{SMA_CROSS}\nx = {{'a': 1}}\ny = f\"{{x['a']}}\"\n"), &strict());
+    assert!(!report.findings.iter().any(|f| f.rule == "syntax"), "{:?}", report.findings);
+}
+
+#[test]
 fn lenient_mode_turns_structure_and_style_findings_into_warnings_but_not_safety_ones() {
     let code = "import numpy as np\n\nx = np.zeros(3)\nprint(x)\n";
     let strict_report = validate(code, &strict());

@@ -3,10 +3,9 @@
 //! hooks is in `walker.rs`.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
-use rustpython_parser::ast::{self, Constant, Expr, ExprContext};
-use rustpython_parser::text_size::TextSize;
+use ruff_python_ast::{self as ast, Expr, ExprContext, name::Name};
+use ruff_text_size::{Ranged, TextSize};
 
 use super::limits::MAX_FINDINGS;
 
@@ -42,14 +41,16 @@ pub struct Checker<'a> {
     pub(super) annotation: u8,
     /// While walking a parsed string annotation, every finding is reported at the string.
     pub(super) pinned: Option<usize>,
+    // The binding lists below are appended to (cheap) during the walk and only searched
+    // when a dispatch argument is resolved, which is rare; `resolve_dispatch` indexes them.
     /// Names bound by `def`, `class` or `import` anywhere in the module.
-    pub(super) defined: HashSet<String>,
+    pub(super) defined: Vec<Name>,
     /// Names bound by `import` (module aliases and imported names).
-    pub(super) imported: HashSet<String>,
+    pub(super) imported: Vec<Name>,
     /// Names bound any other way (assignment, parameter, loop target, ...).
-    pub(super) stored_names: HashSet<String>,
+    pub(super) stored_names: Vec<Name>,
     /// Attribute names assigned anywhere (`self.fn = ...`).
-    pub(super) stored_attrs: HashSet<String>,
+    pub(super) stored_attrs: Vec<Name>,
     /// Function arguments of pandas method-name dispatch calls, resolved after the walk.
     pub(super) pending: Vec<Pending>,
 }
@@ -88,10 +89,10 @@ impl<'a> Checker<'a> {
             indicators: Vec::new(),
             annotation: 0,
             pinned: None,
-            defined: HashSet::new(),
-            imported: HashSet::new(),
-            stored_names: HashSet::new(),
-            stored_attrs: HashSet::new(),
+            defined: Vec::new(),
+            imported: Vec::new(),
+            stored_names: Vec::new(),
+            stored_attrs: Vec::new(),
             pending: Vec::new(),
         }
     }
@@ -147,7 +148,7 @@ impl<'a> Checker<'a> {
         let n = self.norm(id, at);
         let n = n.as_ref();
         if matches!(ctx, ExprContext::Store) {
-            self.stored_names.insert(n.to_owned());
+            self.stored_names.push(Name::new(n));
             if is_dunder(n) && !dunder_store_allowed(n) {
                 self.report(
                     RuleId::DunderAccess,
@@ -222,20 +223,16 @@ impl<'a> Checker<'a> {
 
     /// Extra rules for a call, after its parts were walked.
     pub(super) fn check_call(&mut self, call: &ast::ExprCall) {
-        let at = off(call.range.start());
-        for kw in &call.keywords {
+        let at = off(call.start());
+        for kw in &call.arguments.keywords {
             if let Some(arg) = &kw.arg {
                 let name = nfkc(arg.as_str());
                 if io_keyword(&name) {
-                    self.report(
-                        RuleId::FileIo,
-                        off(kw.range.start()),
-                        format!("keyword '{name}=' writes a file"),
-                    );
+                    self.report(RuleId::FileIo, off(kw.start()), format!("keyword '{name}=' writes a file"));
                 } else if name == "backend" {
                     self.report(
                         RuleId::ForbiddenAttribute,
-                        off(kw.range.start()),
+                        off(kw.start()),
                         "keyword 'backend=' makes pandas import a module by name".to_owned(),
                     );
                 }
@@ -249,8 +246,8 @@ impl<'a> Checker<'a> {
                         self.check_dynamic_attr(&name, call, at);
                     }
                     "type"
-                        if call.args.len() + call.keywords.len() != 1
-                            || call.args.iter().any(Expr::is_starred_expr) =>
+                        if call.arguments.len() != 1
+                            || call.arguments.args.iter().any(Expr::is_starred_expr) =>
                     {
                         self.report(
                             RuleId::ForbiddenCall,
@@ -267,7 +264,7 @@ impl<'a> Checker<'a> {
             }
             Expr::Attribute(a) => {
                 let name = nfkc(a.attr.as_str());
-                if name == "query" && !call.args.first().is_some_and(is_plain_query) {
+                if name == "query" && !call.arguments.args.first().is_some_and(is_plain_query) {
                     self.report(
                         RuleId::ForbiddenCall,
                         at,
@@ -275,13 +272,13 @@ impl<'a> Checker<'a> {
                     );
                 }
                 if name == "I" && matches!(a.value.as_ref(), Expr::Name(n) if n.id.as_str() == "self") {
-                    let label = call.args.first().map_or_else(|| "<none>".to_owned(), dotted);
+                    let label = call.arguments.args.first().map_or_else(|| "<none>".to_owned(), dotted);
                     if !self.indicators.contains(&label) {
                         self.indicators.push(label);
                     }
                 }
                 self.check_dispatch(call, &name);
-                if name == "to_string" && !call.args.is_empty() {
+                if name == "to_string" && !call.arguments.args.is_empty() {
                     self.report(
                         RuleId::FileIo,
                         at,
@@ -294,12 +291,10 @@ impl<'a> Checker<'a> {
     }
 
     fn check_dynamic_attr(&mut self, func: &str, call: &ast::ExprCall, at: usize) {
-        let literal = match (call.args.get(1), call.keywords.is_empty()) {
-            (Some(Expr::Constant(c)), true) if !call.args.iter().any(Expr::is_starred_expr) => {
-                match &c.value {
-                    Constant::Str(s) => Some(s.as_str()),
-                    _ => None,
-                }
+        let args = &call.arguments.args;
+        let literal = match (args.get(1), call.arguments.keywords.is_empty()) {
+            (Some(Expr::StringLiteral(s)), true) if !args.iter().any(Expr::is_starred_expr) => {
+                Some(s.value.to_str())
             }
             _ => None,
         };
@@ -335,7 +330,7 @@ impl<'a> Checker<'a> {
     pub(super) fn check_binding(&mut self, name: &str, at: usize, value: bool) {
         let n = self.norm(name, at);
         if value {
-            self.stored_names.insert(n.to_string());
+            self.stored_names.push(Name::new(&n));
         }
         if is_dunder(&n) && !dunder_store_allowed(&n) {
             self.report(RuleId::DunderAccess, at, format!("binding dunder name '{n}' is not allowed"));
@@ -347,7 +342,7 @@ impl<'a> Checker<'a> {
         let mut cur = e;
         for _ in 0..64 {
             match cur {
-                Expr::Name(n) => return self.imported.contains(n.id.as_str()),
+                Expr::Name(n) => return self.imported.contains(&n.id),
                 Expr::Attribute(a) => cur = &a.value,
                 _ => return false,
             }
@@ -362,7 +357,7 @@ impl<'a> Checker<'a> {
 }
 
 fn is_str_literal(e: &Expr) -> bool {
-    matches!(e, Expr::Constant(c) if matches!(c.value, Constant::Str(_)))
+    matches!(e, Expr::StringLiteral(_))
 }
 
 fn is_lib_attribute(e: &Expr) -> bool {
@@ -375,10 +370,10 @@ fn is_lib_attribute(e: &Expr) -> bool {
 
 fn is_plain_query(e: &Expr) -> bool {
     match e {
-        Expr::Constant(c) => match &c.value {
-            Constant::Str(s) => !s.contains('@') && !s.contains("__") && !s.contains('`'),
-            _ => false,
-        },
+        Expr::StringLiteral(s) => {
+            let s = s.value.to_str();
+            !s.contains('@') && !s.contains("__") && !s.contains('`')
+        }
         _ => false,
     }
 }

@@ -1,9 +1,10 @@
 //! Iterative drop of a syntax tree. Rust's drop glue recurses once per nesting level, so a
-//! 100k-deep chain (`- - - ... 1`, `a.b.b.b...`) would overflow the stack when freed. When
-//! the walker reports a tree deeper than its limit, the validator frees it here instead:
-//! every node's children are moved onto a heap work list before the node itself is dropped.
+//! tree deeper than the walker's limit is freed here instead of by drop glue: every node's
+//! children are moved onto a heap work list before the node itself is dropped.
 
-use rustpython_parser::ast::{self, ExceptHandler, Expr, Pattern, Stmt, TypeParam};
+use ruff_python_ast::{
+    self as ast, ExceptHandler, Expr, FStringPart, InterpolatedStringElement, Pattern, Stmt, TypeParam,
+};
 
 enum Node {
     Stmt(Stmt),
@@ -31,27 +32,39 @@ impl Pile {
             self.b(e);
         }
     }
-    fn v(&mut self, es: Vec<Expr>) {
+    fn v(&mut self, es: impl IntoIterator<Item = Expr>) {
         self.0.extend(es.into_iter().map(Node::Expr));
     }
     fn p(&mut self, p: Pattern) {
         self.0.push(Node::Pattern(p));
     }
-    fn args(&mut self, a: ast::Arguments) {
-        for arg in a.posonlyargs.into_iter().chain(a.args).chain(a.kwonlyargs) {
-            self.o(arg.def.annotation);
-            self.o(arg.default);
+    fn params(&mut self, p: ast::Parameters) {
+        for param in p.posonlyargs.into_iter().chain(p.args).chain(p.kwonlyargs) {
+            self.o(param.parameter.annotation);
+            self.o(param.default);
         }
-        for arg in a.vararg.into_iter().chain(a.kwarg) {
-            self.o(arg.annotation);
+        for param in p.vararg.into_iter().chain(p.kwarg) {
+            self.o(param.annotation);
         }
     }
-    fn type_params(&mut self, params: Vec<TypeParam>) {
-        for p in params {
-            if let TypeParam::TypeVar(t) = p {
-                self.o(t.bound);
+    fn type_params(&mut self, params: Option<Box<ast::TypeParams>>) {
+        for p in params.into_iter().flat_map(|p| p.type_params) {
+            match p {
+                TypeParam::TypeVar(t) => {
+                    self.o(t.bound);
+                    self.o(t.default);
+                }
+                TypeParam::ParamSpec(t) => self.o(t.default),
+                TypeParam::TypeVarTuple(t) => self.o(t.default),
             }
         }
+    }
+    fn decorators(&mut self, ds: Vec<ast::Decorator>) {
+        self.v(ds.into_iter().map(|d| d.expression));
+    }
+    fn arguments(&mut self, a: ast::Arguments) {
+        self.v(a.args);
+        self.v(a.keywords.into_iter().map(|k| k.value));
     }
     fn comps(&mut self, gens: Vec<ast::Comprehension>) {
         for g in gens {
@@ -60,15 +73,17 @@ impl Pile {
             self.v(g.ifs);
         }
     }
-    fn handlers(&mut self, hs: Vec<ExceptHandler>) {
-        for ExceptHandler::ExceptHandler(h) in hs {
-            self.o(h.type_);
-            self.s(h.body);
-        }
-    }
-    fn keywords(&mut self, kws: Vec<ast::Keyword>) {
-        for k in kws {
-            self.e(k.value);
+    fn interpolated(&mut self, elements: &mut ast::InterpolatedStringElements) {
+        // The element list cannot be moved out of the tree, so each expression is swapped
+        // for a leaf. Format specs nest no deeper than the pre-scan's f-string bracket
+        // limit, so plain recursion here is bounded.
+        for element in elements {
+            if let InterpolatedStringElement::Interpolation(i) = element {
+                self.e(std::mem::replace(&mut *i.expression, Expr::NoneLiteral(Default::default())));
+                if let Some(mut spec) = i.format_spec.take() {
+                    self.interpolated(&mut spec.elements);
+                }
+            }
         }
     }
 }
@@ -89,24 +104,18 @@ pub fn dismantle(body: Vec<Stmt>) {
 fn stmt(pile: &mut Pile, s: Stmt) {
     match s {
         Stmt::FunctionDef(f) => {
-            pile.args(*f.args);
+            pile.params(*f.parameters);
             pile.s(f.body);
-            pile.v(f.decorator_list);
-            pile.o(f.returns);
-            pile.type_params(f.type_params);
-        }
-        Stmt::AsyncFunctionDef(f) => {
-            pile.args(*f.args);
-            pile.s(f.body);
-            pile.v(f.decorator_list);
+            pile.decorators(f.decorator_list);
             pile.o(f.returns);
             pile.type_params(f.type_params);
         }
         Stmt::ClassDef(c) => {
-            pile.v(c.bases);
-            pile.keywords(c.keywords);
+            if let Some(a) = c.arguments {
+                pile.arguments(*a);
+            }
             pile.s(c.body);
-            pile.v(c.decorator_list);
+            pile.decorators(c.decorator_list);
             pile.type_params(c.type_params);
         }
         Stmt::Return(r) => pile.o(r.value),
@@ -135,12 +144,6 @@ fn stmt(pile: &mut Pile, s: Stmt) {
             pile.s(f.body);
             pile.s(f.orelse);
         }
-        Stmt::AsyncFor(f) => {
-            pile.b(f.target);
-            pile.b(f.iter);
-            pile.s(f.body);
-            pile.s(f.orelse);
-        }
         Stmt::While(w) => {
             pile.b(w.test);
             pile.s(w.body);
@@ -149,16 +152,12 @@ fn stmt(pile: &mut Pile, s: Stmt) {
         Stmt::If(i) => {
             pile.b(i.test);
             pile.s(i.body);
-            pile.s(i.orelse);
+            for clause in i.elif_else_clauses {
+                pile.v(clause.test);
+                pile.s(clause.body);
+            }
         }
         Stmt::With(w) => {
-            for item in w.items {
-                pile.e(item.context_expr);
-                pile.o(item.optional_vars);
-            }
-            pile.s(w.body);
-        }
-        Stmt::AsyncWith(w) => {
             for item in w.items {
                 pile.e(item.context_expr);
                 pile.o(item.optional_vars);
@@ -179,13 +178,10 @@ fn stmt(pile: &mut Pile, s: Stmt) {
         }
         Stmt::Try(t) => {
             pile.s(t.body);
-            pile.handlers(t.handlers);
-            pile.s(t.orelse);
-            pile.s(t.finalbody);
-        }
-        Stmt::TryStar(t) => {
-            pile.s(t.body);
-            pile.handlers(t.handlers);
+            for ExceptHandler::ExceptHandler(h) in t.handlers {
+                pile.o(h.type_);
+                pile.s(h.body);
+            }
             pile.s(t.orelse);
             pile.s(t.finalbody);
         }
@@ -200,14 +196,15 @@ fn stmt(pile: &mut Pile, s: Stmt) {
         | Stmt::Nonlocal(_)
         | Stmt::Pass(_)
         | Stmt::Break(_)
-        | Stmt::Continue(_) => {}
+        | Stmt::Continue(_)
+        | Stmt::IpyEscapeCommand(_) => {}
     }
 }
 
 fn expr(pile: &mut Pile, e: Expr) {
     match e {
         Expr::BoolOp(b) => pile.v(b.values),
-        Expr::NamedExpr(n) => {
+        Expr::Named(n) => {
             pile.b(n.target);
             pile.b(n.value);
         }
@@ -217,17 +214,21 @@ fn expr(pile: &mut Pile, e: Expr) {
         }
         Expr::UnaryOp(u) => pile.b(u.operand),
         Expr::Lambda(l) => {
-            pile.args(*l.args);
+            if let Some(p) = l.parameters {
+                pile.params(*p);
+            }
             pile.b(l.body);
         }
-        Expr::IfExp(i) => {
+        Expr::If(i) => {
             pile.b(i.test);
             pile.b(i.body);
             pile.b(i.orelse);
         }
         Expr::Dict(d) => {
-            pile.v(d.keys.into_iter().flatten().collect());
-            pile.v(d.values);
+            for item in d.items {
+                pile.v(item.key);
+                pile.e(item.value);
+            }
         }
         Expr::Set(s) => pile.v(s.elts),
         Expr::ListComp(c) => {
@@ -238,7 +239,7 @@ fn expr(pile: &mut Pile, e: Expr) {
             pile.b(c.elt);
             pile.comps(c.generators);
         }
-        Expr::GeneratorExp(c) => {
+        Expr::Generator(c) => {
             pile.b(c.elt);
             pile.comps(c.generators);
         }
@@ -252,18 +253,24 @@ fn expr(pile: &mut Pile, e: Expr) {
         Expr::YieldFrom(y) => pile.b(y.value),
         Expr::Compare(c) => {
             pile.b(c.left);
-            pile.v(c.comparators);
+            pile.v(c.comparators.into_vec());
         }
         Expr::Call(c) => {
             pile.b(c.func);
-            pile.v(c.args);
-            pile.keywords(c.keywords);
+            pile.arguments(c.arguments);
         }
-        Expr::FormattedValue(f) => {
-            pile.b(f.value);
-            pile.o(f.format_spec);
+        Expr::FString(mut f) => {
+            for part in f.value.iter_mut() {
+                if let FStringPart::FString(f) = part {
+                    pile.interpolated(&mut f.elements);
+                }
+            }
         }
-        Expr::JoinedStr(j) => pile.v(j.values),
+        Expr::TString(mut t) => {
+            for part in t.value.iter_mut() {
+                pile.interpolated(&mut part.elements);
+            }
+        }
         Expr::Attribute(a) => pile.b(a.value),
         Expr::Subscript(s) => {
             pile.b(s.value);
@@ -277,7 +284,14 @@ fn expr(pile: &mut Pile, e: Expr) {
             pile.o(s.upper);
             pile.o(s.step);
         }
-        Expr::Constant(_) | Expr::Name(_) => {}
+        Expr::StringLiteral(_)
+        | Expr::BytesLiteral(_)
+        | Expr::NumberLiteral(_)
+        | Expr::BooleanLiteral(_)
+        | Expr::NoneLiteral(_)
+        | Expr::EllipsisLiteral(_)
+        | Expr::Name(_)
+        | Expr::IpyEscapeCommand(_) => {}
     }
 }
 
@@ -292,7 +306,8 @@ fn pattern(pile: &mut Pile, p: Pattern) {
         }
         Pattern::MatchClass(c) => {
             pile.b(c.cls);
-            c.patterns.into_iter().chain(c.kwd_patterns).for_each(|p| pile.p(p));
+            c.arguments.patterns.into_iter().for_each(|p| pile.p(p));
+            c.arguments.keywords.into_iter().for_each(|k| pile.p(k.pattern));
         }
         Pattern::MatchAs(a) => {
             if let Some(p) = a.pattern {

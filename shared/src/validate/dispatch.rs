@@ -12,7 +12,9 @@
 //!
 //! Names are resolved after the walk, when every binding in the module is known.
 
-use rustpython_parser::ast::{self, Expr, Ranged};
+use ruff_python_ast::{self as ast, Expr, name::Name};
+use ruff_text_size::Ranged;
+use rustc_hash::FxHashSet;
 
 use super::checker::{Checker, Pending, off};
 use super::names::nfkc;
@@ -78,13 +80,14 @@ impl Checker<'_> {
         if !dispatches_by_name(method) {
             return;
         }
-        if call.keywords.iter().any(|k| k.arg.is_none()) {
+        if call.arguments.keywords.iter().any(|k| k.arg.is_none()) {
             // `s.agg(**{'func': name})` hides the function argument.
-            self.dynamic_dispatch(method, off(call.range.start()));
+            self.dynamic_dispatch(method, off(call.start()));
             return;
         }
-        let func = call.args.first().or_else(|| {
-            call.keywords
+        let func = call.arguments.args.first().or_else(|| {
+            call.arguments
+                .keywords
                 .iter()
                 .find(|k| k.arg.as_ref().is_some_and(|a| matches!(a.as_str(), "func" | "arg")))
                 .map(|k| &k.value)
@@ -97,7 +100,8 @@ impl Checker<'_> {
     fn dispatch_arg(&mut self, e: &Expr, method: &str, depth: u32) {
         let at = off(e.start());
         match e {
-            Expr::Lambda(_) | Expr::Constant(_) => {}
+            Expr::Lambda(_) => {}
+            e if e.is_literal_expr() => {}
             Expr::Name(n) => self.pending.push(Pending {
                 name: nfkc(n.id.as_str()).into_owned(),
                 self_attr: false,
@@ -134,8 +138,8 @@ impl Checker<'_> {
                 }
             }
             Expr::Dict(d) if depth < 2 => {
-                for e in &d.values {
-                    self.dispatch_arg(e, method, depth + 1);
+                for item in &d.items {
+                    self.dispatch_arg(&item.value, method, depth + 1);
                 }
             }
             _ => self.dynamic_dispatch(method, at),
@@ -155,12 +159,22 @@ impl Checker<'_> {
     /// After the walk: report dispatch arguments whose names may hold strings.
     pub(super) fn resolve_dispatch(&mut self) {
         let pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            return;
+        }
+        let (defined, stored_names, stored_attrs) = (
+            std::mem::take(&mut self.defined),
+            std::mem::take(&mut self.stored_names),
+            std::mem::take(&mut self.stored_attrs),
+        );
+        let (defined, stored_names, stored_attrs) =
+            (index(&defined), index(&stored_names), index(&stored_attrs));
         for p in pending {
+            let name = p.name.as_str();
             let safe = if p.self_attr {
-                self.defined.contains(&p.name) && !self.stored_attrs.contains(&p.name)
+                defined.contains(name) && !stored_attrs.contains(name)
             } else {
-                (self.defined.contains(&p.name) || safe_builtin(&p.name))
-                    && !self.stored_names.contains(&p.name)
+                (defined.contains(name) || safe_builtin(name)) && !stored_names.contains(name)
             };
             if !safe {
                 let shown = if p.self_attr { format!("self.{}", p.name) } else { p.name.clone() };
@@ -175,6 +189,10 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+fn index(names: &[Name]) -> FxHashSet<&str> {
+    names.iter().map(Name::as_str).collect()
 }
 
 /// The root name of `a.b.c` when the chain is made of plain attribute reads.

@@ -3,18 +3,24 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use rustpython_parser::{Mode, ast, parse};
+use ruff_python_ast::PythonVersion;
+use ruff_python_ast::token::{TokenKind, Tokens};
+use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
+use ruff_text_size::Ranged;
 
 use super::checker::{Checker, off};
 use super::dismantle::dismantle;
 use super::limits::{LimitViolation, prescan};
 use super::lines::{LineIndex, count_loc};
+use super::names::nfkc;
 use super::report::{Metadata, Report, ValidateOptions};
 use super::rules::RuleId;
 use super::structure;
 
 /// Longest syntax-error message kept (the parser quotes tokens, which can be huge).
 const MAX_MESSAGE_CHARS: usize = 200;
+/// The Python the sandbox image runs; newer syntax is refused.
+const SANDBOX_PYTHON: PythonVersion = PythonVersion::PY311;
 
 /// Validate Python strategy code. Never panics; time and stack are bounded on any input
 /// (the pre-scan refuses oversized and over-nested code before the parser sees it).
@@ -34,29 +40,63 @@ pub fn validate(code: &str, opts: &ValidateOptions) -> Report {
         return Report { findings: ck.finish_findings(), metadata };
     }
     // The parser is third-party code fed hostile input: a panic in it becomes a finding.
-    let parsed = catch_unwind(AssertUnwindSafe(|| parse(code, Mode::Module, "<strategy>")));
-    match parsed {
-        Ok(Ok(ast::Mod::Module(module))) => {
-            ck.body(&module.body);
-            ck.resolve_dispatch();
-            let too_deep = ck.too_deep;
-            if !too_deep {
-                structure::check(&mut ck, &module.body);
-            }
-            metadata.functions = std::mem::take(&mut ck.functions);
-            metadata.classes = std::mem::take(&mut ck.classes);
-            metadata.imports = std::mem::take(&mut ck.imports);
-            metadata.indicators = std::mem::take(&mut ck.indicators);
-            if too_deep {
-                dismantle(module.body);
-            }
+    let options = ParseOptions::from(Mode::Module).with_target_version(SANDBOX_PYTHON);
+    let Ok(parsed) = catch_unwind(AssertUnwindSafe(|| parse_unchecked(code, options))) else {
+        ck.report(RuleId::Syntax, 0, "the parser failed on this input".to_owned());
+        return Report { findings: ck.finish_findings(), metadata };
+    };
+    if let Some(e) = parsed.errors().first() {
+        let message: String = e.error.to_string().chars().take(MAX_MESSAGE_CHARS).collect();
+        ck.report(RuleId::Syntax, off(e.location.start()), message);
+    }
+    // Syntax newer than the sandbox's Python would fail there; it is refused here, and the
+    // (complete) tree is still checked so the report names everything at once.
+    for e in parsed.unsupported_syntax_errors() {
+        ck.report(RuleId::Syntax, off(e.range.start()), format!("{e} (the sandbox runs Python 3.11)"));
+    }
+    // The lexer has already NFKC-normalised identifiers (`ｅｖａｌ` is `eval` in the tree,
+    // as in Python); the look-alike spelling is reported from the tokens.
+    if !code.is_ascii() {
+        report_normalized(&mut ck, code, parsed.tokens());
+    }
+    let has_errors = parsed.has_invalid_syntax();
+    let Some(module) = parsed.into_syntax().module() else {
+        return Report { findings: ck.finish_findings(), metadata };
+    };
+    let body = module.body;
+    if !has_errors {
+        ck.body(&body);
+        ck.resolve_dispatch();
+        if !ck.too_deep {
+            structure::check(&mut ck, &body);
         }
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            let message: String = e.error.to_string().chars().take(MAX_MESSAGE_CHARS).collect();
-            ck.report(RuleId::Syntax, off(e.offset), message);
-        }
-        Err(_) => ck.report(RuleId::Syntax, 0, "the parser failed on this input".to_owned()),
+        metadata.functions = std::mem::take(&mut ck.functions);
+        metadata.classes = std::mem::take(&mut ck.classes);
+        metadata.imports = std::mem::take(&mut ck.imports);
+        metadata.indicators = std::mem::take(&mut ck.indicators);
+    }
+    // A tree the walk could not finish (or did not start) may be deeper than drop glue's
+    // recursion can afford on a small stack.
+    if has_errors || ck.too_deep {
+        dismantle(body);
     }
     Report { findings: ck.finish_findings(), metadata }
+}
+
+/// Report identifiers spelled with characters that NFKC folds (full-width letters,
+/// ligatures): Python reads them as their ASCII look-alikes.
+fn report_normalized(ck: &mut Checker<'_>, code: &str, tokens: &Tokens) {
+    for token in tokens.iter().filter(|t| t.kind() == TokenKind::Name) {
+        let Some(raw) = code.get(token.range().to_std_range()) else { continue };
+        if raw.is_ascii() {
+            continue;
+        }
+        if let std::borrow::Cow::Owned(normalized) = nfkc(raw) {
+            ck.report(
+                RuleId::IdentifierNormalized,
+                off(token.start()),
+                format!("identifier '{raw}' is read by Python as '{normalized}'"),
+            );
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //! file-I/O functions). Records imported modules and bound names for the metadata and the
 //! dispatch check.
 
-use rustpython_parser::ast;
+use ruff_python_ast::{self as ast, name::Name};
+use ruff_text_size::Ranged;
 
 use super::checker::{Checker, off};
 use super::rules::RuleId;
@@ -13,7 +14,7 @@ impl Checker<'_> {
     /// `import a.b.c as d`.
     pub(super) fn check_import(&mut self, imp: &ast::StmtImport) {
         for alias in &imp.names {
-            let at = off(alias.range.start());
+            let at = off(alias.start());
             let module = self.norm(alias.name.as_str(), at).into_owned();
             self.record_import(&module);
             self.check_module(&module, at);
@@ -24,15 +25,16 @@ impl Checker<'_> {
                 }
                 None => module.split('.').next().unwrap_or_default().to_owned(),
             };
-            self.imported.insert(bound.clone());
-            self.defined.insert(bound);
+            let bound = Name::new(bound);
+            self.imported.push(bound.clone());
+            self.defined.push(bound);
         }
     }
 
     /// `from m import a as b` (and the relative and star forms).
     pub(super) fn check_import_from(&mut self, imp: &ast::StmtImportFrom) {
-        let at = off(imp.range.start());
-        let level = imp.level.as_ref().map_or(0, ast::Int::to_u32);
+        let at = off(imp.start());
+        let level = imp.level;
         let module = imp.module.as_ref().map(|m| self.norm(m.as_str(), at).into_owned()).unwrap_or_default();
         if level > 0 {
             let dots = ".".repeat(level as usize);
@@ -48,7 +50,7 @@ impl Checker<'_> {
             return;
         }
         for alias in &imp.names {
-            let at = off(alias.range.start());
+            let at = off(alias.start());
             let name = self.norm(alias.name.as_str(), at).into_owned();
             if name == "*" {
                 self.report(
@@ -79,12 +81,13 @@ impl Checker<'_> {
             match &alias.asname {
                 Some(asname) => {
                     self.check_binding(asname.as_str(), at, false);
-                    self.imported.insert(asname.to_string());
-                    self.defined.insert(asname.to_string());
+                    self.imported.push(asname.id.clone());
+                    self.defined.push(asname.id.clone());
                 }
                 None => {
-                    self.imported.insert(name.clone());
-                    self.defined.insert(name);
+                    let name = Name::new(name);
+                    self.imported.push(name.clone());
+                    self.defined.push(name);
                 }
             }
         }

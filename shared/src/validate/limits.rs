@@ -1,12 +1,12 @@
 //! Size and nesting limits, and the linear pre-scan that enforces them before the parser
 //! sees the code.
 //!
-//! Why a pre-scan: rustpython-parser builds the tree with an explicit LR stack, but some of
-//! its steps (assignment-target context, and dropping a partly built tree on a syntax error)
-//! recurse once per nesting level, so 100k nested brackets or a 100k-term operator chain
-//! overflow the thread's stack and abort the process. The pre-scan bounds every source of
-//! depth first: bracket depth, indentation depth, and an upper estimate of expression depth
-//! (operators, dots and depth-adding keywords between commas, per bracket level).
+//! Why a pre-scan: ruff's parser is recursive descent with no depth limit of its own, so
+//! 100k nested brackets or a 100k-term unary chain (`- - - ... 1`, `not not ... x`) would
+//! overflow the thread's stack and abort the process, and so would dropping such a tree.
+//! The pre-scan bounds every source of depth first: bracket depth, indentation depth, and an
+//! upper estimate of expression depth (operators, dots and depth-adding keywords between
+//! commas, per bracket level).
 
 /// Largest accepted source, in bytes.
 pub const MAX_BYTES: usize = 200 * 1024;
@@ -59,18 +59,23 @@ pub fn prescan(src: &str) -> Result<(), LimitViolation> {
         });
     }
     let bytes = src.as_bytes();
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+    // Both whole-text checks are written so they vectorise (memchr, a counting loop); the
+    // offsets are only searched for when a limit is crossed.
+    if bytes.contains(&0) {
+        let offset = bytes.iter().position(|&b| b == 0).unwrap_or(0);
         return Err(LimitViolation::NulByte { offset });
     }
-    let mut newlines = 0usize;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'\n' {
-            newlines += 1;
-            if newlines >= MAX_LINES && i + 1 < bytes.len() {
-                return Err(LimitViolation::TooLarge {
-                    offset: i + 1,
-                    message: format!("code has more than {MAX_LINES} lines"),
-                });
+    if bytes.iter().filter(|&&b| b == b'\n').count() >= MAX_LINES {
+        let mut newlines = 0usize;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                newlines += 1;
+                if newlines >= MAX_LINES && i + 1 < bytes.len() {
+                    return Err(LimitViolation::TooLarge {
+                        offset: i + 1,
+                        message: format!("code has more than {MAX_LINES} lines"),
+                    });
+                }
             }
         }
     }
@@ -136,20 +141,33 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             let c = self.b[self.i];
-            match c {
-                b'#' => {
-                    while self.i < self.b.len() && !matches!(self.b[self.i], b'\n' | b'\r') {
+            match CLASS[usize::from(c)] {
+                SPACE => {
+                    // Runs of spaces, digits' neighbours and other inert bytes are common:
+                    // skip them without going back through the dispatch.
+                    self.i += 1;
+                    while self.b.get(self.i).is_some_and(|&c| CLASS[usize::from(c)] == SPACE) {
                         self.i += 1;
                     }
                 }
-                b'\n' | b'\r' => {
+                WORD => self.word()?,
+                OP => {
+                    self.bump(1)?;
+                    self.i += 1;
+                }
+                NEWLINE => {
                     self.i += 1;
                     line_start = true;
                     if self.levels.is_empty() {
                         self.cur = 0;
                     }
                 }
-                b'\\' => {
+                COMMENT => {
+                    while self.i < self.b.len() && !matches!(self.b[self.i], b'\n' | b'\r') {
+                        self.i += 1;
+                    }
+                }
+                CONTINUATION => {
                     // A line continuation joins lines: the next line's indentation is not
                     // significant.
                     self.i += 1;
@@ -160,25 +178,19 @@ impl<'a> Scanner<'a> {
                         self.i += 1;
                     }
                 }
-                b'(' | b'[' | b'{' => {
+                OPEN => {
                     self.open()?;
                     self.i += 1;
                 }
-                b')' | b']' | b'}' => {
+                CLOSE => {
                     self.close();
                     self.i += 1;
                 }
-                b',' | b';' => {
+                SEPARATOR => {
                     self.cur = 0;
                     self.i += 1;
                 }
-                b'\'' | b'"' => self.string(false)?,
-                b'+' | b'-' | b'*' | b'/' | b'%' | b'@' | b'&' | b'|' | b'^' | b'~' | b'<' | b'>' | b'.'
-                | b':' | b'!' => {
-                    self.bump(1)?;
-                    self.i += 1;
-                }
-                c if c == b'_' || c.is_ascii_alphanumeric() || c >= 0x80 => self.word()?,
+                QUOTE => self.string(false)?,
                 _ => self.i += 1,
             }
         }
@@ -219,13 +231,8 @@ impl<'a> Scanner<'a> {
     /// An identifier, keyword or number; a string prefix hands over to [`Self::string`].
     fn word(&mut self) -> Result<(), LimitViolation> {
         let start = self.i;
-        while self.i < self.b.len() {
-            let c = self.b[self.i];
-            if c == b'_' || c.is_ascii_alphanumeric() || c >= 0x80 {
-                self.i += 1;
-            } else {
-                break;
-            }
+        while self.b.get(self.i).is_some_and(|&c| CLASS[usize::from(c)] == WORD) {
+            self.i += 1;
         }
         let word = &self.b[start..self.i];
         if matches!(self.b.get(self.i), Some(b'\'' | b'"')) && word.len() <= 2 {
@@ -304,6 +311,42 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 }
+
+// Byte classes of the pre-scan's main loop.
+const SPACE: u8 = 0;
+const WORD: u8 = 1;
+const OP: u8 = 2;
+const NEWLINE: u8 = 3;
+const COMMENT: u8 = 4;
+const CONTINUATION: u8 = 5;
+const OPEN: u8 = 6;
+const CLOSE: u8 = 7;
+const SEPARATOR: u8 = 8;
+const QUOTE: u8 = 9;
+
+/// The class of every byte: one table load instead of a chain of comparisons per byte.
+static CLASS: [u8; 256] = {
+    let mut table = [SPACE; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        table[i] = match c {
+            b'_' | b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | 0x80..=0xff => WORD,
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'@' | b'&' | b'|' | b'^' | b'~' | b'<' | b'>' | b'.'
+            | b':' | b'!' => OP,
+            b'\n' | b'\r' => NEWLINE,
+            b'#' => COMMENT,
+            b'\\' => CONTINUATION,
+            b'(' | b'[' | b'{' => OPEN,
+            b')' | b']' | b'}' => CLOSE,
+            b',' | b';' => SEPARATOR,
+            b'\'' | b'"' => QUOTE,
+            _ => SPACE,
+        };
+        i += 1;
+    }
+    table
+};
 
 /// Keywords that can add a level to an expression tree without brackets.
 fn is_depth_keyword(word: &[u8]) -> bool {

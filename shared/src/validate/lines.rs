@@ -1,39 +1,47 @@
 //! Byte offset to line/column conversion. The parser reports byte offsets (`TextSize`);
 //! findings carry 1-based lines and 1-based character columns.
 
-/// Start offsets of every line of one source text.
+use std::cell::OnceCell;
+
+/// Start offsets of every line of one source text, computed on the first lookup (accepted
+/// code has no findings, so it never pays for the index).
 #[derive(Debug)]
 pub struct LineIndex<'a> {
     source: &'a str,
-    starts: Vec<usize>,
+    starts: OnceCell<Vec<usize>>,
 }
 
 impl<'a> LineIndex<'a> {
     /// Index `source`; lines end at `\n`, `\r\n` or a lone `\r`, as Python's tokenizer sees them.
     pub fn new(source: &'a str) -> Self {
-        let bytes = source.as_bytes();
-        let mut starts = Vec::with_capacity(source.len() / 32 + 1);
-        starts.push(0);
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\n' => starts.push(i + 1),
-                b'\r' if bytes.get(i + 1) != Some(&b'\n') => starts.push(i + 1),
-                _ => {}
+        Self { source, starts: OnceCell::new() }
+    }
+
+    fn starts(&self) -> &[usize] {
+        self.starts.get_or_init(|| {
+            let bytes = self.source.as_bytes();
+            let mut starts = Vec::with_capacity(bytes.len() / 32 + 1);
+            starts.push(0);
+            for (i, &b) in bytes.iter().enumerate() {
+                match b {
+                    b'\n' => starts.push(i + 1),
+                    b'\r' if bytes.get(i + 1) != Some(&b'\n') => starts.push(i + 1),
+                    _ => {}
+                }
             }
-            i += 1;
-        }
-        Self { source, starts }
+            starts
+        })
     }
 
     /// 1-based line and 1-based character column of a byte offset (clamped to the text).
     pub fn locate(&self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.source.len());
-        let line = match self.starts.binary_search(&offset) {
+        let starts = self.starts();
+        let line = match starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         };
-        let start = self.starts.get(line).copied().unwrap_or(0);
+        let start = starts.get(line).copied().unwrap_or(0);
         let prefix = self.source.get(start..offset);
         // An offset inside a multi-byte character falls back to counting bytes.
         let col = prefix.map_or(offset - start, |p| p.chars().count());
@@ -48,10 +56,12 @@ fn to_u32(n: usize) -> u32 {
 /// Lines that are neither blank nor only a comment.
 pub fn count_loc(source: &str) -> usize {
     source
-        .lines()
-        .filter(|l| {
-            let t = l.trim_start();
-            !t.is_empty() && !t.starts_with('#')
+        .as_bytes()
+        .split(|&b| b == b'\n')
+        .filter(|line| {
+            line.iter()
+                .find(|&&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\x0c' | b'\x0b'))
+                .is_some_and(|&b| b != b'#')
         })
         .count()
 }
@@ -68,5 +78,11 @@ mod tests {
         assert_eq!(idx.locate(5), (2, 2));
         assert_eq!(idx.locate(8), (3, 1));
         assert_eq!(idx.locate(99), (3, 2));
+    }
+
+    #[test]
+    fn blank_and_comment_lines_are_not_code() {
+        assert_eq!(count_loc("x = 1\n\n   # note\r\n\t\n  y = 2  # why\r\n"), 2);
+        assert_eq!(count_loc(""), 0);
     }
 }

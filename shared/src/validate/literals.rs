@@ -4,7 +4,7 @@
 //! Sizes are estimated bottom-up while the walker returns from each expression, so a
 //! 100k-term chain costs one pass, never a re-evaluation per node.
 
-use rustpython_parser::ast::{Constant, Operator, UnaryOp, bigint::BigInt};
+use ruff_python_ast::{Int, Operator, UnaryOp};
 
 use super::limits::{MAX_INT_BITS, MAX_SEQUENCE_LEN};
 use super::tables::{frame_attribute, is_dunder, system_attribute};
@@ -38,31 +38,26 @@ impl Mag {
     }
 }
 
-/// The size of a literal constant.
-pub fn constant(c: &Constant) -> Mag {
-    match c {
-        Constant::Int(n) => Mag::Int(int_log2(n)),
-        Constant::Bool(_) => Mag::Int(0.0),
-        Constant::Str(s) => Mag::Seq(s.len() as f64),
-        Constant::Bytes(b) => Mag::Seq(b.len() as f64),
-        Constant::Tuple(t) => Mag::Seq(t.len() as f64),
-        _ => Mag::Unknown,
+/// `log2(|n|)`: exact enough for values that fit in 64 bits; for larger ones (which the
+/// parser keeps as their source text, e.g. `0x_FFFF...`) an estimate from the digit count.
+pub fn int_log2(n: &Int) -> f64 {
+    if let Some(v) = n.as_u64() {
+        return if v <= 1 { 0.0 } else { (v as f64).log2() };
     }
-}
-
-/// `log2(|n|)`, exact enough for small values and the bit length for large ones.
-pub fn int_log2(n: &BigInt) -> f64 {
-    let bits = n.bits();
-    if bits <= 64 {
-        let v = n.iter_u64_digits().next().unwrap_or(0) as f64;
-        if v <= 1.0 { 0.0 } else { v.log2() }
-    } else {
-        bits as f64
-    }
+    let text = n.to_string();
+    let lower = text.to_ascii_lowercase();
+    let (radix, digits) = match lower.get(..2) {
+        Some("0x") => (16.0f64, &lower[2..]),
+        Some("0o") => (8.0, &lower[2..]),
+        Some("0b") => (2.0, &lower[2..]),
+        _ => (10.0, lower.as_str()),
+    };
+    let significant = digits.trim_start_matches(['0', '_']).bytes().filter(|&b| b != b'_').count();
+    significant as f64 * radix.log2()
 }
 
 /// The size of `left op right` from the sizes of its operands.
-pub fn binop(left: Mag, op: &Operator, right: Mag) -> Mag {
+pub fn binop(left: Mag, op: Operator, right: Mag) -> Mag {
     use Mag::{Int, Seq};
     match (left, op, right) {
         (Int(a), Operator::Add | Operator::Sub | Operator::BitOr | Operator::BitXor, Int(b)) => {
@@ -85,7 +80,7 @@ pub fn binop(left: Mag, op: &Operator, right: Mag) -> Mag {
 }
 
 /// The size of `op operand`.
-pub fn unaryop(op: &UnaryOp, operand: Mag) -> Mag {
+pub fn unaryop(op: UnaryOp, operand: Mag) -> Mag {
     match (op, operand) {
         (UnaryOp::USub | UnaryOp::UAdd, m @ Mag::Int(_)) => m,
         (UnaryOp::Invert, Mag::Int(a)) => Mag::Int(a + 1.0),
@@ -143,12 +138,12 @@ mod tests {
     #[test]
     fn power_towers_and_repeated_strings_are_too_large() {
         let ten = Mag::Int(10f64.log2());
-        let tower = binop(ten, &Operator::Pow, binop(ten, &Operator::Pow, ten));
+        let tower = binop(ten, Operator::Pow, binop(ten, Operator::Pow, ten));
         assert!(tower.too_large());
-        assert!(!binop(ten, &Operator::Pow, Mag::Int(6f64.log2())).too_large());
-        let billion = binop(ten, &Operator::Pow, Mag::Int(9f64.log2()));
-        assert!(binop(Mag::Seq(1.0), &Operator::Mult, billion).too_large());
-        assert!(!binop(Mag::Seq(80.0), &Operator::Mult, Mag::Int(0.0)).too_large());
+        assert!(!binop(ten, Operator::Pow, Mag::Int(6f64.log2())).too_large());
+        let billion = binop(ten, Operator::Pow, Mag::Int(9f64.log2()));
+        assert!(binop(Mag::Seq(1.0), Operator::Mult, billion).too_large());
+        assert!(!binop(Mag::Seq(80.0), Operator::Mult, Mag::Int(0.0)).too_large());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Python AST safety and structure checks for generated strategies (rustpython-parser).
+//! Python AST safety and structure checks for generated strategies (ruff's Python parser).
 //!
 //! [`validate`] refuses code that could escape the backtest (imports outside an allowlist,
 //! eval/exec and friends, dunder and frame access, format-string attribute traversal,

@@ -7,7 +7,8 @@
 //! class of the module. Base classes extended in the module are abstract; the strategy is
 //! the leaf. `SignalStrategy` and `TrailingStrategy` already define `init` and `next`.
 
-use rustpython_parser::ast::{self, Constant, Expr, Ranged, Stmt};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+use ruff_text_size::Ranged;
 
 use super::checker::{Checker, off};
 use super::rules::RuleId;
@@ -46,7 +47,7 @@ pub(super) fn check(ck: &mut Checker<'_>, body: &[Stmt]) {
             let names: Vec<&str> = many.iter().map(|&i| strategies[i].def.name.as_str()).collect();
             ck.report(
                 RuleId::StructureStrategyCount,
-                off(strategies[many[1]].def.range.start()),
+                off(strategies[many[1]].def.start()),
                 format!(
                     "found {} Strategy subclasses ({}); exactly one is required",
                     many.len(),
@@ -60,7 +61,7 @@ pub(super) fn check(ck: &mut Checker<'_>, body: &[Stmt]) {
         }
     };
     let class = strategies[chosen].def;
-    let at = off(class.range.start());
+    let at = off(class.start());
     if let Some(entry) = entry.as_deref()
         && class.name.as_str() != entry
     {
@@ -100,11 +101,10 @@ fn top_level(ck: &mut Checker<'_>, s: &Stmt) {
         Stmt::Import(_)
         | Stmt::ImportFrom(_)
         | Stmt::FunctionDef(_)
-        | Stmt::AsyncFunctionDef(_)
         | Stmt::ClassDef(_)
         | Stmt::TypeAlias(_)
         | Stmt::Pass(_) => return,
-        Stmt::Expr(e) if is_docstring(&e.value) => return,
+        Stmt::Expr(e) if e.value.is_string_literal_expr() => return,
         Stmt::Assign(a) => {
             if a.targets.iter().all(is_name_target) && is_constant(&a.value, 0) {
                 return;
@@ -119,10 +119,10 @@ fn top_level(ck: &mut Checker<'_>, s: &Stmt) {
         }
         Stmt::Expr(_) => "expression statement",
         Stmt::If(_) => "'if' block",
-        Stmt::For(_) | Stmt::AsyncFor(_) => "'for' loop",
+        Stmt::For(_) => "'for' loop",
         Stmt::While(_) => "'while' loop",
-        Stmt::With(_) | Stmt::AsyncWith(_) => "'with' block",
-        Stmt::Try(_) | Stmt::TryStar(_) => "'try' block",
+        Stmt::With(_) => "'with' block",
+        Stmt::Try(_) => "'try' block",
         Stmt::Match(_) => "'match' block",
         Stmt::AugAssign(_) => "augmented assignment",
         Stmt::Delete(_) => "'del' statement",
@@ -130,16 +130,13 @@ fn top_level(ck: &mut Checker<'_>, s: &Stmt) {
         Stmt::Assert(_) => "'assert' statement",
         Stmt::Global(_) | Stmt::Nonlocal(_) => "'global' statement",
         Stmt::Return(_) | Stmt::Break(_) | Stmt::Continue(_) => "control-flow statement",
+        Stmt::IpyEscapeCommand(_) => "IPython escape command",
     };
     ck.report(
         RuleId::StructureTopLevel,
         at,
         format!("top-level {what} is not allowed; only imports, constants, functions and classes"),
     );
-}
-
-fn is_docstring(e: &Expr) -> bool {
-    matches!(e, Expr::Constant(c) if matches!(c.value, Constant::Str(_)))
 }
 
 fn is_name_target(e: &Expr) -> bool {
@@ -159,17 +156,21 @@ fn is_constant(e: &Expr, depth: u32) -> bool {
     let d = depth + 1;
     let all = |es: &[Expr]| es.iter().all(|e| is_constant(e, d));
     match e {
-        Expr::Constant(_) | Expr::Name(_) => true,
+        e if e.is_literal_expr() => true,
+        Expr::Name(_) => true,
         Expr::Attribute(a) => is_constant(&a.value, d),
         Expr::UnaryOp(u) => is_constant(&u.operand, d),
         Expr::BinOp(b) => is_constant(&b.left, d) && is_constant(&b.right, d),
         Expr::BoolOp(b) => all(&b.values),
         Expr::Compare(c) => is_constant(&c.left, d) && all(&c.comparators),
-        Expr::IfExp(i) => is_constant(&i.test, d) && is_constant(&i.body, d) && is_constant(&i.orelse, d),
+        Expr::If(i) => is_constant(&i.test, d) && is_constant(&i.body, d) && is_constant(&i.orelse, d),
         Expr::Tuple(t) => all(&t.elts),
         Expr::List(l) => all(&l.elts),
         Expr::Set(s) => all(&s.elts),
-        Expr::Dict(dict) => dict.keys.iter().flatten().all(|k| is_constant(k, d)) && all(&dict.values),
+        Expr::Dict(dict) => dict
+            .items
+            .iter()
+            .all(|i| i.key.as_ref().is_none_or(|k| is_constant(k, d)) && is_constant(&i.value, d)),
         Expr::Subscript(s) => is_constant(&s.value, d) && is_constant(&s.slice, d),
         Expr::Slice(s) => {
             [&s.lower, &s.upper, &s.step].iter().all(|p| p.as_deref().is_none_or(|e| is_constant(e, d)))
@@ -177,8 +178,8 @@ fn is_constant(e: &Expr, depth: u32) -> bool {
         Expr::Starred(s) => is_constant(&s.value, d),
         Expr::Call(c) => {
             is_known_constructor(&c.func)
-                && all(&c.args)
-                && c.keywords.iter().all(|k| is_constant(&k.value, d))
+                && all(&c.arguments.args)
+                && c.arguments.keywords.iter().all(|k| is_constant(&k.value, d))
         }
         _ => false,
     }
@@ -234,7 +235,7 @@ fn strategy_classes(body: &[Stmt]) -> Vec<StrategyClass<'_>> {
         let mut parent = None;
         let mut lib_base = false;
         let mut is_strategy = false;
-        for base in &c.bases {
+        for base in c.bases() {
             match base_name(base) {
                 Some("Strategy") => is_strategy = true,
                 Some("SignalStrategy" | "TrailingStrategy") => {
@@ -243,7 +244,7 @@ fn strategy_classes(body: &[Stmt]) -> Vec<StrategyClass<'_>> {
                 }
                 _ => {
                     if let Expr::Name(n) = base
-                        && let Some(i) = found.iter().rposition(|f| f.def.name == n.id)
+                        && let Some(i) = found.iter().rposition(|f| f.def.name.as_str() == n.id.as_str())
                     {
                         is_strategy = true;
                         parent = Some(i);
@@ -285,7 +286,6 @@ fn ancestry(strategies: &[StrategyClass<'_>], start: usize) -> Vec<usize> {
 fn defines_method(class: &ast::StmtClassDef, name: &str) -> bool {
     class.body.iter().any(|s| match s {
         Stmt::FunctionDef(f) => f.name.as_str() == name,
-        Stmt::AsyncFunctionDef(f) => f.name.as_str() == name,
         _ => false,
     })
 }

@@ -2,7 +2,8 @@
 //! constant value, computed bottom-up for `literal-too-large`, so a long chain is sized in
 //! one pass.
 
-use rustpython_parser::ast::{self, Constant, Expr, Ranged, bigint::BigInt};
+use ruff_python_ast::{self as ast, Expr, InterpolatedStringElement, InterpolatedStringElements, Number};
+use ruff_text_size::Ranged;
 
 use super::checker::{Checker, off};
 use super::limits::MAX_INT_BITS;
@@ -24,39 +25,41 @@ impl Checker<'_> {
                 self.exprs(&b.values);
                 Mag::Unknown
             }
-            Expr::NamedExpr(n) => {
+            Expr::Named(n) => {
                 self.expr(&n.target);
                 self.expr(&n.value)
             }
             Expr::BinOp(b) => {
                 let l = self.expr(&b.left);
                 let r = self.expr(&b.right);
-                let m = literals::binop(l, &b.op, r);
+                let m = literals::binop(l, b.op, r);
                 self.size_check(m, &[l, r], at);
                 m
             }
             Expr::UnaryOp(u) => {
                 let o = self.expr(&u.operand);
-                let m = literals::unaryop(&u.op, o);
+                let m = literals::unaryop(u.op, o);
                 self.size_check(m, &[o], at);
                 m
             }
             Expr::Lambda(l) => {
-                self.arguments(&l.args);
+                if let Some(p) = &l.parameters {
+                    self.parameters(p);
+                }
                 self.expr(&l.body);
                 Mag::Unknown
             }
-            Expr::IfExp(i) => {
+            Expr::If(i) => {
                 self.expr(&i.test);
                 self.expr(&i.body);
                 self.expr(&i.orelse);
                 Mag::Unknown
             }
             Expr::Dict(d) => {
-                for k in d.keys.iter().flatten() {
-                    self.expr(k);
+                for item in &d.items {
+                    self.opt(item.key.as_ref());
+                    self.expr(&item.value);
                 }
-                self.exprs(&d.values);
                 Mag::Unknown
             }
             Expr::Set(s) => {
@@ -81,7 +84,7 @@ impl Checker<'_> {
                 self.expr(&c.elt);
                 Mag::Unknown
             }
-            Expr::GeneratorExp(c) => {
+            Expr::Generator(c) => {
                 self.comprehensions(&c.generators, at);
                 self.expr(&c.elt);
                 Mag::Unknown
@@ -111,24 +114,61 @@ impl Checker<'_> {
                 Mag::Unknown
             }
             Expr::Call(c) => self.call(c, at),
-            Expr::FormattedValue(f) => {
-                self.expr(&f.value);
-                self.opt(f.format_spec.as_deref());
-                Mag::Unknown
-            }
-            Expr::JoinedStr(j) => {
+            Expr::FString(f) => {
                 // The literal parts are plain text; an f-string is never a format template
                 // for `.format` (the checker refuses non-literal receivers).
                 let annotation = std::mem::take(&mut self.annotation);
-                self.exprs(&j.values);
+                for part in &f.value {
+                    match part {
+                        ast::FStringPart::Literal(l) => self.check_str(&l.value, off(l.start())),
+                        ast::FStringPart::FString(f) => self.interpolated(&f.elements),
+                    }
+                }
                 self.annotation = annotation;
                 Mag::Unknown
             }
-            Expr::Constant(c) => self.constant(&c.value, at),
+            Expr::TString(t) => {
+                let annotation = std::mem::take(&mut self.annotation);
+                for part in &t.value {
+                    self.interpolated(&part.elements);
+                }
+                self.annotation = annotation;
+                Mag::Unknown
+            }
+            Expr::StringLiteral(s) => {
+                let text = s.value.to_str();
+                self.check_str(text, at);
+                if self.annotation > 0 {
+                    self.string_annotation(text, at);
+                }
+                Mag::Seq(text.len() as f64)
+            }
+            Expr::BytesLiteral(b) => Mag::Seq(b.value.len() as f64),
+            Expr::NumberLiteral(n) => match &n.value {
+                Number::Int(i) => {
+                    let bits = literals::int_log2(i);
+                    if bits >= MAX_INT_BITS {
+                        self.report(
+                            RuleId::LiteralTooLarge,
+                            at,
+                            format!("integer literal has about {bits:.0} bits; the limit is about 10**100"),
+                        );
+                    }
+                    Mag::Int(bits)
+                }
+                Number::Float(_) | Number::Complex { .. } => Mag::Unknown,
+            },
+            Expr::BooleanLiteral(_) => Mag::Int(0.0),
+            Expr::NoneLiteral(_) | Expr::EllipsisLiteral(_) => Mag::Unknown,
+            // Only parsed in IPython mode, never in a module; refused should that change.
+            Expr::IpyEscapeCommand(_) => {
+                self.report(RuleId::Syntax, at, "IPython escape commands are not Python".to_owned());
+                Mag::Unknown
+            }
             Expr::Attribute(a) => {
                 self.expr(&a.value);
                 if !matches!(a.ctx, ast::ExprContext::Load) {
-                    self.stored_attrs.insert(a.attr.to_string());
+                    self.stored_attrs.push(a.attr.id.clone());
                 }
                 self.check_attr(a.attr.as_str(), Some(&a.value), attr_at(a), "access to");
                 Mag::Unknown
@@ -164,9 +204,9 @@ impl Checker<'_> {
 
     fn call(&mut self, c: &ast::ExprCall, at: usize) -> Mag {
         match c.func.as_ref() {
-            Expr::Name(n) => self.check_name(n.id.as_str(), &n.ctx, off(n.range.start()), true),
+            Expr::Name(n) => self.check_name(n.id.as_str(), &n.ctx, off(n.start()), true),
             Expr::Attribute(a) => {
-                if self.enter(off(a.range.start())) {
+                if self.enter(off(a.start())) {
                     self.expr(&a.value);
                     self.check_attr(a.attr.as_str(), Some(&a.value), attr_at(a), "access to");
                 }
@@ -177,48 +217,38 @@ impl Checker<'_> {
             }
         }
         let mut mags = Vec::new();
-        for a in &c.args {
+        for a in &c.arguments.args {
             mags.push(self.expr(a));
         }
-        for kw in &c.keywords {
+        for kw in &c.arguments.keywords {
             self.expr(&kw.value);
         }
         self.check_call(c);
         let is_pow = matches!(c.func.as_ref(), Expr::Name(n) if n.id.as_str() == "pow");
         if is_pow && mags.len() == 2 {
-            let m = literals::binop(mags[0], &ast::Operator::Pow, mags[1]);
+            let m = literals::binop(mags[0], ast::Operator::Pow, mags[1]);
             self.size_check(m, &mags, at);
             return m;
         }
         Mag::Unknown
     }
 
-    fn constant(&mut self, c: &Constant, at: usize) -> Mag {
-        match c {
-            Constant::Str(s) => {
-                self.check_str(s, at);
-                if self.annotation > 0 {
-                    self.string_annotation(s, at);
+    /// The literal text and the interpolations of an f-string or t-string (and of a format
+    /// spec, which is itself a list of elements).
+    fn interpolated(&mut self, elements: &InterpolatedStringElements) {
+        for element in elements {
+            match element {
+                InterpolatedStringElement::Literal(l) => self.check_str(&l.value, off(l.start())),
+                InterpolatedStringElement::Interpolation(i) => {
+                    if self.enter(off(i.start())) {
+                        self.expr(&i.expression);
+                        if let Some(spec) = &i.format_spec {
+                            self.interpolated(&spec.elements);
+                        }
+                    }
+                    self.leave();
                 }
             }
-            Constant::Int(n) => self.int_literal(n, at),
-            Constant::Tuple(items) => {
-                for item in items {
-                    self.constant(item, at);
-                }
-            }
-            _ => {}
-        }
-        literals::constant(c)
-    }
-
-    fn int_literal(&mut self, n: &BigInt, at: usize) {
-        if literals::int_log2(n) >= MAX_INT_BITS {
-            self.report(
-                RuleId::LiteralTooLarge,
-                at,
-                format!("integer literal has {} bits; the limit is about 10**100", n.bits()),
-            );
         }
     }
 
@@ -244,5 +274,5 @@ fn is_literal_type(e: &Expr) -> bool {
 
 /// Offset of the attribute name of `x.name` (the node's range ends with the name).
 fn attr_at(a: &ast::ExprAttribute) -> usize {
-    off(a.range.end()).saturating_sub(a.attr.as_str().len())
+    off(a.attr.start())
 }

@@ -4,8 +4,9 @@
 //! The walk counts its depth and stops descending at `MAX_AST_DEPTH` (reporting
 //! `nesting-too-deep` once), so it can never overflow the stack.
 
-use rustpython_parser::ast::{self, ExceptHandler, Expr, Pattern, Ranged, Stmt, TypeParam};
-use rustpython_parser::{Mode, parse};
+use ruff_python_ast::{self as ast, ExceptHandler, Expr, Pattern, Stmt, TypeParam};
+use ruff_python_parser::parse_expression;
+use ruff_text_size::Ranged;
 
 use super::checker::{Checker, off};
 use super::limits::{LimitViolation, MAX_AST_DEPTH, prescan};
@@ -64,24 +65,11 @@ impl Checker<'_> {
     fn stmt_inner(&mut self, s: &Stmt) {
         let at = off(s.start());
         match s {
-            Stmt::FunctionDef(f) => self.function(
-                f.name.as_str(),
-                &f.args,
-                &f.body,
-                &f.decorator_list,
-                f.returns.as_deref(),
-                &f.type_params,
-            ),
-            Stmt::AsyncFunctionDef(f) => {
-                self.report(RuleId::AsyncCode, at, format!("async function '{}' is not allowed", f.name));
-                self.function(
-                    f.name.as_str(),
-                    &f.args,
-                    &f.body,
-                    &f.decorator_list,
-                    f.returns.as_deref(),
-                    &f.type_params,
-                );
+            Stmt::FunctionDef(f) => {
+                if f.is_async {
+                    self.report(RuleId::AsyncCode, at, format!("async function '{}' is not allowed", f.name));
+                }
+                self.function(f);
             }
             Stmt::ClassDef(c) => self.class(c),
             Stmt::Return(r) => self.opt(r.value.as_deref()),
@@ -92,7 +80,7 @@ impl Checker<'_> {
             }
             Stmt::TypeAlias(t) => {
                 self.expr(&t.name);
-                self.type_params(&t.type_params);
+                self.type_params(t.type_params.as_deref());
                 self.annotation(&t.value);
             }
             Stmt::AugAssign(a) => {
@@ -105,13 +93,9 @@ impl Checker<'_> {
                 self.opt(a.value.as_deref());
             }
             Stmt::For(f) => {
-                self.expr(&f.target);
-                self.expr(&f.iter);
-                self.body(&f.body);
-                self.body(&f.orelse);
-            }
-            Stmt::AsyncFor(f) => {
-                self.report(RuleId::AsyncCode, at, "'async for' is not allowed".to_owned());
+                if f.is_async {
+                    self.report(RuleId::AsyncCode, at, "'async for' is not allowed".to_owned());
+                }
                 self.expr(&f.target);
                 self.expr(&f.iter);
                 self.body(&f.body);
@@ -125,15 +109,19 @@ impl Checker<'_> {
             Stmt::If(i) => {
                 self.expr(&i.test);
                 self.body(&i.body);
-                self.body(&i.orelse);
+                for clause in &i.elif_else_clauses {
+                    self.opt(clause.test.as_ref());
+                    self.body(&clause.body);
+                }
             }
             Stmt::With(w) => {
-                self.with_items(&w.items);
-                self.body(&w.body);
-            }
-            Stmt::AsyncWith(w) => {
-                self.report(RuleId::AsyncCode, at, "'async with' is not allowed".to_owned());
-                self.with_items(&w.items);
+                if w.is_async {
+                    self.report(RuleId::AsyncCode, at, "'async with' is not allowed".to_owned());
+                }
+                for item in &w.items {
+                    self.expr(&item.context_expr);
+                    self.opt(item.optional_vars.as_deref());
+                }
                 self.body(&w.body);
             }
             Stmt::Match(m) => {
@@ -148,8 +136,7 @@ impl Checker<'_> {
                 self.opt(r.exc.as_deref());
                 self.opt(r.cause.as_deref());
             }
-            Stmt::Try(t) => self.try_parts(&t.body, &t.handlers, &t.orelse, &t.finalbody),
-            Stmt::TryStar(t) => self.try_parts(&t.body, &t.handlers, &t.orelse, &t.finalbody),
+            Stmt::Try(t) => self.try_parts(t),
             Stmt::Assert(a) => {
                 self.expr(&a.test);
                 self.opt(a.msg.as_deref());
@@ -160,11 +147,15 @@ impl Checker<'_> {
             Stmt::Nonlocal(n) => self.global("nonlocal", &n.names, at),
             // A docstring is never a format template or a method name (reaching it needs
             // `__doc__`), so its text is not checked; everything else is an expression.
-            Stmt::Expr(e) if is_docstring(&e.value) => {}
+            Stmt::Expr(e) if e.value.is_string_literal_expr() => {}
             Stmt::Expr(e) => {
                 self.expr(&e.value);
             }
             Stmt::Pass(_) | Stmt::Break(_) | Stmt::Continue(_) => {}
+            // Only parsed in IPython mode, never in a module; refused should that change.
+            Stmt::IpyEscapeCommand(_) => {
+                self.report(RuleId::Syntax, at, "IPython escape commands are not Python".to_owned());
+            }
         }
     }
 
@@ -179,102 +170,93 @@ impl Checker<'_> {
         }
     }
 
-    fn function(
-        &mut self,
-        name: &str,
-        args: &ast::Arguments,
-        body: &[Stmt],
-        decorators: &[Expr],
-        returns: Option<&Expr>,
-        type_params: &[TypeParam],
-    ) {
-        self.exprs(decorators);
-        self.arguments(args);
-        if let Some(r) = returns {
+    fn function(&mut self, f: &ast::StmtFunctionDef) {
+        for d in &f.decorator_list {
+            self.expr(&d.expression);
+        }
+        self.parameters(&f.parameters);
+        if let Some(r) = &f.returns {
             self.annotation(r);
         }
-        self.type_params(type_params);
+        self.type_params(f.type_params.as_deref());
+        let name = f.name.as_str();
         let q = self.qualified(name);
         self.functions.push(q);
-        self.defined.insert(name.to_owned());
+        self.defined.push(f.name.id.clone());
         self.scope.push(name.to_owned());
-        self.body(body);
+        self.body(&f.body);
         self.scope.pop();
     }
 
     fn class(&mut self, c: &ast::StmtClassDef) {
-        self.exprs(&c.decorator_list);
-        self.exprs(&c.bases);
-        for kw in &c.keywords {
+        for d in &c.decorator_list {
+            self.expr(&d.expression);
+        }
+        self.exprs(c.bases());
+        for kw in c.keywords() {
             if kw.arg.as_ref().is_some_and(|a| a.as_str() == "metaclass") {
                 self.report(
                     RuleId::ForbiddenName,
-                    off(kw.range.start()),
+                    off(kw.start()),
                     format!("metaclass= on class '{}' is not allowed", c.name),
                 );
             }
             self.expr(&kw.value);
         }
-        self.type_params(&c.type_params);
+        self.type_params(c.type_params.as_deref());
         let q = self.qualified(c.name.as_str());
         self.classes.push(q);
-        self.defined.insert(c.name.to_string());
+        self.defined.push(c.name.id.clone());
         self.scope.push(c.name.to_string());
         self.body(&c.body);
         self.scope.pop();
     }
 
-    pub(super) fn arguments(&mut self, a: &ast::Arguments) {
-        for arg in a.posonlyargs.iter().chain(&a.args).chain(&a.kwonlyargs) {
-            self.arg(&arg.def);
-            self.opt(arg.default.as_deref());
+    pub(super) fn parameters(&mut self, p: &ast::Parameters) {
+        for param in p.posonlyargs.iter().chain(&p.args).chain(&p.kwonlyargs) {
+            self.parameter(&param.parameter);
+            self.opt(param.default.as_deref());
         }
-        if let Some(v) = &a.vararg {
-            self.arg(v);
+        if let Some(v) = &p.vararg {
+            self.parameter(v);
         }
-        if let Some(k) = &a.kwarg {
-            self.arg(k);
+        if let Some(k) = &p.kwarg {
+            self.parameter(k);
         }
     }
 
-    fn arg(&mut self, a: &ast::Arg) {
-        self.check_binding(a.arg.as_str(), off(a.range.start()), true);
-        if let Some(ann) = &a.annotation {
+    fn parameter(&mut self, p: &ast::Parameter) {
+        self.check_binding(p.name.as_str(), off(p.start()), true);
+        if let Some(ann) = &p.annotation {
             self.annotation(ann);
         }
     }
 
-    fn type_params(&mut self, params: &[TypeParam]) {
-        for p in params {
-            match p {
-                TypeParam::TypeVar(t) => {
-                    if let Some(b) = &t.bound {
-                        self.annotation(b);
-                    }
-                }
-                TypeParam::ParamSpec(_) | TypeParam::TypeVarTuple(_) => {}
+    /// Bounds and defaults of PEP 695 type parameters are evaluated like annotations.
+    fn type_params(&mut self, params: Option<&ast::TypeParams>) {
+        for p in params.iter().flat_map(|p| &p.type_params) {
+            let (bound, default) = match p {
+                TypeParam::TypeVar(t) => (t.bound.as_deref(), t.default.as_deref()),
+                TypeParam::ParamSpec(t) => (None, t.default.as_deref()),
+                TypeParam::TypeVarTuple(t) => (None, t.default.as_deref()),
+            };
+            for e in bound.into_iter().chain(default) {
+                self.annotation(e);
             }
         }
     }
 
-    fn with_items(&mut self, items: &[ast::WithItem]) {
-        for item in items {
-            self.expr(&item.context_expr);
-            self.opt(item.optional_vars.as_deref());
-        }
-    }
-
-    fn try_parts(&mut self, body: &[Stmt], handlers: &[ExceptHandler], orelse: &[Stmt], finalbody: &[Stmt]) {
-        self.body(body);
-        for ExceptHandler::ExceptHandler(h) in handlers {
+    fn try_parts(&mut self, t: &ast::StmtTry) {
+        self.body(&t.body);
+        for ExceptHandler::ExceptHandler(h) in &t.handlers {
             self.opt(h.type_.as_deref());
             if let Some(name) = &h.name {
-                self.check_binding(name.as_str(), off(h.range.start()), true);
+                self.check_binding(name.as_str(), off(h.start()), true);
             }
             self.body(&h.body);
         }
-        self.body(orelse);
-        self.body(finalbody);
+        self.body(&t.orelse);
+        self.body(&t.finalbody);
     }
 
     pub(super) fn comprehensions(&mut self, generators: &[ast::Comprehension], at: usize) {
@@ -310,9 +292,9 @@ impl Checker<'_> {
             return;
         }
         // Text that does not parse cannot be evaluated into anything, so it is harmless.
-        if let Ok(ast::Mod::Expression(m)) = parse(text.trim(), Mode::Expression, "<annotation>") {
+        if let Ok(parsed) = parse_expression(text.trim()) {
             let pinned = self.pinned.replace(self.pinned.unwrap_or(at));
-            self.expr(&m.body);
+            self.expr(&parsed.syntax().body);
             self.pinned = pinned;
         }
     }
@@ -344,15 +326,13 @@ impl Checker<'_> {
             }
             Pattern::MatchClass(c) => {
                 self.expr(&c.cls);
-                for p in &c.patterns {
+                for p in &c.arguments.patterns {
                     self.pattern(p);
                 }
-                for attr in &c.kwd_attrs {
+                for kw in &c.arguments.keywords {
                     // `case C(attr=...)` reads `subject.attr`.
-                    self.check_attr(attr.as_str(), None, at, "matching on");
-                }
-                for p in &c.kwd_patterns {
-                    self.pattern(p);
+                    self.check_attr(kw.attr.as_str(), None, at, "matching on");
+                    self.pattern(&kw.pattern);
                 }
             }
             Pattern::MatchStar(s) => {
@@ -376,8 +356,4 @@ impl Checker<'_> {
         }
         self.leave();
     }
-}
-
-fn is_docstring(e: &Expr) -> bool {
-    matches!(e, Expr::Constant(c) if matches!(c.value, ast::Constant::Str(_)))
 }
