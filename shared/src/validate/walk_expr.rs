@@ -13,13 +13,14 @@ use super::rules::RuleId;
 impl Checker<'_> {
     /// Walk an expression and return the size estimate of its value.
     pub(super) fn expr(&mut self, e: &Expr) -> Mag {
-        let mag = if self.enter(off(e.start())) { self.expr_inner(e) } else { Mag::Unknown };
+        let mag = if self.enter(e) { self.expr_inner(e) } else { Mag::Unknown };
         self.leave();
         mag
     }
 
+    // Positions are read from each variant's own range (a field) rather than `e.start()`
+    // (a dispatch over every variant), since most nodes never report anything.
     fn expr_inner(&mut self, e: &Expr) -> Mag {
-        let at = off(e.start());
         match e {
             Expr::BoolOp(b) => {
                 self.exprs(&b.values);
@@ -33,13 +34,13 @@ impl Checker<'_> {
                 let l = self.expr(&b.left);
                 let r = self.expr(&b.right);
                 let m = literals::binop(l, b.op, r);
-                self.size_check(m, &[l, r], at);
+                self.size_check(m, &[l, r], off(b.range.start()));
                 m
             }
             Expr::UnaryOp(u) => {
                 let o = self.expr(&u.operand);
                 let m = literals::unaryop(u.op, o);
-                self.size_check(m, &[o], at);
+                self.size_check(m, &[o], off(u.range.start()));
                 m
             }
             Expr::Lambda(l) => {
@@ -75,28 +76,28 @@ impl Checker<'_> {
                 Mag::Seq(t.elts.len() as f64)
             }
             Expr::ListComp(c) => {
-                self.comprehensions(&c.generators, at);
+                self.comprehensions(&c.generators, off(c.range.start()));
                 self.expr(&c.elt);
                 Mag::Unknown
             }
             Expr::SetComp(c) => {
-                self.comprehensions(&c.generators, at);
+                self.comprehensions(&c.generators, off(c.range.start()));
                 self.expr(&c.elt);
                 Mag::Unknown
             }
             Expr::Generator(c) => {
-                self.comprehensions(&c.generators, at);
+                self.comprehensions(&c.generators, off(c.range.start()));
                 self.expr(&c.elt);
                 Mag::Unknown
             }
             Expr::DictComp(c) => {
-                self.comprehensions(&c.generators, at);
+                self.comprehensions(&c.generators, off(c.range.start()));
                 self.expr(&c.key);
                 self.expr(&c.value);
                 Mag::Unknown
             }
             Expr::Await(a) => {
-                self.report(RuleId::AsyncCode, at, "'await' is not allowed".to_owned());
+                self.report(RuleId::AsyncCode, off(a.range.start()), "'await' is not allowed".to_owned());
                 self.expr(&a.value);
                 Mag::Unknown
             }
@@ -113,7 +114,7 @@ impl Checker<'_> {
                 self.exprs(&c.comparators);
                 Mag::Unknown
             }
-            Expr::Call(c) => self.call(c, at),
+            Expr::Call(c) => self.call(c),
             Expr::FString(f) => {
                 // The literal parts are plain text; an f-string is never a format template
                 // for `.format` (the checker refuses non-literal receivers).
@@ -136,6 +137,7 @@ impl Checker<'_> {
                 Mag::Unknown
             }
             Expr::StringLiteral(s) => {
+                let at = off(s.range.start());
                 let text = s.value.to_str();
                 self.check_str(text, at);
                 if self.annotation > 0 {
@@ -150,7 +152,7 @@ impl Checker<'_> {
                     if bits >= MAX_INT_BITS {
                         self.report(
                             RuleId::LiteralTooLarge,
-                            at,
+                            off(n.range.start()),
                             format!("integer literal has about {bits:.0} bits; the limit is about 10**100"),
                         );
                     }
@@ -161,8 +163,12 @@ impl Checker<'_> {
             Expr::BooleanLiteral(_) => Mag::Int(0.0),
             Expr::NoneLiteral(_) | Expr::EllipsisLiteral(_) => Mag::Unknown,
             // Only parsed in IPython mode, never in a module; refused should that change.
-            Expr::IpyEscapeCommand(_) => {
-                self.report(RuleId::Syntax, at, "IPython escape commands are not Python".to_owned());
+            Expr::IpyEscapeCommand(i) => {
+                self.report(
+                    RuleId::Syntax,
+                    off(i.range.start()),
+                    "IPython escape commands are not Python".to_owned(),
+                );
                 Mag::Unknown
             }
             Expr::Attribute(a) => {
@@ -190,7 +196,7 @@ impl Checker<'_> {
                 Mag::Unknown
             }
             Expr::Name(n) => {
-                self.check_name(n.id.as_str(), &n.ctx, at, false);
+                self.check_name(n.id.as_str(), &n.ctx, off(n.range.start()), false);
                 Mag::Unknown
             }
             Expr::Slice(s) => {
@@ -202,11 +208,11 @@ impl Checker<'_> {
         }
     }
 
-    fn call(&mut self, c: &ast::ExprCall, at: usize) -> Mag {
+    fn call(&mut self, c: &ast::ExprCall) -> Mag {
         match c.func.as_ref() {
             Expr::Name(n) => self.check_name(n.id.as_str(), &n.ctx, off(n.start()), true),
             Expr::Attribute(a) => {
-                if self.enter(off(a.start())) {
+                if self.enter(a) {
                     self.expr(&a.value);
                     self.check_attr(a.attr.as_str(), Some(&a.value), attr_at(a), "access to");
                 }
@@ -227,7 +233,7 @@ impl Checker<'_> {
         let is_pow = matches!(c.func.as_ref(), Expr::Name(n) if n.id.as_str() == "pow");
         if is_pow && mags.len() == 2 {
             let m = literals::binop(mags[0], ast::Operator::Pow, mags[1]);
-            self.size_check(m, &mags, at);
+            self.size_check(m, &mags, off(c.range.start()));
             return m;
         }
         Mag::Unknown
@@ -240,7 +246,7 @@ impl Checker<'_> {
             match element {
                 InterpolatedStringElement::Literal(l) => self.check_str(&l.value, off(l.start())),
                 InterpolatedStringElement::Interpolation(i) => {
-                    if self.enter(off(i.start())) {
+                    if self.enter(i) {
                         self.expr(&i.expression);
                         if let Some(spec) = &i.format_spec {
                             self.interpolated(&spec.elements);

@@ -16,14 +16,16 @@ use super::rules::RuleId;
 const MAX_ANNOTATION_NESTING: u8 = 3;
 
 impl Checker<'_> {
-    pub(super) fn enter(&mut self, at: usize) -> bool {
+    /// Count one more level of nesting at `node`; false when past [`MAX_AST_DEPTH`] (the
+    /// caller must not descend, and still calls [`Self::leave`]).
+    pub(super) fn enter(&mut self, node: &impl Ranged) -> bool {
         self.depth += 1;
         if self.depth > MAX_AST_DEPTH {
             if !self.too_deep {
                 self.too_deep = true;
                 self.report(
                     RuleId::NestingTooDeep,
-                    at,
+                    off(node.start()),
                     format!("code nests deeper than {MAX_AST_DEPTH} levels"),
                 );
             }
@@ -44,7 +46,7 @@ impl Checker<'_> {
     }
 
     fn stmt(&mut self, s: &Stmt) {
-        if self.enter(off(s.start())) {
+        if self.enter(s) {
             self.stmt_inner(s);
         }
         self.leave();
@@ -301,7 +303,7 @@ impl Checker<'_> {
 
     fn pattern(&mut self, p: &Pattern) {
         let at = off(p.start());
-        if !self.enter(at) {
+        if !self.enter(p) {
             self.leave();
             return;
         }
