@@ -52,7 +52,8 @@ pub fn validate(code: &str, opts: &ValidateOptions) -> Report {
     // Syntax newer than the sandbox's Python would fail there; it is refused here, and the
     // (complete) tree is still checked so the report names everything at once.
     for e in parsed.unsupported_syntax_errors() {
-        ck.report(RuleId::Syntax, off(e.range.start()), format!("{e} (the sandbox runs Python 3.11)"));
+        // "Cannot use type parameter lists on Python 3.11 (syntax was added in Python 3.12)"
+        ck.report(RuleId::Syntax, off(e.range.start()), e.to_string());
     }
     // The lexer has already NFKC-normalised identifiers (`ｅｖａｌ` is `eval` in the tree,
     // as in Python); the look-alike spelling is reported from the tokens.

@@ -337,6 +337,18 @@ class Real(Strategy):
 ''')
 case("global_statement", "global-statement", "next", "global LAST_PRICE\nLAST_PRICE = self.data.Close[-1]")
 
+# --- syntax newer than the sandbox's Python 3.11: refused as syntax, and the tree is still
+# checked, so the hidden call is named too (the validator parses with ruff's parser, which
+# reads 3.12-3.14 syntax).
+case("pep701_nested_quotes_eval", "forbidden-call", "next", 'label = f"{eval("1 + 1")}"')
+case("type_alias_hides_import", "forbidden-call", "module", "type Loader = __import__('os')")
+case("type_param_default_eval", "forbidden-call", "helper", "def scale[T = eval('int')](x: T) -> T:\n    return x")
+case("tstring_interpolation_exec", "forbidden-call", "next", "msg = t'{exec(\"x = 1\")}'")
+# --- f-string and comprehension corners
+case("fstring_debug_dunder", "dunder-access", "next", "note = f'{self.__class__=}'")
+case("walrus_getattr_in_comprehension", "dynamic-attribute", "init", "names = ['data']\n_ = [(v := getattr(self, n)) for n in names]")
+case("implicit_concat_dunder_getattr", "dunder-access", "init", "k = getattr(self, '__cla' 'ss__')")
+
 os.makedirs(OUT, exist_ok=True)
 for f in os.listdir(OUT):
     os.remove(os.path.join(OUT, f))
