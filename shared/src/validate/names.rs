@@ -6,10 +6,12 @@ use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
 /// The NFKC form of an identifier, borrowed when it is unchanged (always for ASCII).
+#[inline]
 pub fn nfkc(name: &str) -> Cow<'_, str> {
-    if name.is_ascii() {
-        return Cow::Borrowed(name);
-    }
+    if name.is_ascii() { Cow::Borrowed(name) } else { nfkc_non_ascii(name) }
+}
+
+fn nfkc_non_ascii(name: &str) -> Cow<'_, str> {
     let normalized: String = name.nfkc().collect();
     if normalized == name { Cow::Borrowed(name) } else { Cow::Owned(normalized) }
 }

@@ -123,7 +123,9 @@ pub fn frame_attribute(name: &str) -> bool {
     ) {
         return true;
     }
-    ["gi_", "cr_", "ag_", "tb_", "co_"].iter().any(|p| name.starts_with(p) && name.len() > p.len())
+    // `gi_*`, `cr_*`, `ag_*`, `tb_*`, `co_*` with something after the underscore.
+    let b = name.as_bytes();
+    b.len() > 3 && b[2] == b'_' && matches!(&b[..2], b"gi" | b"cr" | b"ag" | b"tb" | b"co")
 }
 
 /// Attributes that lead to system modules or process control, whatever the receiver
