@@ -1,5 +1,5 @@
 //! The HTTP API: one module per resource, each exposing `router()`. The prototype's routes
-//! under `/api/production/` keep their documented shapes.
+//! under `/api/production/` keep their documented shapes; `/openapi.json` describes them all.
 
 mod dlq;
 mod error;
@@ -9,6 +9,7 @@ mod lifecycle;
 mod limit;
 mod memory;
 mod metrics;
+mod openapi;
 mod production;
 mod runs;
 mod workers;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workers::router())
         .merge(memory::router())
         .merge(metrics::router())
+        .merge(openapi::router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit::refuse_oversized))
         .layer(TraceLayer::new_for_http())
