@@ -92,6 +92,8 @@ async fn each_api_key_gets_its_own_submission_budget() {
     assert_eq!(submit("key-a").await.unwrap().status(), 202);
     let refused = submit("key-a").await.unwrap();
     assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1, "Retry-After: {retry_after}");
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "RATE_LIMITED");
     assert!(body["details"]["retry_after_secs"].as_f64().unwrap() >= 1.0);

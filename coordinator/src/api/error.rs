@@ -3,7 +3,8 @@
 //! client and logged once, here.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// An HTTP error with a stable machine code.
@@ -86,6 +87,14 @@ impl IntoResponse for ApiError {
             "code": self.code,
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // A 429 carries its wait in `details.retry_after_secs`; HTTP clients and proxies read
+        // the standard header.
+        if self.status == StatusCode::TOO_MANY_REQUESTS
+            && let Some(secs) = self.details.get("retry_after_secs").and_then(serde_json::Value::as_f64)
+        {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs.ceil().max(1.0) as u64));
+        }
+        response
     }
 }
