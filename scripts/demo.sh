@@ -61,6 +61,17 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "$ALGOAGENT_API_URL/health" >/dev/null || { echo "coordinator did not become healthy; see var/log/coordinator.log" >&2; exit 1; }
 
+# Once an API key exists the API is closed (API_AUTH=auto): without a key of its own, the
+# demo uses a short-lived submitter key and revokes it on exit.
+keys_exist=$(psql -h 127.0.0.1 -U postgres -d "$db_name" -Atc \
+  "select exists (select 1 from api_keys where revoked_at is null)" 2>/dev/null || echo f)
+if [ -z "${ALGOAGENT_API_KEY:-}" ] && [ "$keys_exist" = t ]; then
+  demo_key="demo-$$"
+  ALGOAGENT_API_KEY=$("$bin/algoagent-coordinator" keys create --name "$demo_key" --role submitter)
+  export ALGOAGENT_API_KEY
+  trap '"$bin/algoagent-coordinator" keys revoke "$demo_key" >/dev/null 2>&1 || true; stop_all' EXIT
+fi
+
 if [ $# -gt 0 ]; then specs=("$@"); else specs=(examples/specs/*.json); fi
 step "submitting ${#specs[@]} spec(s)"
 status=0

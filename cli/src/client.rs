@@ -19,9 +19,20 @@ pub struct Refused {
 }
 
 impl Client {
-    /// A client of `base` (e.g. `http://127.0.0.1:8000`).
-    pub fn new(base: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+    /// A client of `base` (e.g. `http://127.0.0.1:8000`) sending `api_key`, if any, with
+    /// every request.
+    pub fn new(base: &str, api_key: Option<&str>) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = api_key {
+            let mut value = reqwest::header::HeaderValue::from_str(key)
+                .context("ALGOAGENT_API_KEY holds characters a header cannot carry")?;
+            value.set_sensitive(true);
+            headers.insert("x-api-key", value);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .default_headers(headers)
+            .build()?;
         Ok(Self { base: base.trim_end_matches('/').to_owned(), http })
     }
 
@@ -74,6 +85,9 @@ impl Client {
 /// One line (or a few) from an API error body.
 pub fn describe(body: &serde_json::Value) -> String {
     let mut out = body.get("error").and_then(|e| e.as_str()).unwrap_or("request refused").to_owned();
+    if body.get("code").and_then(|c| c.as_str()) == Some("UNAUTHENTICATED") {
+        out.push_str(" (set ALGOAGENT_API_KEY or pass --api-key)");
+    }
     if let Some(list) = body.get("details").and_then(|d| d.as_array()) {
         for item in list {
             let loc = item.get("loc").and_then(|l| l.as_array()).map(|l| {

@@ -25,6 +25,9 @@ pub struct Cli {
     /// Coordinator base URL.
     #[arg(long, env = "ALGOAGENT_API_URL", default_value = "http://127.0.0.1:8000", global = true)]
     pub api_url: String,
+    /// API key sent as `X-API-Key` (created with `algoagent-coordinator keys create`).
+    #[arg(long, env = "ALGOAGENT_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -154,7 +157,7 @@ pub enum MemoryCmd {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let client = client::Client::new(&cli.api_url)?;
+    let client = client::Client::new(&cli.api_url, cli.api_key.as_deref())?;
     match cli.command {
         Command::Dlq { action } => ops::dlq(&client, action).await,
         Command::Workers => ops::workers(&client).await,

@@ -37,6 +37,58 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage API keys (stored hashed; a new key is printed once).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `algoagent-coordinator keys ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it on stdout (the only time it is shown).
+    Create {
+        /// Unique name of the holder (letters, digits, `_.-`, up to 64).
+        #[arg(long)]
+        name: String,
+        /// viewer, submitter or operator.
+        #[arg(long)]
+        role: String,
+    },
+    /// List keys (names, roles, dates; never the keys).
+    List,
+    /// Revoke a key by name; it stops working at once.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+}
+
+/// Runs a `keys` subcommand against the database.
+pub async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
+    use shared::db::api_keys::{self, Role};
+    let pool = shared::db::connect(&settings.database_url, 2).context("database settings")?;
+    shared::db::migrate(&pool).await.context("applying migrations")?;
+    match command {
+        KeysCommand::Create { name, role } => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("--role '{role}' is not one of viewer, submitter, operator"))?;
+            let key = api_keys::create(&pool, &name, role)
+                .await
+                .with_context(|| format!("creating key '{name}' (names are unique: letters, digits, _.-)"))?;
+            println!("{key}");
+        }
+        KeysCommand::List => {
+            for k in api_keys::list(&pool).await? {
+                let state = k.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {t}"));
+                println!("{}\t{}\tcreated {}\t{state}", k.name, k.role, k.created_at);
+            }
+        }
+        KeysCommand::Revoke { name } => {
+            anyhow::ensure!(api_keys::revoke(&pool, &name).await?, "no active key named '{name}'");
+            println!("revoked {name}");
+        }
+    }
+    Ok(())
 }
 
 /// Applies migrations.
@@ -51,6 +103,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 pub async fn run(settings: Settings, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
     let pool = shared::db::connect(&settings.database_url, 16).context("database settings")?;
     migrate_with_retry(&pool, &cancel).await?;
+    warn_if_open(&pool, &settings).await;
     let names = Names::new(&settings.namespace);
     let relay = Relay::new(pool.clone(), settings.amqp_url.clone(), names.clone());
     let redis = connect_redis(&settings, &cancel).await?;
@@ -122,4 +175,20 @@ async fn migrate_with_retry(pool: &sqlx::PgPool, cancel: &CancellationToken) -> 
         }
     }
     shared::db::migrate(pool).await.context("applying migrations")
+}
+
+/// Says at start-up when the API accepts requests without a key.
+async fn warn_if_open(pool: &sqlx::PgPool, settings: &Settings) {
+    use shared::config::ApiAuth;
+    match settings.api_auth {
+        ApiAuth::Off => tracing::warn!("API_AUTH=off: the API does not check API keys"),
+        ApiAuth::Auto => {
+            if matches!(shared::db::api_keys::any_active(pool).await, Ok(false)) {
+                tracing::warn!(
+                    "no API key exists yet, so the API is open; create one with `algoagent-coordinator keys create --name NAME --role operator`"
+                );
+            }
+        }
+        ApiAuth::Required => {}
+    }
 }

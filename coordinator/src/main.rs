@@ -15,6 +15,9 @@ async fn main() -> anyhow::Result<()> {
     let settings = shared::config::Settings::from_env().context("reading settings")?;
     match args.command.unwrap_or_default() {
         algoagent_coordinator::Command::Migrate => algoagent_coordinator::migrate(&settings).await,
+        algoagent_coordinator::Command::Keys(command) => {
+            algoagent_coordinator::keys(&settings, command).await
+        }
         algoagent_coordinator::Command::Serve => {
             let listener = tokio::net::TcpListener::bind(settings.api_addr)
                 .await

@@ -48,6 +48,18 @@ impl Namespace {
     }
 }
 
+/// How the HTTP API checks `X-API-Key` (`API_AUTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiAuth {
+    /// Keys are required once any key exists; until then (a fresh developer machine) the API
+    /// is open and says so at start-up.
+    Auto,
+    /// Every non-public route needs a key, even before one exists.
+    Required,
+    /// No checks (a trusted network in front); keys are ignored.
+    Off,
+}
+
 /// Which generator turns specs into code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LlmProvider {
@@ -109,6 +121,8 @@ pub struct Settings {
     pub submit_rpm: u32,
     /// Submissions an API key may send at once before the rate applies.
     pub submit_burst: u32,
+    /// How API keys are enforced.
+    pub api_auth: ApiAuth,
 }
 
 impl Settings {
@@ -129,6 +143,17 @@ impl Settings {
                 return Err(ConfigError {
                     var: "LLM_PROVIDER",
                     reason: format!("'{other}' is not one of builtin, openai"),
+                });
+            }
+        };
+        let api_auth = match get("API_AUTH", "auto").as_str() {
+            "auto" => ApiAuth::Auto,
+            "required" => ApiAuth::Required,
+            "off" => ApiAuth::Off,
+            other => {
+                return Err(ConfigError {
+                    var: "API_AUTH",
+                    reason: format!("'{other}' is not one of auto, required, off"),
                 });
             }
         };
@@ -183,6 +208,7 @@ impl Settings {
             llm: crate::llm::LlmSettings::from_lookup(&lookup)?,
             submit_rpm: u32::try_from(parse_num(&lookup, "SUBMIT_RPM", 0, 0, 1_000_000)?).unwrap_or(0),
             submit_burst: u32::try_from(parse_num(&lookup, "SUBMIT_BURST", 10, 1, 100_000)?).unwrap_or(10),
+            api_auth,
         })
     }
 
@@ -250,6 +276,7 @@ mod tests {
         assert_eq!(s.namespace.as_str(), "algoagent");
         assert_eq!(s.llm_provider, LlmProvider::Builtin);
         assert_eq!(s.api_addr.port(), 8000);
+        assert_eq!(s.api_auth, ApiAuth::Auto);
     }
 
     #[test]
@@ -262,6 +289,9 @@ mod tests {
         assert!(err.to_string().contains("outside"), "{err}");
         let err = settings(&[("ALGOAGENT_MAX_ATTEMPTS", "explode=2")]).expect_err("refused");
         assert_eq!(err.var, "ALGOAGENT_MAX_ATTEMPTS");
+        let err = settings(&[("API_AUTH", "yes")]).expect_err("refused");
+        assert_eq!(err.var, "API_AUTH");
+        assert_eq!(settings(&[("API_AUTH", "required")]).expect("valid").api_auth, ApiAuth::Required);
     }
 
     #[test]

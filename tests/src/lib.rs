@@ -226,12 +226,27 @@ impl TestEnv {
 
     /// Runs the `algoagent` CLI against this environment's coordinator.
     pub async fn cli(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
-        Ok(Command::new(bin_path("algoagent"))
-            .args(args)
-            .env("ALGOAGENT_API_URL", &self.api)
-            .stdin(Stdio::null())
-            .output()
-            .await?)
+        self.cli_with_env(&[], args).await
+    }
+
+    /// Runs the `algoagent` CLI with extra environment (e.g. `ALGOAGENT_API_KEY`).
+    pub async fn cli_with_env(
+        &self,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> anyhow::Result<std::process::Output> {
+        let mut cmd = Command::new(bin_path("algoagent"));
+        cmd.args(args).env("ALGOAGENT_API_URL", &self.api).env_remove("ALGOAGENT_API_KEY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Ok(cmd.stdin(Stdio::null()).output().await?)
+    }
+
+    /// Runs `algoagent-coordinator ARGS` (e.g. `keys create ...`) on this environment's
+    /// database; returns its output.
+    pub async fn coordinator_command(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        Ok(self.command("algoagent-coordinator").args(args).stdout(Stdio::piped()).output().await?)
     }
 
     async fn spawn_worker(

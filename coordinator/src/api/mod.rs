@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, each exposing `router()`. The prototype's routes
 //! under `/api/production/` keep their documented shapes; `/openapi.json` describes them all.
 
+mod auth;
 mod dlq;
 mod error;
 mod extract;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(memory::router())
         .merge(metrics::router())
         .merge(openapi::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit::refuse_oversized))
         .layer(TraceLayer::new_for_http())

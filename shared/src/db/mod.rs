@@ -3,6 +3,7 @@
 //! a transaction that also writes its transition row and its outbox message (invariants 1
 //! and 2).
 
+pub mod api_keys;
 pub mod backtests;
 pub mod dead_letters;
 pub mod jobs;
