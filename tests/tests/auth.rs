@@ -92,9 +92,16 @@ async fn once_a_key_exists_every_route_needs_a_key_with_a_high_enough_role() {
     );
     assert_eq!(count_runs(&env).await, 0, "a refused submission stored a run");
 
-    // Submitter: submits, but no dead-letter operations, deploys or rollbacks.
+    // Submitter: submits (audited under its key's name), but no dead-letter operations,
+    // deploys or rollbacks.
     assert_eq!(call(&env, "POST", "/api/runs", Some(&submitter), &spec).await.0, StatusCode::ACCEPTED);
     assert_eq!(count_runs(&env).await, 1);
+    let actors: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT actor FROM transitions WHERE entity_type = 'run'")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(actors, vec!["api:ci-bot".to_owned()]);
     assert_eq!(call(&env, "GET", "/api/dlq", Some(&submitter), b"").await.0, StatusCode::FORBIDDEN);
     assert_eq!(
         call(&env, "POST", "/api/production/strategies/1/rollback/", Some(&submitter), b"{}").await.0,

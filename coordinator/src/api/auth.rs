@@ -16,6 +16,21 @@ use shared::db::api_keys::{self, Role};
 use super::error::ApiError;
 use crate::state::AppState;
 
+/// Who made a request: the name of the API key it carried, when keys are checked. Handlers
+/// record it as the actor of the transitions they write.
+#[derive(Debug, Clone, Default)]
+pub struct Caller(Option<String>);
+
+impl Caller {
+    /// `base` (`api`, `operator`) qualified with the key's name: `operator:on-call`.
+    pub fn actor(&self, base: &str) -> String {
+        match &self.0 {
+            Some(name) => format!("{base}:{name}"),
+            None => base.to_owned(),
+        }
+    }
+}
+
 /// The role a request needs, or `None` for the public routes.
 pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     let public = path == "/health"
@@ -39,21 +54,24 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
 
 /// Middleware: refuses a request whose key is missing, unknown, revoked (401) or whose role
 /// is too low for the route (403), before any handler reads its body.
-pub async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     // The request body is not `Sync`, so only owned parts of it cross the awaits below.
     let needed = required_role(request.method(), request.uri().path());
     let key = request.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     match check(&state, needed, key.as_deref()).await {
-        Ok(()) => next.run(request).await,
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
         Err(err) => err.into_response(),
     }
 }
 
-async fn check(state: &AppState, needed: Option<Role>, key: Option<&str>) -> Result<(), ApiError> {
-    let Some(needed) = needed else { return Ok(()) };
+async fn check(state: &AppState, needed: Option<Role>, key: Option<&str>) -> Result<Caller, ApiError> {
+    let Some(needed) = needed else { return Ok(Caller::default()) };
     match state.settings.api_auth {
-        ApiAuth::Off => return Ok(()),
-        ApiAuth::Auto if !api_keys::any_active(&state.pool).await? => return Ok(()),
+        ApiAuth::Off => return Ok(Caller::default()),
+        ApiAuth::Auto if !api_keys::any_active(&state.pool).await? => return Ok(Caller::default()),
         ApiAuth::Auto | ApiAuth::Required => {}
     }
     let unauthenticated = |why: &str| {
@@ -76,7 +94,7 @@ async fn check(state: &AppState, needed: Option<Role>, key: Option<&str>) -> Res
             serde_json::json!({ "key": name, "role": role.as_str(), "needs_role": needed.as_str() }),
         ));
     }
-    Ok(())
+    Ok(Caller(Some(name)))
 }
 
 #[cfg(test)]

@@ -4,13 +4,14 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use shared::db::dead_letters;
 use shared::db::outbox::{self, OutboxMessage};
 use shared::db::{DbError, jobs, runs};
 use shared::job::{JobKind, RunStatus};
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::state::AppState;
@@ -99,7 +100,7 @@ fn refusal(err: DbError) -> ApiError {
 
 /// Replays one dead letter in one transaction: job revived, run resumed, message queued,
 /// dead letter closed.
-async fn replay(state: &AppState, id: i64) -> Result<serde_json::Value, ApiError> {
+async fn replay(state: &AppState, id: i64, actor: &str) -> Result<serde_json::Value, ApiError> {
     let mut tx = state.pool.begin().await?;
     let letter = dead_letters::lock_open(&mut tx, id).await.map_err(refusal)?;
     let Some(job_id) = letter.job_id else {
@@ -123,7 +124,7 @@ async fn replay(state: &AppState, id: i64) -> Result<serde_json::Value, ApiError
     })?;
     let details = serde_json::json!({ "replay_of_dead_letter": id });
     // A fresh budget: as many attempts again as the kind allows.
-    let job = jobs::revive(&mut tx, job_id, state.settings.attempts_for(kind), "operator", details.clone())
+    let job = jobs::revive(&mut tx, job_id, state.settings.attempts_for(kind), actor, details.clone())
         .await
         .map_err(refusal)?;
     let envelope =
@@ -136,7 +137,7 @@ async fn replay(state: &AppState, id: i64) -> Result<serde_json::Value, ApiError
             run.id,
             RunStatus::Dead,
             kind.run_state(),
-            "operator",
+            actor,
             Some(job_id),
             details.clone(),
         )
@@ -152,7 +153,7 @@ async fn replay(state: &AppState, id: i64) -> Result<serde_json::Value, ApiError
         },
     )
     .await?;
-    dead_letters::close(&mut tx, id, "replayed", "operator", serde_json::json!({ "job_id": job_id })).await?;
+    dead_letters::close(&mut tx, id, "replayed", actor, serde_json::json!({ "job_id": job_id })).await?;
     tx.commit().await?;
     tracing::info!(dead_letter = id, job_id = %job_id, "dead letter replayed");
     Ok(
@@ -160,26 +161,28 @@ async fn replay(state: &AppState, id: i64) -> Result<serde_json::Value, ApiError
     )
 }
 
-async fn purge(state: &AppState, id: i64) -> Result<serde_json::Value, ApiError> {
+async fn purge(state: &AppState, id: i64, actor: &str) -> Result<serde_json::Value, ApiError> {
     let mut tx = state.pool.begin().await?;
     dead_letters::lock_open(&mut tx, id).await.map_err(refusal)?;
-    dead_letters::close(&mut tx, id, "purged", "operator", serde_json::json!({})).await?;
+    dead_letters::close(&mut tx, id, "purged", actor, serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(serde_json::json!({ "id": id, "status": "purged" }))
 }
 
 async fn replay_one(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(replay(&state, parse_id(&raw)?).await?))
+    Ok(Json(replay(&state, parse_id(&raw)?, &caller.actor("operator")).await?))
 }
 
 async fn purge_one(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(purge(&state, parse_id(&raw)?).await?))
+    Ok(Json(purge(&state, parse_id(&raw)?, &caller.actor("operator")).await?))
 }
 
 /// Which dead letters a bulk action takes: `all`, or a kind and/or reason.
@@ -207,12 +210,14 @@ async fn select(state: &AppState, sel: &Selection) -> Result<Vec<i64>, ApiError>
 
 async fn replay_many(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(sel): ApiJson<Selection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let actor = caller.actor("operator");
     let mut done = Vec::new();
     let mut refused = Vec::new();
     for id in select(&state, &sel).await? {
-        match replay(&state, id).await {
+        match replay(&state, id, &actor).await {
             Ok(v) => done.push(v),
             Err(e) if e.status.is_client_error() => {
                 refused.push(serde_json::json!({ "id": id, "error": e.error }))
@@ -225,11 +230,13 @@ async fn replay_many(
 
 async fn purge_many(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(sel): ApiJson<Selection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let actor = caller.actor("operator");
     let mut done = Vec::new();
     for id in select(&state, &sel).await? {
-        done.push(purge(&state, id).await?);
+        done.push(purge(&state, id, &actor).await?);
     }
     Ok(Json(serde_json::json!({ "purged": done })))
 }

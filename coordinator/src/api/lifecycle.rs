@@ -6,13 +6,14 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use shared::db::runs::{self, StrategyRow};
 use shared::gitflow::{GitError, StrategyRepo};
 use shared::job::{RunStatus, StrategyId};
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::state::AppState;
@@ -138,6 +139,7 @@ async fn with_repo<T: Send + 'static>(
 /// is in a state that allows it.
 async fn record(
     state: &AppState,
+    actor: &str,
     s: &StrategyRow,
     to: RunStatus,
     details: serde_json::Value,
@@ -154,9 +156,9 @@ async fn record(
         && let Ok(from) = status.parse::<RunStatus>()
         && from.can_move_to(to)
     {
-        runs::advance(&mut tx, run_id, from, to, "operator", None, details.clone()).await?;
+        runs::advance(&mut tx, run_id, from, to, actor, None, details.clone()).await?;
     }
-    runs::set_strategy_status(&mut tx, s.id, to.as_str(), "operator", details).await?;
+    runs::set_strategy_status(&mut tx, s.id, to.as_str(), actor, details).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -178,6 +180,7 @@ fn yes() -> bool {
 
 async fn deploy(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
     ApiJson(req): ApiJson<DeployRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -203,6 +206,7 @@ async fn deploy(
     let commit = with_repo(&state, move |repo| repo.deploy(&name, &t, &m)).await?;
     record(
         &state,
+        &caller.actor("operator"),
         &s,
         RunStatus::Deployed,
         serde_json::json!({ "tag": tag, "commit": commit, "message": message }),
@@ -228,6 +232,7 @@ struct RollbackRequest {
 
 async fn rollback(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
     ApiJson(req): ApiJson<RollbackRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -237,6 +242,7 @@ async fn rollback(
     let commit = with_repo(&state, move |repo| repo.rollback(&name, &to, &why)).await?;
     record(
         &state,
+        &caller.actor("operator"),
         &s,
         RunStatus::RolledBack,
         serde_json::json!({ "reason": reason, "reverted_to": req.commit_hash, "commit": commit }),

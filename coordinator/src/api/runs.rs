@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use shared::config::LlmProvider;
 use shared::db::jobs::{self, NewJob};
@@ -12,6 +12,7 @@ use shared::db::{backtests, transitions, versions};
 use shared::job::{JobId, JobPayload, RunId, RunStatus, StrategyId};
 use shared::spec::{RuleMode, StrategySpec};
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::Body;
 use crate::state::AppState;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
 /// in one transaction, or nothing is.
 async fn submit(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
@@ -58,13 +60,14 @@ async fn submit(
         max_fix_attempts: max_fix,
     };
     let mut tx = state.pool.begin().await?;
-    let strategy_id = runs::create(&mut tx, &run, "api").await?;
+    let actor = caller.actor("api");
+    let strategy_id = runs::create(&mut tx, &run, &actor).await?;
     runs::advance(
         &mut tx,
         run.id,
         RunStatus::Submitted,
         RunStatus::Generating,
-        "api",
+        &actor,
         None,
         serde_json::json!({}),
     )
@@ -76,7 +79,7 @@ async fn submit(
         payload: JobPayload::GenerateV1 {},
         max_attempts: state.settings.attempts_for(shared::job::JobKind::Generate),
     };
-    jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), "api").await?;
+    jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), &actor).await?;
     tx.commit().await?;
     tracing::info!(run_id = %run.id, strategy_id = %strategy_id, name = %run.name, "run submitted");
     Ok((
@@ -265,6 +268,7 @@ async fn show_strategy(
 /// that arrives later is fenced out because its job is no longer `running`.
 async fn cancel_run(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let run_id = parse_run_id(&id)?;
@@ -282,8 +286,9 @@ async fn cancel_run(
         ));
     }
     let details = serde_json::json!({ "reason": "cancelled by a user" });
-    runs::advance(&mut tx, run_id, status, RunStatus::Cancelled, "api", None, details).await?;
-    let cancelled_jobs = jobs::cancel_for_run(&mut tx, run_id, "api").await?;
+    let actor = caller.actor("api");
+    runs::advance(&mut tx, run_id, status, RunStatus::Cancelled, &actor, None, details).await?;
+    let cancelled_jobs = jobs::cancel_for_run(&mut tx, run_id, &actor).await?;
     shared::db::outbox::push(
         &mut tx,
         &shared::db::outbox::OutboxMessage {
