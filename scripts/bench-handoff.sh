@@ -8,7 +8,8 @@
 #   scripts/bench-handoff.sh [RUNS]      (default 20; uses its own database and namespace)
 #
 # Prints p50/p95/max queue wait per job kind (attempt 1 only) and each worker's RSS.
-set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 runs=${1:-20}

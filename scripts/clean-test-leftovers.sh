@@ -3,7 +3,8 @@
 # RabbitMQ queues (t<hex>.*; empty exchanges are left, they hold nothing), their Redis keys and their sandbox containers.
 # Each test cleans up after itself; this catches tests killed half-way. Do not run it while
 # another test run is in progress on the same machine.
-set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 for db in $(psql -h 127.0.0.1 -U postgres -d postgres -Atc "select datname from pg_database where datname ~ '^algoagent_t[0-9a-f]{10}$'"); do
   psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists \"$db\" with (force)" || true

@@ -4,11 +4,11 @@
 # print a table per strategy, then stop what it started.
 #
 #   scripts/demo.sh [SPEC.json ...]     (default: examples/specs/*.json)
-set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "services"
 scripts/ensure-services.sh
@@ -36,7 +36,7 @@ if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1 from pg_database w
 fi
 
 bin=$root/target/debug
-logs=$root/var/log
+logs=${DEMO_LOG_DIR:-$root/var/log}
 mkdir -p "$logs"
 pids=()
 stop_all() {
@@ -55,11 +55,13 @@ for i in 1 2; do
   "$bin/algoagent-worker" --id "demo-worker-$i" >"$logs/worker-$i.log" 2>&1 &
   pids+=($!)
 done
+step_log "$logs/coordinator.log"
 for _ in $(seq 1 100); do
   curl -fsS "$ALGOAGENT_API_URL/health" >/dev/null 2>&1 && break
   sleep 0.3
 done
-curl -fsS "$ALGOAGENT_API_URL/health" >/dev/null || { echo "coordinator did not become healthy; see var/log/coordinator.log" >&2; exit 1; }
+# Fails (and prints the coordinator's last log lines) when it never became healthy.
+curl -fsS "$ALGOAGENT_API_URL/health" >/dev/null
 
 # Once an API key exists the API is closed (API_AUTH=auto): without a key of its own, the
 # demo uses a short-lived submitter key and revokes it on exit.

@@ -6,7 +6,8 @@
 #   when missing;
 # - starts `dockerd` in the background (log: $DOCKERD_LOG, default /var/log/dockerd.log)
 #   when the engine does not answer, then waits up to $DOCKER_WAIT_SECONDS (default 60).
-set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
 DOCKER_WAIT_SECONDS="${DOCKER_WAIT_SECONDS:-60}"
@@ -56,6 +57,7 @@ else
     setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
 fi
 
+step_log "$DOCKERD_LOG"
 deadline=$((SECONDS + DOCKER_WAIT_SECONDS))
 until engine_answers; do
     if ((SECONDS >= deadline)); then

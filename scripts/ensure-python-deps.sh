@@ -2,7 +2,8 @@
 # The codegen numeric checks run the generated indicator helpers under the host's python3
 # against pandas' own rolling/ewm; install numpy and pandas (the sandbox image's versions)
 # when they are missing.
-set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$(dirname "$0")/.."
 if python3 -c 'import numpy, pandas' 2>/dev/null; then
   exit 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts PostgreSQL, Redis and RabbitMQ when they are not answering (idempotent), installing
 # them from Debian's packages first on a machine that lacks them.
-set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 

@@ -2,10 +2,10 @@
 # Runs every check and test of AlgoAgent against real services: starts whatever is missing
 # (PostgreSQL, Redis, RabbitMQ, the Docker engine, the sandbox image), then formatting,
 # lints, the build and the whole test suite. `.ci/run` calls exactly this.
-set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "services"
 scripts/ensure-services.sh

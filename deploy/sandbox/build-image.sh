@@ -20,17 +20,21 @@
 #   CACHE_DIR       caches (default /var/cache/algoagent)
 #   DEBIAN_MIRROR   Debian mirror (default: the one in this machine's apt sources)
 #   FORCE_REBUILD=1 ignore the content-hash shortcut
-set -euo pipefail
+#
+# First run and later runs take different paths (no cache, no image of this name, no older
+# image to clean up); tests/tests/first_run.rs runs it under a never-used image name.
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=../../scripts/lib/common.sh
+. "$REPO_ROOT/scripts/lib/common.sh"
 SANDBOX_IMAGE="${SANDBOX_IMAGE:-algoagent-sandbox:latest}"
 CACHE_DIR="${CACHE_DIR:-/var/cache/algoagent}"
 SUITE=bookworm
 PY_VERSION=3.11
 START=$SECONDS
 
-log() { printf '[build-image %3ds] %s\n' "$((SECONDS - START))" "$*"; }
+log() { printf '[build-image %3ds] %s\n' "$((SECONDS - START))" "$*"; AA_STEP="$*"; AA_STEP_LOG=""; }
 die() { printf '[build-image] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # repo part of the tag: "name:tag" -> "name" (keeps a registry host with a port intact)
@@ -127,12 +131,10 @@ if [[ ! -f "$BASE/.algoagent-complete" ]]; then
     [[ -f /usr/share/keyrings/debian-archive-keyring.gpg ]] \
         && keyring=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
     mkdir -p "$CACHE_DIR/debs"
-    if ! debootstrap --variant=minbase --include=python3 "${keyring[@]}" \
+    step_log "$CACHE_DIR/debootstrap.log"
+    debootstrap --variant=minbase --include=python3 "${keyring[@]}" \
         --cache-dir="$CACHE_DIR/debs" "$SUITE" "$BASE.partial" "$MIRROR" \
-        >"$CACHE_DIR/debootstrap.log" 2>&1; then
-        tail -n 30 "$CACHE_DIR/debootstrap.log" >&2
-        die "debootstrap failed (full log: $CACHE_DIR/debootstrap.log)"
-    fi
+        >"$CACHE_DIR/debootstrap.log" 2>&1
     echo "$SUITE $MIRROR $(date -u +%FT%TZ)" >"$BASE.partial/.algoagent-complete"
     mv "$BASE.partial" "$BASE"
 else
@@ -213,10 +215,11 @@ if ! python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["st
     die "smoke test gave an unexpected result: $result"
 fi
 docker tag "$HASH_TAG" "$SANDBOX_IMAGE"
-# Drop images of earlier contents (same repo, 12-hex tag); one still in use stays.
-docker image ls --format '{{.Repository}}:{{.Tag}}' "$REPO" \
-    | grep -E ":[0-9a-f]{12}$" | grep -vx "$HASH_TAG" \
-    | while read -r old; do
-        if docker image rm "$old" >/dev/null 2>&1; then log "removed old $old"; fi
-    done
+# Drop images of earlier contents (same repo, 12-hex tag); one still in use stays. On a first
+# run there is none: awk (unlike `grep -v`) succeeds when nothing is left to print.
+old_tags="$(docker image ls --format '{{.Repository}}:{{.Tag}}' "$REPO" \
+    | awk -v keep="$HASH_TAG" '$0 ~ /:[0-9a-f]{12}$/ && $0 != keep')"
+for old in $old_tags; do
+    if docker image rm "$old" >/dev/null 2>&1; then log "removed old $old"; fi
+done
 log "done: $SANDBOX_IMAGE = $HASH_TAG ($(docker image inspect --format '{{.Size}}' "$HASH_TAG" | awk '{printf "%.0f MB", $1/1e6}'))"

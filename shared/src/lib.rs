@@ -1,6 +1,6 @@
 //! AlgoAgent's domain library: everything the coordinator, the workers and the CLI share.
 //!
-//! Each module is one concern of the architecture in `DESIGN.md`; the binaries stay thin and
+//! Each module is one concern of the architecture in `docs/ARCHITECTURE.md`; the binaries stay thin and
 //! call into these modules.
 
 pub mod backoff;

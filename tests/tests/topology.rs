@@ -1,4 +1,4 @@
-//! The RabbitMQ topology routes as `DESIGN.md` says: a retry goes to exactly one delay tier
+//! The RabbitMQ topology routes as `docs/ARCHITECTURE.md` says: a retry goes to exactly one delay tier
 //! and comes back to its kind's queue; a dead letter lands in `<ns>.dead`.
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! The run state machine of `DESIGN.md` and the job statuses, as types with their allowed
+//! The run state machine of `docs/ARCHITECTURE.md` and the job statuses, as types with their allowed
 //! moves, so no caller can write a transition the design does not have.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Declares the RabbitMQ topology of `DESIGN.md` idempotently: every process declares it at
+//! Declares the RabbitMQ topology of `docs/ARCHITECTURE.md` idempotently: every process declares it at
 //! start, so no deploy order matters.
 
 use lapin::options::{

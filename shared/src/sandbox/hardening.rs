@@ -36,7 +36,7 @@ fn cpu_seconds(s: &SandboxSettings) -> i64 {
     timeout.saturating_add(1).saturating_mul(cpus.max(1)).saturating_add(CPU_MARGIN_SECS)
 }
 
-/// The hardened container definition for one run (DESIGN.md invariant 6).
+/// The hardened container definition for one run (docs/ARCHITECTURE.md, invariant 6).
 pub(crate) fn container_config(s: &SandboxSettings, labels: &HashMap<String, String>) -> Config<String> {
     let mut labels = labels.clone();
     labels.insert(SANDBOX_LABEL.to_owned(), "1".to_owned());

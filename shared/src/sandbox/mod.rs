@@ -1,4 +1,4 @@
-//! Docker sandbox for untrusted strategy code (DESIGN.md, invariant 6).
+//! Docker sandbox for untrusted strategy code (docs/ARCHITECTURE.md, invariant 6).
 //!
 //! A backtest runs in a throw-away container of the sandbox image (`deploy/sandbox/`): no
 //! network, read-only root, a small noexec tmpfs, no capabilities, no-new-privileges, user
