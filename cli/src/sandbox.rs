@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde::Serialize;
 use shared::sandbox::{BacktestParams, HarnessRequest, HarnessResponse, ResourceUsage, Sandbox, SandboxRun};
+use shared::validate::EntrypointError;
 use tokio_util::sync::CancellationToken;
 
 /// `algoagent sandbox ...` subcommands.
@@ -56,7 +57,11 @@ async fn run_file(file: &Path, dataset: String, entrypoint: Option<String>) -> a
             on_ctrl_c.cancel();
         }
     });
-    let outcome = sandbox.run(&request, &labels, &cancel).await.context("running the sandbox")?;
+    let outcome = sandbox.run(&request, &labels, &cancel).await;
+    // The run hands its container's removal to a background task; this process is about to
+    // exit, so wait for it on every path (answer, error, timeout, Ctrl-C).
+    sandbox.drain_pool().await;
+    let outcome = outcome.context("running the sandbox")?;
 
     println!("{}", serde_json::to_string_pretty(&report(&outcome))?);
     Ok(match &outcome.response {
@@ -107,28 +112,15 @@ fn report(run: &SandboxRun) -> Report<'_> {
     }
 }
 
-/// The name of the one top-level `class X(...Strategy):` in `code`, found by a line scan
-/// (no parser: the operator runs the file as is).
+/// The entry point of `code`: its one concrete strategy class, resolved through the class
+/// hierarchy by the validator's parser (a subclass of `Strategy`, of backtesting.lib's
+/// `SignalStrategy` or `TrailingStrategy`, or of another strategy class of the file).
 fn single_strategy_class(code: &str) -> anyhow::Result<String> {
-    let found: Vec<&str> = code.lines().filter_map(strategy_class).collect();
-    match found.as_slice() {
-        [one] => Ok((*one).to_owned()),
-        [] => bail!("no top-level `class X(Strategy):` found; pass --entrypoint"),
-        many => bail!("several Strategy subclasses ({}); pick one with --entrypoint", many.join(", ")),
+    match shared::validate::find_entrypoint(code) {
+        Ok(name) => Ok(name),
+        Err(e @ EntrypointError::Several(_)) => bail!("{e}; pick one with --entrypoint"),
+        Err(e) => bail!("{e}; pass --entrypoint"),
     }
-}
-
-/// `Some(name)` when `line` opens a top-level class whose bases name a `...Strategy`.
-fn strategy_class(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix("class ")?;
-    let (name, bases) = rest.split_once('(')?;
-    let name = name.trim();
-    let bases = bases.split_once(')')?.0;
-    let is_strategy = bases.split(',').any(|base| {
-        let base = base.trim();
-        base == "Strategy" || base.ends_with(".Strategy")
-    });
-    (is_strategy && !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')).then_some(name)
 }
 
 #[cfg(test)]
@@ -140,8 +132,20 @@ mod tests {
         let code = "from backtesting import Strategy\nimport backtesting\n\nclass Helper:\n    pass\n\nclass SmaCross(Strategy):\n    class Inner(Strategy):\n        pass\n";
 
         assert_eq!(single_strategy_class(code).expect("found"), "SmaCross");
-        assert_eq!(strategy_class("class B(backtesting.Strategy, Mixin):"), Some("B"));
-        assert_eq!(strategy_class("class C(MyStrategy):"), None);
+        let dotted =
+            "import backtesting\nclass Mixin:\n    pass\nclass B(backtesting.Strategy, Mixin):\n    pass\n";
+        assert_eq!(single_strategy_class(dotted).expect("found"), "B");
+    }
+
+    #[test]
+    fn the_entrypoint_is_found_through_the_class_hierarchy() {
+        let signal = "from backtesting.lib import SignalStrategy\n\nclass Sig(SignalStrategy):\n    def init(self):\n        super().init()\n";
+        let trailing = "from backtesting import lib\n\nclass Trail(lib.TrailingStrategy):\n    pass\n";
+        let own_base = "from backtesting import Strategy\n\nclass Base(Strategy):\n    pass\n\nclass Leaf(Base):\n    pass\n";
+
+        assert_eq!(single_strategy_class(signal).expect("signal"), "Sig");
+        assert_eq!(single_strategy_class(trailing).expect("trailing"), "Trail");
+        assert_eq!(single_strategy_class(own_base).expect("own base"), "Leaf");
     }
 
     #[test]
@@ -151,6 +155,6 @@ mod tests {
             .expect_err("many");
 
         assert!(none.to_string().contains("--entrypoint"), "{none}");
-        assert!(many.to_string().contains("A, B"), "{many}");
+        assert!(many.to_string().contains("A, B") && many.to_string().contains("--entrypoint"), "{many}");
     }
 }

@@ -386,6 +386,91 @@ def load_strategy(code: str, entrypoint: str):
     return cls
 
 
+# --- result integrity -----------------------------------------------------------------------
+class ResultIntegrityError(Exception):
+    """The reported results are better than the trades replayed on the harness's own data."""
+
+
+PRICE_COLUMNS = ("Open", "High", "Low", "Close")
+
+
+def private_prices(data: pd.DataFrame) -> dict:
+    """A copy of the prices taken before the strategy runs; it lives in `main`'s frame only,
+    which the validator keeps the strategy from reaching."""
+    return {col: data[col].to_numpy(dtype=float, copy=True) for col in PRICE_COLUMNS}
+
+
+def _pieces(stats) -> list:
+    """(entry_bar, exit_bar or None, entry_price, exit_price or None, size) of every closed
+    trade and of every trade still open at the end."""
+    pieces = []
+    trades = stats["_trades"]
+    for row in trades[["EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "Size"]].itertuples(index=False):
+        pieces.append((int(row[0]), int(row[1]), float(row[2]), float(row[3]), float(row[4])))
+    strategy = stats.get("_strategy")
+    broker = getattr(strategy, "_broker", None)
+    for trade in getattr(broker, "trades", ()) or ():
+        pieces.append((int(trade.entry_bar), None, float(trade.entry_price), None, float(trade.size)))
+    return pieces
+
+
+def verify_results(stats, prices: dict, params: dict) -> None:
+    """Replay every trade on the private prices and refuse results they do not explain.
+
+    Each fill must be a price its bar traded at (spread included), and the reported equity
+    may at no bar exceed the starting cash plus the trades' realised and marked-to-market
+    P&L less commissions (backtesting.py's own accounting with a relative commission). A
+    strategy that wrote the broker's cash, its equity history, a trade's prices or the data
+    fails here even if the validator missed the trick. Being lower is allowed: running out
+    of money zeroes the equity on purpose.
+    """
+    close, high, low = prices["Close"], prices["High"], prices["Low"]
+    n = len(close)
+    cash0, commission, spread = params["cash"], params["commission"], params["spread"]
+    pieces = _pieces(stats)
+    cash_delta = np.zeros(n)
+    position = np.zeros(n + 1)
+    basis = np.zeros(n + 1)
+    slack = np.zeros(n)
+    for entry_bar, exit_bar, entry, exit_, size in pieces:
+        if not (math.isfinite(size) and size != 0 and 0 <= entry_bar < n):
+            raise ResultIntegrityError(f"a trade has size {size} at bar {entry_bar}")
+        fills = [(entry_bar, entry)] + ([(exit_bar, exit_)] if exit_bar is not None else [])
+        for bar, price in fills:
+            if not (0 <= bar < n and entry_bar <= bar):
+                raise ResultIntegrityError(f"a trade fills at bar {bar} of {n}")
+            lo, hi = low[bar] * (1 - spread), high[bar] * (1 + spread)
+            tol = 1e-9 * max(abs(lo), abs(hi), 1.0)
+            if not (lo - tol <= price <= hi + tol):
+                raise ResultIntegrityError(
+                    f"a trade fills at {price:.6g} on bar {bar}, outside that bar's range {lo:.6g}-{hi:.6g}"
+                )
+            # trade_on_close books a fill one bar late; allow one bar's fill costs either way.
+            slack[bar] += abs(size) * price * (abs(commission) + 2 * spread) + 1e-6 * abs(size) * price
+        end = exit_bar if exit_bar is not None else n
+        cash_delta[entry_bar] -= commission * abs(size) * entry
+        position[entry_bar] += size
+        position[end] -= size
+        basis[entry_bar] += size * entry
+        basis[end] -= size * entry
+        if exit_bar is not None:
+            cash_delta[exit_bar] += size * (exit_ - entry) - commission * abs(size) * exit_
+    held = np.cumsum(position)[:n]
+    cost = np.cumsum(basis)[:n]
+    replayed = cash0 + np.cumsum(cash_delta) + held * close - cost
+    reported = stats["_equity_curve"]["Equity"].to_numpy(dtype=float)
+    if len(reported) != n:
+        raise ResultIntegrityError(f"the equity curve has {len(reported)} points for {n} bars")
+    allowed = replayed + slack + 1e-6 * max(cash0, 1.0)
+    over = np.flatnonzero(~np.isfinite(reported) | (reported > allowed))
+    if len(over):
+        bar = int(over[0])
+        raise ResultIntegrityError(
+            f"the reported equity at bar {bar} ({reported[bar]:.2f}) is more than the trades explain "
+            f"({replayed[bar]:.2f}): the backtest's internal state was altered"
+        )
+
+
 def _user_line(exc: BaseException):
     """The line of strategy.py closest to the failure, if any."""
     if isinstance(exc, SyntaxError) and exc.filename == "strategy.py":
@@ -520,9 +605,11 @@ def main(argv: list) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = log.record
+        prices = private_prices(data)
         try:
             cls = load_strategy(job["code"], job["entrypoint"])
             stats = Backtest(data, cls, **job["params"]).run()
+            verify_results(stats, prices, job["params"])
         except EntrypointError as exc:
             emit(
                 {

@@ -241,3 +241,66 @@ fn findings_point_at_the_offending_attribute() {
     let f = report.errors().next().expect("one error");
     assert_eq!((f.rule.as_str(), f.line, f.col), ("dunder-access", 11, 23));
 }
+
+/// Source forms where a parser could read other lines than CPython's tokenizer does. Each
+/// hides `__import__('os')` behind the form; the validator must see the call CPython runs.
+#[test]
+fn the_validator_reads_the_lines_cpython_reads() {
+    let hidden = "__import__('os').system('id')";
+    let forms = [
+        ("a lone carriage return ends a line", format!("x = 1\r{hidden}\n")),
+        ("a carriage return after a comment ends it", format!("# note\r{hidden}\n")),
+        ("a form feed in the indentation", format!("if True:\n\x0c    {hidden}\n")),
+        ("a form feed before a statement", format!("x = 1\n\x0c{hidden}\n")),
+        ("a line continuation", format!("x = \\\n    {hidden}\n")),
+        ("a continuation inside a comment does not continue", format!("# comment \\\n{hidden}\n")),
+        ("CRLF line ends", format!("x = 1\r\n{hidden}\r\n")),
+    ];
+    for (what, code) in forms {
+        let rules = rules_of(&code, &strict());
+        assert!(rules.iter().any(|r| r == "forbidden-call" || r == "dunder-access"), "{what}: {rules:?}");
+    }
+    // A NUL byte: CPython refuses the source; so does the validator.
+    assert!(rules_of("x = 1\0\n", &strict()).contains(&"syntax".to_owned()));
+}
+
+#[test]
+fn only_utf8_and_ascii_coding_declarations_are_accepted() {
+    let strategy = "from backtesting import Strategy\n\n\nclass S(Strategy):\n    def init(self):\n        pass\n\n    def next(self):\n        pass\n";
+    for ok in ["# -*- coding: utf-8 -*-\n", "# coding=UTF8\n", "#!/usr/bin/env python3\n# coding: ascii\n", "# vim: set fileencoding=utf-8 :\n"] {
+        let report = validate(&format!("{ok}{strategy}"), &strict());
+        assert!(report.accepted(), "{ok:?}: {}", report.summary());
+    }
+    for bad in ["# -*- coding: utf-7 -*-\n", "# coding=unicode_escape\n", "#!/bin/python\n# coding: latin-1\n", "# coding: raw_unicode_escape\n", "\u{feff}# coding: ascii\n"] {
+        let rules = rules_of(&format!("{bad}{strategy}"), &strict());
+        assert!(rules.contains(&"encoding-declaration".to_owned()), "{bad:?}: {rules:?}");
+    }
+    // A cookie after the first two lines is a plain comment for CPython too.
+    assert!(validate(&format!("{strategy}# coding: utf-7\n"), &strict()).accepted());
+}
+
+#[test]
+fn constant_true_loops_need_a_way_out() {
+    for endless in ["while True:\n            pass", "while 1:\n            x = 1", "while not None:\n            continue"] {
+        assert!(rules_of(&in_next(endless), &strict()).contains(&"endless-loop".to_owned()), "{endless}");
+    }
+    for bounded in [
+        "while True:\n            break",
+        "while True:\n            if self.data.Close[-1] > 0:\n                return",
+        "while True:\n            raise ValueError('stop')",
+        "while True:\n            try:\n                break\n            finally:\n                pass",
+        "n = 3\n        while n:\n            n -= 1",
+    ] {
+        let rules = rules_of(&in_next(bounded), &strict());
+        assert!(!rules.contains(&"endless-loop".to_owned()), "{bounded}: {rules:?}");
+    }
+}
+
+#[test]
+fn a_strategys_own_private_state_is_allowed_and_the_frameworks_is_not() {
+    let own = in_next("self._seen = getattr(self, '_seen', 0) + 1");
+    assert!(validate(&own, &strict()).accepted(), "{}", validate(&own, &strict()).summary());
+    for foreign in ["self._broker._cash = 1", "x = self.position._p", "delattr(self, '_data')", "y = self.data._Data__arrays"] {
+        assert!(rules_of(&in_next(foreign), &strict()).contains(&"framework-internal".to_owned()), "{foreign}");
+    }
+}

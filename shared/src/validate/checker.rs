@@ -53,6 +53,9 @@ pub struct Checker<'a> {
     pub(super) stored_attrs: Vec<Name>,
     /// Function arguments of pandas method-name dispatch calls, resolved after the walk.
     pub(super) pending: Vec<Pending>,
+    /// `_name` attributes (not the framework's own), allowed after the walk only if the
+    /// module assigns them somewhere.
+    pub(super) private_uses: Vec<(Name, usize)>,
 }
 
 /// A function argument of `apply`/`agg`/... whose safety depends on how the name is bound.
@@ -94,6 +97,7 @@ impl<'a> Checker<'a> {
             stored_names: Vec::new(),
             stored_attrs: Vec::new(),
             pending: Vec::new(),
+            private_uses: Vec::new(),
         }
     }
 
@@ -218,6 +222,8 @@ impl<'a> Checker<'a> {
                 at,
                 format!("{how} private module attribute '{n}' is not allowed"),
             );
+        } else if n.starts_with('_') {
+            self.private_attribute(n, at, how);
         }
     }
 

@@ -15,7 +15,7 @@ use super::lines::{LineIndex, count_loc};
 use super::names::nfkc;
 use super::report::{Metadata, Report, ValidateOptions};
 use super::rules::RuleId;
-use super::structure;
+use super::{structure, tamper};
 
 /// Longest syntax-error message kept (the parser quotes tokens, which can be huge).
 const MAX_MESSAGE_CHARS: usize = 200;
@@ -39,6 +39,7 @@ pub fn validate(code: &str, opts: &ValidateOptions) -> Report {
         ck.report(rule, offset, message);
         return Report { findings: ck.finish_findings(), metadata };
     }
+    tamper::check_encoding(&mut ck, code);
     // The parser is third-party code fed hostile input: a panic in it becomes a finding.
     let options = ParseOptions::from(Mode::Module).with_target_version(SANDBOX_PYTHON);
     let Ok(parsed) = catch_unwind(AssertUnwindSafe(|| parse_unchecked(code, options))) else {
@@ -67,6 +68,7 @@ pub fn validate(code: &str, opts: &ValidateOptions) -> Report {
     let body = module.body;
     if !has_errors {
         ck.body(&body);
+        ck.resolve_private();
         ck.resolve_dispatch();
         if !ck.too_deep {
             structure::check(&mut ck, &body);
@@ -82,6 +84,56 @@ pub fn validate(code: &str, opts: &ValidateOptions) -> Report {
         dismantle(body);
     }
     Report { findings: ck.finish_findings(), metadata }
+}
+
+/// Why a module's entry point could not be chosen.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EntrypointError {
+    /// The code does not get past the size limits or the parser.
+    #[error("the code does not parse: {0}")]
+    Unparsable(String),
+    /// No class derives from `Strategy` (directly, through `backtesting.lib` or the module).
+    #[error(
+        "no Strategy subclass found (directly, through backtesting.lib's SignalStrategy or TrailingStrategy, or through a class of the file)"
+    )]
+    NoStrategy,
+    /// Several concrete strategy classes; the caller must name one.
+    #[error("several Strategy subclasses ({})", .0.join(", "))]
+    Several(Vec<String>),
+}
+
+/// The one concrete strategy class of `code`, resolved through the class hierarchy (the
+/// file's own classes and backtesting.lib's documented bases), for callers that run user
+/// code without being told its entry point.
+pub fn find_entrypoint(code: &str) -> Result<String, EntrypointError> {
+    if let Err(v) = prescan(code) {
+        let message = match v {
+            LimitViolation::TooLarge { message, .. } | LimitViolation::TooDeep { message, .. } => message,
+            LimitViolation::NulByte { .. } => "source code cannot contain a NUL byte".to_owned(),
+        };
+        return Err(EntrypointError::Unparsable(message));
+    }
+    let options = ParseOptions::from(Mode::Module).with_target_version(SANDBOX_PYTHON);
+    let Ok(parsed) = catch_unwind(AssertUnwindSafe(|| parse_unchecked(code, options))) else {
+        return Err(EntrypointError::Unparsable("the parser failed on this input".to_owned()));
+    };
+    if let Some(e) = parsed.errors().first() {
+        let message: String = e.error.to_string().chars().take(MAX_MESSAGE_CHARS).collect();
+        let body = parsed.into_syntax().module().map(|m| m.body).unwrap_or_default();
+        dismantle(body);
+        return Err(EntrypointError::Unparsable(message));
+    }
+    let Some(module) = parsed.into_syntax().module() else {
+        return Err(EntrypointError::Unparsable("not a module".to_owned()));
+    };
+    let mut found = structure::concrete_strategies(&module.body);
+    // A tree near the pre-scan's depth bound is freed iteratively, as in `validate`.
+    dismantle(module.body);
+    match found.len() {
+        0 => Err(EntrypointError::NoStrategy),
+        1 => Ok(found.remove(0)),
+        _ => Err(EntrypointError::Several(found)),
+    }
 }
 
 /// Report identifiers spelled with characters that NFKC folds (full-width letters,

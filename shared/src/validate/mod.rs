@@ -19,10 +19,11 @@ mod report;
 mod rules;
 mod structure;
 mod tables;
+mod tamper;
 mod walk_expr;
 mod walker;
 
-pub use engine::validate;
+pub use engine::{EntrypointError, find_entrypoint, validate};
 pub use limits::{MAX_AST_DEPTH, MAX_BYTES, MAX_EXPR_ESTIMATE, MAX_FINDINGS, MAX_LINES, MAX_NESTING};
 pub use report::{CHECKS, Finding, Metadata, Report, Severity, ValidateOptions};
 pub use rules::{RULES, RuleId, RuleKind};

@@ -69,6 +69,8 @@ const CHECK_STRUCTURE: &str = "Strategy structure valid";
 rules! {
     Syntax = "syntax", Safety, CHECK_SYNTAX,
         "The code does not parse (or contains a NUL byte).";
+    EncodingDeclaration = "encoding-declaration", Safety, CHECK_SYNTAX,
+        "A coding declaration naming a codec other than UTF-8 or ASCII, or one that contradicts a UTF-8 BOM: CPython would run other text than the validator read.";
     CodeTooLarge = "code-too-large", Safety, CHECK_LIMITS,
         "The code is over the byte or line limit.";
     NestingTooDeep = "nesting-too-deep", Safety, CHECK_LIMITS,
@@ -93,6 +95,10 @@ rules! {
         "Frame, traceback, generator, coroutine or code-object internals (`gi_frame`, `f_globals`, ...).";
     FormatTraversal = "format-traversal", Safety, CHECK_DUNDER,
         "A format string that traverses dunder attributes, or str.format on a template that is not a literal.";
+    FrameworkInternal = "framework-internal", Safety, CHECK_DUNDER,
+        "A private attribute (`_name`) of backtesting.py's objects, or one the module never assigns: writing framework internals fakes a backtest's results.";
+    EndlessLoop = "endless-loop", Safety, CHECK_AST,
+        "A loop whose condition is constant-true (`while True:`) and whose body has no break, return or raise.";
     FileIo = "file-io", Safety, CHECK_IO,
         "pandas/numpy functions that read or write files or the network (`read_*`, `to_csv`, `np.load`, ...).";
     StructureStrategyCount = "structure-strategy-count", Structure, CHECK_STRUCTURE,

@@ -95,6 +95,17 @@ pub(super) fn check(ck: &mut Checker<'_>, body: &[Stmt]) {
     }
 }
 
+/// The concrete strategy classes of a module (leaves of its strategy hierarchy), in order:
+/// subclasses of `Strategy`, of `backtesting.lib`'s `SignalStrategy` and `TrailingStrategy`,
+/// and of strategy classes defined earlier in the module.
+pub(super) fn concrete_strategies(body: &[Stmt]) -> Vec<String> {
+    let strategies = strategy_classes(body);
+    (0..strategies.len())
+        .filter(|&i| !strategies.iter().any(|s| s.parent == Some(i)))
+        .map(|i| strategies[i].def.name.to_string())
+        .collect()
+}
+
 fn top_level(ck: &mut Checker<'_>, s: &Stmt) {
     let at = off(s.start());
     let what = match s {

@@ -104,6 +104,7 @@ impl Checker<'_> {
                 self.body(&f.orelse);
             }
             Stmt::While(w) => {
+                self.check_while(w);
                 self.expr(&w.test);
                 self.body(&w.body);
                 self.body(&w.orelse);

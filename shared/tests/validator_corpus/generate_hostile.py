@@ -349,6 +349,60 @@ case("fstring_debug_dunder", "dunder-access", "next", "note = f'{self.__class__=
 case("walrus_getattr_in_comprehension", "dynamic-attribute", "init", "names = ['data']\n_ = [(v := getattr(self, n)) for n in names]")
 case("implicit_concat_dunder_getattr", "dunder-access", "init", "k = getattr(self, '__cla' 'ss__')")
 
+# --- source encodings: the validator must read exactly the text CPython runs
+case("coding_utf7_hidden_line", "encoding-declaration", "raw", '''
+# -*- coding: utf-7 -*-
+from backtesting import Strategy
+
+# the comment below is a newline and a call once decoded as UTF-7 +AAo-__import__('os').system('id')
+class Cookie(Strategy):
+    def init(self):
+        pass
+
+    def next(self):
+        pass
+''')
+case("coding_unicode_escape", "encoding-declaration", "raw", '''
+# coding=unicode_escape
+from backtesting import Strategy
+
+# \\u000a__import__('os').system('id')
+class Escaped(Strategy):
+    def init(self):
+        pass
+
+    def next(self):
+        pass
+''')
+case("vim_fileencoding_latin1", "encoding-declaration", "raw", '''
+# vim: set fileencoding=latin-1 :
+from backtesting import Strategy
+
+
+class Latin(Strategy):
+    def init(self):
+        pass
+
+    def next(self):
+        pass
+''')
+# --- result tampering: framework internals fake a profitable backtest
+case("broker_cash_write", "framework-internal", "next", "self._broker._cash = 1e12")
+case("equity_history_rewrite", "framework-internal", "next", "self._broker._equity[:] = 1e9")
+case("data_internal_read", "framework-internal", "init", "raw = self._data")
+case("closed_trade_pl_forged", "framework-internal", "next", "for t in self.closed_trades:\n    t._replace(exit_price=t.entry_price * 2)")
+case("mangled_strategy_params", "framework-internal", "init", "self._Strategy__params['n1'] = 1")
+case("mangled_data_arrays", "framework-internal", "init", "arrays = self.data._Data__arrays")
+case("setattr_literal_broker", "framework-internal", "next", "setattr(self, '_broker', None)")
+case("trade_sl_order_cancel", "framework-internal", "next", "for t in self.trades:\n    t._sl_order = None")
+case("pandas_manager_internal", "framework-internal", "init", "blocks = self.data.df._mgr")
+case("position_private_unassigned", "framework-internal", "next", "size = self.position._size_cache")
+# --- endless loops
+case("while_true_no_exit", "endless-loop", "next", "count = 0\nwhile True:\n    count += 1")
+case("while_one_break_only_inner", "endless-loop", "next", "while 1:\n    for i in range(3):\n        break")
+case("while_not_false_continue", "endless-loop", "init", "while not False:\n    continue")
+case("while_string_literal", "endless-loop", "next", "while 'spin':\n    pass")
+
 os.makedirs(OUT, exist_ok=True)
 for f in os.listdir(OUT):
     os.remove(os.path.join(OUT, f))
