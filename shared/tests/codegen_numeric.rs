@@ -26,6 +26,9 @@ open_ = close + rng.normal(0, 0.5, N)
 high = np.maximum(open_, close) + rng.uniform(0, 1.5, N)
 low = np.minimum(open_, close) - rng.uniform(0, 1.5, N)
 close[50:55] = close[49]  # flat stretch: zero gains and losses, zero ranges
+volume = rng.uniform(1_000, 5_000, N)
+high[80:90] = high[79]  # flat highs and lows: zero directional movement
+low[80:90] = low[79]
 
 NAN = float("nan")
 
@@ -127,6 +130,135 @@ def roc(x, n):
     return [NAN if i < n else 100 * (x[i] / x[i - n] - 1) for i in range(len(x))]
 
 
+def typical(hi, lo, cl):
+    return [(a + b + c) / 3 for a, b, c in zip(hi, lo, cl)]
+
+
+def div(a, b):
+    """a / b with IEEE results for a zero divisor (inf or NaN), as numpy gives."""
+    if math.isnan(a) or math.isnan(b):
+        return NAN
+    if b == 0:
+        return NAN if a == 0 else math.copysign(math.inf, a)
+    return a / b
+
+
+def williams_r(hi, lo, cl, n):
+    hh, ll = rolling(hi, n, max), rolling(lo, n, min)
+    return [div(-100 * (a - c), a - b) for a, b, c in zip(hh, ll, cl)]
+
+
+def true_range(hi, lo, cl):
+    return [hi[0] - lo[0]] + [
+        max(hi[i] - lo[i], abs(hi[i] - cl[i - 1]), abs(lo[i] - cl[i - 1])) for i in range(1, len(cl))
+    ]
+
+
+def keltner(hi, lo, cl, n, m):
+    mid = ema(cl, n)
+    width = [m * a for a in atr(hi, lo, cl, n)]
+    return [a + w for a, w in zip(mid, width)], mid, [a - w for a, w in zip(mid, width)]
+
+
+def cci(hi, lo, cl, n):
+    tp = typical(hi, lo, cl)
+    out = []
+    for i in range(len(tp)):
+        if i < n - 1:
+            out.append(NAN)
+            continue
+        w = tp[i - n + 1 : i + 1]
+        mean = sum(w) / n
+        mad = sum(abs(v - mean) for v in w) / n
+        out.append(div(tp[i] - mean, 0.015 * mad))
+    return out
+
+
+def adx(hi, lo, cl, n):
+    pdm, mdm = [0.0], [0.0]
+    for i in range(1, len(cl)):
+        up, down = hi[i] - hi[i - 1], lo[i - 1] - lo[i]
+        pdm.append(up if up > down and up > 0 else 0.0)
+        mdm.append(down if down > up and down > 0 else 0.0)
+    tr = ewm_loop(true_range(hi, lo, cl), 1 / n, n)
+    pdi = [div(100 * a, b) for a, b in zip(ewm_loop(pdm, 1 / n, n), tr)]
+    mdi = [div(100 * a, b) for a, b in zip(ewm_loop(mdm, 1 / n, n), tr)]
+    dx = [NAN if math.isnan(a + b) else (0.0 if a + b == 0 else 100 * abs(a - b) / (a + b)) for a, b in zip(pdi, mdi)]
+    return ewm_loop(dx, 1 / n, n), pdi, mdi
+
+
+def obv(cl, vol):
+    out, total = [], 0.0
+    for i in range(len(cl)):
+        if i > 0 and cl[i] > cl[i - 1]:
+            total += vol[i]
+        elif i > 0 and cl[i] < cl[i - 1]:
+            total -= vol[i]
+        out.append(total)
+    return out
+
+
+def vwap(hi, lo, cl, vol, n):
+    tp = typical(hi, lo, cl)
+    return [
+        NAN if i < n - 1 else sum(t * v for t, v in zip(tp[i - n + 1 : i + 1], vol[i - n + 1 : i + 1])) / sum(vol[i - n + 1 : i + 1])
+        for i in range(len(tp))
+    ]
+
+
+def mfi(hi, lo, cl, vol, n):
+    tp = typical(hi, lo, cl)
+    pos = [0.0] + [tp[i] * vol[i] if tp[i] > tp[i - 1] else 0.0 for i in range(1, len(tp))]
+    neg = [0.0] + [tp[i] * vol[i] if tp[i] < tp[i - 1] else 0.0 for i in range(1, len(tp))]
+    out = []
+    for i in range(len(tp)):
+        if i < n - 1:
+            out.append(NAN)
+            continue
+        p, q = sum(pos[i - n + 1 : i + 1]), sum(neg[i - n + 1 : i + 1])
+        ratio = div(p, q)
+        out.append(NAN if math.isnan(ratio) else (100.0 if math.isinf(ratio) else 100 - 100 / (1 + ratio)))
+    return out
+
+
+def psar(hi, lo, step, max_step):
+    """Wilder's rules, state kept in a dict (an independent transcription of the loop)."""
+    out = [NAN]
+    st = {"long": True, "sar": lo[0], "ep": hi[0], "af": step}
+    for i in range(1, len(hi)):
+        sar = st["sar"] + st["af"] * (st["ep"] - st["sar"])
+        prior = [i - 1, max(i - 2, 0)]
+        if st["long"]:
+            sar = min([sar] + [lo[j] for j in prior])
+            if lo[i] < sar:
+                st.update(long=False, sar=st["ep"], ep=lo[i], af=step)
+            else:
+                st["sar"] = sar
+                if hi[i] > st["ep"]:
+                    st.update(ep=hi[i], af=min(st["af"] + step, max_step))
+        else:
+            sar = max([sar] + [hi[j] for j in prior])
+            if hi[i] > sar:
+                st.update(long=True, sar=st["ep"], ep=hi[i], af=step)
+            else:
+                st["sar"] = sar
+                if lo[i] < st["ep"]:
+                    st.update(ep=lo[i], af=min(st["af"] + step, max_step))
+        out.append(st["sar"])
+    return out
+
+
+def ichimoku(hi, lo, t, k, s):
+    def mid(n):
+        return [a if math.isnan(a) else (a + b) / 2 for a, b in zip(rolling(hi, n, max), rolling(lo, n, min))]
+
+    def shift(x, n):
+        return [NAN] * n + x[: len(x) - n]
+
+    conv, base = mid(t), mid(k)
+    return conv, base, shift([(a + b) / 2 for a, b in zip(conv, base)], k), shift(mid(s), k)
+
+
 failures = []
 
 
@@ -174,6 +306,26 @@ for k, d in ((14, 3), (5, 1)):
     for got, want, part in zip(h._stochastic(high, low, close, k, d), stochastic(hi, lo, c, k, d), "kd"):
         check(f"stochastic({k},{d}).{part}", got, want)
 check("wma(n > len)", h._wma(close[:3], 5), [NAN] * 3)
+vol = list(volume)
+for n in (2, 5, 14, 20):
+    check(f"williams_r({n})", h._williams_r(high, low, close, n), williams_r(hi, lo, c, n))
+    check(f"cci({n})", h._cci(high, low, close, n), cci(hi, lo, c, n))
+    check(f"vwap({n})", h._vwap(high, low, close, volume, n), vwap(hi, lo, c, vol, n))
+    check(f"mfi({n})", h._mfi(high, low, close, volume, n), mfi(hi, lo, c, vol, n))
+    for got, want, part in zip(h._adx(high, low, close, n), adx(hi, lo, c, n), ("adx", "plus_di", "minus_di")):
+        check(f"adx({n}).{part}", got, want)
+    for got, want, part in zip(h._keltner(high, low, close, n, 1.5), keltner(hi, lo, c, n, 1.5), "uml"):
+        check(f"keltner({n}).{part}", got, want)
+check("obv", h._obv(close, volume), obv(c, vol))
+for step, cap in ((0.02, 0.2), (0.05, 0.5)):
+    check(f"psar({step},{cap})", h._psar(high, low, step, cap), psar(hi, lo, step, cap))
+for t, k, s in ((9, 26, 52), (3, 5, 8)):
+    for got, want, part in zip(h._ichimoku(high, low, t, k, s), ichimoku(hi, lo, t, k, s), ("tenkan", "kijun", "senkou_a", "senkou_b")):
+        check(f"ichimoku({t},{k},{s}).{part}", got, want)
+# Worked by hand with Wilder's rules: the SAR rises by af x (EP - SAR), af grows by the step
+# at each new high, and the SAR never goes above the two previous lows.
+check("psar by hand", h._psar([10, 11, 12, 13], [9, 10, 11, 12], 0.02, 0.2), [NAN, 9.0, 9.0, 9.18])
+check("williams_r by hand", h._williams_r([10, 12, 11], [8, 9, 10], [9, 11, 10.5], 2), [NAN, -25.0, -50.0])
 
 if failures:
     print("\n".join(failures))

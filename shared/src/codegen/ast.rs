@@ -37,14 +37,20 @@ pub enum Func {
 impl Func {
     /// Every function name, for lookups and suggestions.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        IndicatorKind::ALL.into_iter().map(IndicatorKind::name).chain(["crossover", "crossunder"])
+        IndicatorKind::ALL.into_iter().map(IndicatorKind::name).chain([
+            "crossover",
+            "crossunder",
+            "crosses_above",
+            "crosses_below",
+        ])
     }
 
     /// Looks a function up by name.
     pub fn from_name(s: &str) -> Option<Func> {
         match s {
-            "crossover" => Some(Func::Crossover),
-            "crossunder" => Some(Func::Crossunder),
+            // `crosses_above` / `crosses_below` are the TA-Lib and pandas-ta spellings.
+            "crossover" | "crosses_above" => Some(Func::Crossover),
+            "crossunder" | "crosses_below" => Some(Func::Crossunder),
             _ => IndicatorKind::from_name(s).map(Func::Indicator),
         }
     }

@@ -55,6 +55,29 @@ fn signature(kind: IndicatorKind) -> (SourceMode, &'static [Slot], &'static str)
             "(k_period[, d_period]), e.g. stochastic(14, 3).k",
         ),
         K::Donchian => (SourceMode::None, &[Slot::Window("period")], "(period), e.g. donchian(20).upper"),
+        K::WilliamsR => {
+            (SourceMode::None, &[Slot::WindowOr("period", 14)], "([period]), e.g. williams_r(14)")
+        }
+        K::Cci => (SourceMode::None, &[Slot::WindowOr("period", 20)], "([period]), e.g. cci(20)"),
+        K::Adx => (SourceMode::None, &[Slot::WindowOr("period", 14)], "([period]), e.g. adx(14).plus_di"),
+        K::Mfi => (SourceMode::None, &[Slot::WindowOr("period", 14)], "([period]), e.g. mfi(14)"),
+        K::Vwap => (SourceMode::None, &[Slot::WindowOr("period", 20)], "([period]), e.g. vwap(20)"),
+        K::Obv => (SourceMode::None, &[], "(), e.g. obv()"),
+        K::Keltner => (
+            SourceMode::None,
+            &[Slot::WindowOr("period", 20), Slot::RealOr("multiplier", IndicatorKind::DEFAULT_STD_DEV)],
+            "([period[, multiplier]]), e.g. keltner(20, 2).upper",
+        ),
+        K::Psar => (
+            SourceMode::None,
+            &[Slot::RealOr("step", 0.02), Slot::RealOr("max_step", 0.2)],
+            "([step[, max_step]]), e.g. psar(0.02, 0.2)",
+        ),
+        K::Ichimoku => (
+            SourceMode::None,
+            &[Slot::WindowOr("tenkan", 9), Slot::WindowOr("kijun", 26), Slot::WindowOr("senkou", 52)],
+            "([tenkan[, kijun[, senkou]]]), e.g. ichimoku(9, 26, 52).tenkan",
+        ),
     }
 }
 
@@ -301,32 +324,31 @@ impl Resolver<'_> {
     }
 }
 
-/// The indicator a declared entry computes, with defaults filled in.
+/// The indicator a declared entry computes, with defaults filled in: one argument per
+/// field of the kind (its source aside), in the order of [`IndicatorKind::fields`], which is
+/// the helper's argument order.
 pub fn declared_call(name: &str, spec: &crate::spec::IndicatorSpec) -> IndicatorCall {
-    use crate::spec::IndicatorField as F;
     let kind = spec.kind;
-    let window = |v: &Option<IntOrParam>, field: F| match v {
-        Some(IntOrParam::Value(n)) => Arg::Int(*n),
-        Some(IntOrParam::Param(p)) => Arg::Param(p.clone()),
-        None => Arg::Int(kind.default_window(field)),
-    };
-    let args = match kind {
-        IndicatorKind::Macd => {
-            vec![window(&spec.fast, F::Fast), window(&spec.slow, F::Slow), window(&spec.signal, F::Signal)]
-        }
-        IndicatorKind::Bbands => vec![
-            window(&spec.period, F::Period),
-            match &spec.std_dev {
-                Some(NumOrParam::Value(v)) => Arg::Float(*v),
-                Some(NumOrParam::Param(p)) => Arg::Param(p.clone()),
-                None => Arg::Float(IndicatorKind::DEFAULT_STD_DEV),
-            },
-        ],
-        IndicatorKind::Stochastic => {
-            vec![window(&spec.k_period, F::KPeriod), window(&spec.d_period, F::DPeriod)]
-        }
-        _ => vec![window(&spec.period, F::Period)],
-    };
+    let args = kind
+        .fields()
+        .iter()
+        .filter(|f| **f != crate::spec::IndicatorField::Source)
+        .map(|&field| {
+            if field.is_real() {
+                match spec.real(field) {
+                    Some(NumOrParam::Value(v)) => Arg::Float(*v),
+                    Some(NumOrParam::Param(p)) => Arg::Param(p.clone()),
+                    None => Arg::Float(kind.default_real(field)),
+                }
+            } else {
+                match spec.window(field) {
+                    Some(IntOrParam::Value(n)) => Arg::Int(*n),
+                    Some(IntOrParam::Param(p)) => Arg::Param(p.clone()),
+                    None => Arg::Int(kind.default_window(field)),
+                }
+            }
+        })
+        .collect();
     let source = kind.takes_source().then(|| SeriesRef::Column(spec.source.unwrap_or(PriceColumn::Close)));
     IndicatorCall { attr: name.to_owned(), kind, source, args, label: name.to_owned() }
 }

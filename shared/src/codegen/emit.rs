@@ -98,13 +98,7 @@ fn indicator_lines(call: &IndicatorCall) -> Vec<String> {
     let mut args = vec![helper_name(call.kind)];
     match &call.source {
         Some(s) => args.push(series_text(s)),
-        None => {
-            args.push("self.data.High".to_owned());
-            args.push("self.data.Low".to_owned());
-            if call.kind != IndicatorKind::Donchian {
-                args.push("self.data.Close".to_owned());
-            }
-        }
+        None => args.extend(call.kind.inputs().iter().map(|c| format!("self.data.{}", c.data_attr()))),
     }
     args.extend(call.args.iter().map(arg_text));
     args.push(format!("name=\"{}\"", call.label));

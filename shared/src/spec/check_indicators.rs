@@ -152,9 +152,9 @@ fn read_indicator(
                 };
                 spec.source = col;
             }
-            IndicatorField::StdDev => {
-                spec.std_dev = match raw {
-                    None => Some(NumOrParam::Value(IndicatorKind::DEFAULT_STD_DEV)),
+            f if f.is_real() => {
+                let value = match raw {
+                    None => Some(NumOrParam::Value(kind.default_real(*f))),
                     Some(Value::String(p)) => param_ref(r, p, &floc, params, |v| {
                         let x = v.as_f64();
                         (x > 0.0 && x <= MAX_STD_DEV)
@@ -164,6 +164,12 @@ fn read_indicator(
                     .map(|()| NumOrParam::Param(p.clone())),
                     Some(v) => r.number(v, &floc, Range::above(0.0, MAX_STD_DEV)).map(NumOrParam::Value),
                 };
+                match f {
+                    IndicatorField::StdDev => spec.std_dev = value,
+                    IndicatorField::Multiplier => spec.multiplier = value,
+                    IndicatorField::Step => spec.step = value,
+                    _ => spec.max_step = value,
+                }
             }
             _ => {
                 let value = match raw {
@@ -183,7 +189,10 @@ fn read_indicator(
                     IndicatorField::Signal => spec.signal = value,
                     IndicatorField::KPeriod => spec.k_period = value,
                     IndicatorField::DPeriod => spec.d_period = value,
-                    IndicatorField::Source | IndicatorField::StdDev => {}
+                    IndicatorField::Tenkan => spec.tenkan = value,
+                    IndicatorField::Kijun => spec.kijun = value,
+                    IndicatorField::Senkou => spec.senkou = value,
+                    _ => {}
                 }
             }
         }

@@ -38,6 +38,25 @@ pub enum IndicatorKind {
     Roc,
     /// Rolling (population) standard deviation.
     Std,
+    /// Williams %R over `period` bars, from -100 (at the low) to 0 (at the high).
+    #[serde(rename = "williams_r")]
+    WilliamsR,
+    /// Keltner channels: EMA of close ± `multiplier` × ATR (upper, middle, lower).
+    Keltner,
+    /// Commodity channel index of the typical price (constant 0.015).
+    Cci,
+    /// Average directional index with +DI and -DI, Wilder smoothing.
+    Adx,
+    /// On-balance volume (uses close and volume).
+    Obv,
+    /// Volume-weighted average of the typical price over `period` bars.
+    Vwap,
+    /// Parabolic SAR (Wilder) with acceleration `step` up to `max_step`.
+    Psar,
+    /// Money flow index over `period` bars (uses high, low, close, volume).
+    Mfi,
+    /// Ichimoku lines: tenkan-sen, kijun-sen, senkou span A and B (spans shifted forward).
+    Ichimoku,
 }
 
 /// An optional field of an indicator entry (besides `type`).
@@ -59,11 +78,23 @@ pub enum IndicatorField {
     KPeriod,
     /// `d_period`: stochastic %D smoothing window.
     DPeriod,
+    /// `multiplier`: Keltner channel width in ATRs.
+    Multiplier,
+    /// `step`: Parabolic SAR acceleration step.
+    Step,
+    /// `max_step`: Parabolic SAR acceleration cap.
+    MaxStep,
+    /// `tenkan`: Ichimoku conversion-line window.
+    Tenkan,
+    /// `kijun`: Ichimoku base-line window (also the forward shift of the spans).
+    Kijun,
+    /// `senkou`: Ichimoku leading span B window.
+    Senkou,
 }
 
 impl IndicatorField {
     /// Every field, in the order of [`IndicatorSpec`](super::IndicatorSpec).
-    pub const ALL: [IndicatorField; 8] = [
+    pub const ALL: [IndicatorField; 14] = [
         Self::Period,
         Self::Source,
         Self::Fast,
@@ -72,6 +103,12 @@ impl IndicatorField {
         Self::StdDev,
         Self::KPeriod,
         Self::DPeriod,
+        Self::Multiplier,
+        Self::Step,
+        Self::MaxStep,
+        Self::Tenkan,
+        Self::Kijun,
+        Self::Senkou,
     ];
 
     /// The JSON key of the field.
@@ -85,13 +122,24 @@ impl IndicatorField {
             Self::StdDev => "std_dev",
             Self::KPeriod => "k_period",
             Self::DPeriod => "d_period",
+            Self::Multiplier => "multiplier",
+            Self::Step => "step",
+            Self::MaxStep => "max_step",
+            Self::Tenkan => "tenkan",
+            Self::Kijun => "kijun",
+            Self::Senkou => "senkou",
         }
+    }
+
+    /// Whether the field holds a real number (else a window in bars, or the source).
+    pub fn is_real(self) -> bool {
+        matches!(self, Self::StdDev | Self::Multiplier | Self::Step | Self::MaxStep)
     }
 }
 
 impl IndicatorKind {
     /// Every kind, in declaration order (for docs, suggestions and tests).
-    pub const ALL: [IndicatorKind; 13] = [
+    pub const ALL: [IndicatorKind; 22] = [
         Self::Sma,
         Self::Ema,
         Self::Wma,
@@ -105,6 +153,15 @@ impl IndicatorKind {
         Self::Lowest,
         Self::Roc,
         Self::Std,
+        Self::WilliamsR,
+        Self::Keltner,
+        Self::Cci,
+        Self::Adx,
+        Self::Obv,
+        Self::Vwap,
+        Self::Psar,
+        Self::Mfi,
+        Self::Ichimoku,
     ];
 
     /// The lowercase name used in JSON `type` fields and as the rule-language function.
@@ -123,6 +180,15 @@ impl IndicatorKind {
             Self::Lowest => "lowest",
             Self::Roc => "roc",
             Self::Std => "std",
+            Self::WilliamsR => "williams_r",
+            Self::Keltner => "keltner",
+            Self::Cci => "cci",
+            Self::Adx => "adx",
+            Self::Obv => "obv",
+            Self::Vwap => "vwap",
+            Self::Psar => "psar",
+            Self::Mfi => "mfi",
+            Self::Ichimoku => "ichimoku",
         }
     }
 
@@ -145,8 +211,14 @@ impl IndicatorKind {
             | Self::Std => &[F::Period, F::Source],
             Self::Macd => &[F::Source, F::Fast, F::Slow, F::Signal],
             Self::Bbands => &[F::Period, F::Source, F::StdDev],
-            Self::Atr | Self::Donchian => &[F::Period],
+            Self::Atr | Self::Donchian | Self::WilliamsR | Self::Cci | Self::Adx | Self::Vwap | Self::Mfi => {
+                &[F::Period]
+            }
             Self::Stochastic => &[F::KPeriod, F::DPeriod],
+            Self::Keltner => &[F::Period, F::Multiplier],
+            Self::Obv => &[],
+            Self::Psar => &[F::Step, F::MaxStep],
+            Self::Ichimoku => &[F::Tenkan, F::Kijun, F::Senkou],
         }
     }
 
@@ -154,7 +226,13 @@ impl IndicatorKind {
     pub fn default_window(self, field: IndicatorField) -> u32 {
         use IndicatorField as F;
         match (self, field) {
-            (Self::Rsi | Self::Atr | Self::Stochastic, F::Period | F::KPeriod) => 14,
+            (
+                Self::Rsi | Self::Atr | Self::Stochastic | Self::WilliamsR | Self::Adx | Self::Mfi,
+                F::Period | F::KPeriod,
+            ) => 14,
+            (Self::Ichimoku, F::Tenkan) => 9,
+            (Self::Ichimoku, F::Kijun) => 26,
+            (Self::Ichimoku, F::Senkou) => 52,
             (Self::Stochastic, F::DPeriod) => 3,
             (Self::Macd, F::Fast) => 12,
             (Self::Macd, F::Slow) => 26,
@@ -167,13 +245,25 @@ impl IndicatorKind {
     /// Default Bollinger width in standard deviations.
     pub const DEFAULT_STD_DEV: f64 = 2.0;
 
+    /// The default of a real-valued field when the entry omits it.
+    pub fn default_real(self, field: IndicatorField) -> f64 {
+        match field {
+            IndicatorField::Step => 0.02,
+            IndicatorField::MaxStep => 0.2,
+            // Bollinger's 2 standard deviations, Keltner's 2 ATRs.
+            _ => Self::DEFAULT_STD_DEV,
+        }
+    }
+
     /// Named outputs of a multi-output indicator, in the order the Python helper returns them;
     /// empty for single-output indicators. A bare reference means [`Self::primary_output`].
     pub fn outputs(self) -> &'static [&'static str] {
         match self {
             Self::Macd => &["line", "signal", "hist"],
-            Self::Bbands | Self::Donchian => &["upper", "middle", "lower"],
+            Self::Bbands | Self::Donchian | Self::Keltner => &["upper", "middle", "lower"],
             Self::Stochastic => &["k", "d"],
+            Self::Adx => &["adx", "plus_di", "minus_di"],
+            Self::Ichimoku => &["tenkan", "kijun", "senkou_a", "senkou_b"],
             _ => &[],
         }
     }
@@ -181,14 +271,26 @@ impl IndicatorKind {
     /// Index of the output a bare reference (`macd`, `bb`) denotes, for multi-output kinds.
     pub fn primary_output(self) -> usize {
         match self {
-            Self::Bbands | Self::Donchian => 1,
+            Self::Bbands | Self::Donchian | Self::Keltner => 1,
             _ => 0,
         }
     }
 
-    /// Whether the indicator reads a single `source` column (else it reads high/low/close).
+    /// Whether the indicator reads a single `source` column (else it reads [`Self::inputs`]).
     pub fn takes_source(self) -> bool {
         self.fields().contains(&IndicatorField::Source)
+    }
+
+    /// The columns an indicator without a `source` reads, in the helper's argument order.
+    pub fn inputs(self) -> &'static [PriceColumn] {
+        use PriceColumn as C;
+        match self {
+            Self::Donchian | Self::Psar | Self::Ichimoku => &[C::High, C::Low],
+            Self::Mfi | Self::Vwap => &[C::High, C::Low, C::Close, C::Volume],
+            Self::Obv => &[C::Close, C::Volume],
+            _ if self.takes_source() => &[],
+            _ => &[C::High, C::Low, C::Close],
+        }
     }
 }
 

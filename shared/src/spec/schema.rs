@@ -176,7 +176,7 @@ fn fields_of(kind: IndicatorKind) -> Value {
             } else {
                 let default = match f {
                     IndicatorField::Source => json!(PriceColumn::Close.name()),
-                    IndicatorField::StdDev => json!(IndicatorKind::DEFAULT_STD_DEV),
+                    f if f.is_real() => json!(kind.default_real(f)),
                     _ => json!(kind.default_window(f)),
                 };
                 json!({ "default": default })

@@ -10,7 +10,7 @@ use super::backtest::BacktestConfig;
 use super::check;
 use super::check::RuleMode;
 use super::errors::SpecErrors;
-use super::indicator::{IndicatorKind, PriceColumn};
+use super::indicator::{IndicatorField, IndicatorKind, PriceColumn};
 use super::limits::{
     MAX_DESCRIPTION_CHARS, MAX_MIN_TRADES, MAX_PERIOD, MAX_RULE_CHARS, MAX_RULES, MAX_STD_DEV, MIN_PERIOD,
 };
@@ -210,6 +210,24 @@ pub struct IndicatorSpec {
     /// Stochastic %D smoothing window (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub d_period: Option<IntOrParam>,
+    /// Keltner channel width in ATRs (default 2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<NumOrParam>,
+    /// Parabolic SAR acceleration step (default 0.02).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<NumOrParam>,
+    /// Parabolic SAR acceleration cap (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_step: Option<NumOrParam>,
+    /// Ichimoku conversion-line window (default 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenkan: Option<IntOrParam>,
+    /// Ichimoku base-line window and span shift (default 26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kijun: Option<IntOrParam>,
+    /// Ichimoku leading span B window (default 52).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub senkou: Option<IntOrParam>,
 }
 
 impl IndicatorSpec {
@@ -225,6 +243,41 @@ impl IndicatorSpec {
             std_dev: None,
             k_period: None,
             d_period: None,
+            multiplier: None,
+            step: None,
+            max_step: None,
+            tenkan: None,
+            kijun: None,
+            senkou: None,
+        }
+    }
+
+    /// The window field `field` of the entry, as read (None when absent or not a window).
+    pub fn window(&self, field: IndicatorField) -> Option<&IntOrParam> {
+        use IndicatorField as F;
+        match field {
+            F::Period => self.period.as_ref(),
+            F::Fast => self.fast.as_ref(),
+            F::Slow => self.slow.as_ref(),
+            F::Signal => self.signal.as_ref(),
+            F::KPeriod => self.k_period.as_ref(),
+            F::DPeriod => self.d_period.as_ref(),
+            F::Tenkan => self.tenkan.as_ref(),
+            F::Kijun => self.kijun.as_ref(),
+            F::Senkou => self.senkou.as_ref(),
+            F::Source | F::StdDev | F::Multiplier | F::Step | F::MaxStep => None,
+        }
+    }
+
+    /// The real-valued field `field` of the entry, as read.
+    pub fn real(&self, field: IndicatorField) -> Option<&NumOrParam> {
+        use IndicatorField as F;
+        match field {
+            F::StdDev => self.std_dev.as_ref(),
+            F::Multiplier => self.multiplier.as_ref(),
+            F::Step => self.step.as_ref(),
+            F::MaxStep => self.max_step.as_ref(),
+            _ => None,
         }
     }
 }
