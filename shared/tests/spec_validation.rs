@@ -307,7 +307,7 @@ fn malformed_json_is_one_root_error() {
 fn all_semantic_errors_are_reported_at_once() {
     let errs = errors(&json!({
         "name": "../evil",
-        "parameters": {"close": 1, "ok": "text"},
+        "parameters": {"close": 1, "ok": [1]},
         "indicators": {"fast": {"period": 3}, "rsi": {"period": 0}},
         "entry_rules": ["rsx < 30", "close >"],
         "risk": {"stop_loss_pct": 150},
@@ -551,4 +551,49 @@ fn a_symbol_selects_its_dataset_and_an_unknown_one_lists_the_available() {
         shared::spec::StrategySpec::parse_json(spec(r#"{"symbols":["GOOG"],"dataset":"EURUSD"}"#).as_bytes())
             .expect_err("refused");
     assert!(err.to_string().contains("disagree"), "{err}");
+}
+
+#[test]
+fn parameters_may_be_text_and_flags_as_the_guide_allows() {
+    let spec = parse(&json!({
+        "name": "x",
+        "parameters": {"direction": "short", "order_type": "market", "use_filter": true, "n": 14},
+        "entry_rules": ["use_filter and close > open"]
+    }))
+    .expect("free-form parameters are valid");
+    assert_eq!(spec.parameters["direction"], ParamValue::Text("short".to_owned()));
+    assert_eq!(spec.parameters["use_filter"], ParamValue::Bool(true));
+
+    let code = shared::codegen::generate(&spec).expect("compiles").code;
+    assert!(code.contains("    direction = 'short'\n"), "{code}");
+    assert!(code.contains("    use_filter = True\n"), "{code}");
+    assert!(code.contains("and self.use_filter\n"), "{code}");
+}
+
+#[test]
+fn text_parameters_are_bounded_and_never_reach_code_unescaped() {
+    let long = "x".repeat(201);
+    let errs = errors(
+        &json!({"name": "x", "parameters": {"a": long, "b": "line\nbreak", "c": null, "d": {"k": 1}}, "entry_rules": ["close > open"]}),
+    );
+    assert_eq!(error_at(&errs, "parameters.a").kind, "too_long");
+    assert_eq!(error_at(&errs, "parameters.b").kind, "pattern");
+    assert_eq!(error_at(&errs, "parameters.c").kind, "type");
+    assert_eq!(error_at(&errs, "parameters.d").kind, "type");
+
+    let note = "it's \\ \u{e9}\u{4e2d}\u{1f600}\"\"\"";
+    let spec = parse(&json!({"name": "x", "parameters": {"note": note}, "entry_rules": ["close > open"]}))
+        .expect("printable text is valid");
+    let code = shared::codegen::generate(&spec).expect("compiles").code;
+    let line = code.lines().find(|l| l.starts_with("    note = ")).expect("attribute");
+    assert!(line.is_ascii(), "{line}");
+    assert_eq!(line, r#"    note = 'it\'s \\ \xe9\u4e2d\U0001f600"""'"#);
+}
+
+#[test]
+fn a_text_parameter_in_a_rule_is_a_type_error() {
+    let errs =
+        errors(&json!({"name": "x", "parameters": {"direction": "long"}, "entry_rules": ["direction > 1"]}));
+    let e = error_at(&errs, "entry_rules.0");
+    assert!(e.msg.contains("text") && e.msg.contains("direction"), "{e:?}");
 }

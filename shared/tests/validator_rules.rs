@@ -267,11 +267,22 @@ fn the_validator_reads_the_lines_cpython_reads() {
 #[test]
 fn only_utf8_and_ascii_coding_declarations_are_accepted() {
     let strategy = "from backtesting import Strategy\n\n\nclass S(Strategy):\n    def init(self):\n        pass\n\n    def next(self):\n        pass\n";
-    for ok in ["# -*- coding: utf-8 -*-\n", "# coding=UTF8\n", "#!/usr/bin/env python3\n# coding: ascii\n", "# vim: set fileencoding=utf-8 :\n"] {
+    for ok in [
+        "# -*- coding: utf-8 -*-\n",
+        "# coding=UTF8\n",
+        "#!/usr/bin/env python3\n# coding: ascii\n",
+        "# vim: set fileencoding=utf-8 :\n",
+    ] {
         let report = validate(&format!("{ok}{strategy}"), &strict());
         assert!(report.accepted(), "{ok:?}: {}", report.summary());
     }
-    for bad in ["# -*- coding: utf-7 -*-\n", "# coding=unicode_escape\n", "#!/bin/python\n# coding: latin-1\n", "# coding: raw_unicode_escape\n", "\u{feff}# coding: ascii\n"] {
+    for bad in [
+        "# -*- coding: utf-7 -*-\n",
+        "# coding=unicode_escape\n",
+        "#!/bin/python\n# coding: latin-1\n",
+        "# coding: raw_unicode_escape\n",
+        "\u{feff}# coding: ascii\n",
+    ] {
         let rules = rules_of(&format!("{bad}{strategy}"), &strict());
         assert!(rules.contains(&"encoding-declaration".to_owned()), "{bad:?}: {rules:?}");
     }
@@ -281,7 +292,11 @@ fn only_utf8_and_ascii_coding_declarations_are_accepted() {
 
 #[test]
 fn constant_true_loops_need_a_way_out() {
-    for endless in ["while True:\n            pass", "while 1:\n            x = 1", "while not None:\n            continue"] {
+    for endless in [
+        "while True:\n            pass",
+        "while 1:\n            x = 1",
+        "while not None:\n            continue",
+    ] {
         assert!(rules_of(&in_next(endless), &strict()).contains(&"endless-loop".to_owned()), "{endless}");
     }
     for bounded in [
@@ -300,7 +315,15 @@ fn constant_true_loops_need_a_way_out() {
 fn a_strategys_own_private_state_is_allowed_and_the_frameworks_is_not() {
     let own = in_next("self._seen = getattr(self, '_seen', 0) + 1");
     assert!(validate(&own, &strict()).accepted(), "{}", validate(&own, &strict()).summary());
-    for foreign in ["self._broker._cash = 1", "x = self.position._p", "delattr(self, '_data')", "y = self.data._Data__arrays"] {
-        assert!(rules_of(&in_next(foreign), &strict()).contains(&"framework-internal".to_owned()), "{foreign}");
+    for foreign in [
+        "self._broker._cash = 1",
+        "x = self.position._p",
+        "delattr(self, '_data')",
+        "y = self.data._Data__arrays",
+    ] {
+        assert!(
+            rules_of(&in_next(foreign), &strict()).contains(&"framework-internal".to_owned()),
+            "{foreign}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use super::ast::{Expr, ExprKind, Func};
 use super::ir::{Arg, IndicatorCall, Node, SeriesRef};
 use super::resolve::Resolver;
 use crate::spec::limits::{MAX_PERIOD, MAX_STD_DEV, MIN_PERIOD};
-use crate::spec::{IndicatorKind, IntOrParam, NumOrParam, ParamValue, PriceColumn};
+use crate::spec::{IndicatorKind, IntOrParam, NumOrParam, PriceColumn};
 
 /// What a parameter slot of an indicator call takes.
 #[derive(Debug, Clone, Copy)]
@@ -159,7 +159,7 @@ impl Resolver<'_> {
         match a {
             Arg::Int(i) => Some(f64::from(*i)),
             Arg::Float(f) => Some(*f),
-            Arg::Param(p) => self.scope.parameters.get(p).copied().flatten().map(ParamValue::as_f64),
+            Arg::Param(p) => self.scope.parameters.get(p).cloned().flatten().and_then(|v| v.as_f64()),
         }
     }
 
@@ -193,7 +193,7 @@ impl Resolver<'_> {
                 Ok(Arg::Int(*value as u32))
             }
             ExprKind::Name(n) if self.scope.parameters.contains_key(n) => {
-                match self.scope.parameters.get(n).copied().flatten() {
+                match self.scope.parameters.get(n).cloned().flatten() {
                     Some(v) if v.as_window(MIN_PERIOD, MAX_PERIOD).is_none() => Err(RuleError::type_error(
                         col,
                         format!(
@@ -222,8 +222,8 @@ impl Resolver<'_> {
             ExprKind::Number { value, .. } if *value > 0.0 && *value <= MAX_STD_DEV => Ok(Arg::Float(*value)),
             ExprKind::Number { .. } => Err(RuleError::type_error(col, format!("{what} {range_msg}"))),
             ExprKind::Name(n) if self.scope.parameters.contains_key(n) => {
-                match self.scope.parameters.get(n).copied().flatten() {
-                    Some(v) if !(v.as_f64() > 0.0 && v.as_f64() <= MAX_STD_DEV) => {
+                match self.scope.parameters.get(n).cloned().flatten() {
+                    Some(v) if !v.as_f64().is_some_and(|x| x > 0.0 && x <= MAX_STD_DEV) => {
                         Err(RuleError::type_error(col, format!("parameter '{n}' is {v}; {what} {range_msg}")))
                     }
                     _ => Ok(Arg::Param(n.clone())),

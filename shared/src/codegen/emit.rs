@@ -8,7 +8,7 @@ use super::ast::format_number;
 use super::indicators::{helper_name, helper_source};
 use super::ir::{Arg, IndicatorCall, Node, SeriesRef};
 use super::layout::{condition_lines, entry_condition, exit_condition};
-use super::python::{LINE_LENGTH, call_lines, comment_lines, docstring_lines, float_literal};
+use super::python::{LINE_LENGTH, call_lines, comment_lines, docstring_lines, float_literal, string_literal};
 use crate::spec::{IndicatorKind, ParamValue, SCHEMA_VERSION, StrategySpec};
 use std::collections::BTreeSet;
 
@@ -105,10 +105,12 @@ fn indicator_lines(call: &IndicatorCall) -> Vec<String> {
     call_lines(8, &format!("self.{} = self.I(", call.attr), &args, ")")
 }
 
-fn param_literal(v: ParamValue) -> String {
+fn param_literal(v: &ParamValue) -> String {
     match v {
         ParamValue::Int(i) => i.to_string(),
-        ParamValue::Float(f) => float_literal(f),
+        ParamValue::Float(f) => float_literal(*f),
+        ParamValue::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
+        ParamValue::Text(t) => string_literal(t),
     }
 }
 
@@ -153,7 +155,7 @@ pub(crate) fn module(p: &Program<'_>) -> String {
     if !spec.parameters.is_empty() {
         out.push('\n');
         for (k, v) in &spec.parameters {
-            out.push_str(&format!("    {k} = {}\n", param_literal(*v)));
+            out.push_str(&format!("    {k} = {}\n", param_literal(v)));
         }
     }
 

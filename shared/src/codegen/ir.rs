@@ -20,7 +20,7 @@ impl Scope {
     /// The scope of a validated spec.
     pub fn from_spec(spec: &StrategySpec) -> Self {
         Self {
-            parameters: spec.parameters.iter().map(|(k, v)| (k.clone(), Some(*v))).collect(),
+            parameters: spec.parameters.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
             indicators: spec.indicators.iter().map(|(k, v)| (k.clone(), Some(v.kind))).collect(),
             lenient: false,
         }

@@ -111,3 +111,23 @@ pub fn comment_lines(indent: usize, label: &str, text: &str) -> Vec<String> {
     out.push(cur.trim_end().to_owned());
     out
 }
+
+/// A Python string literal for `s` that only ever holds printable ASCII: quotes and
+/// backslashes are escaped and everything else is spelled `\xNN`, `\uNNNN` or
+/// `\UNNNNNNNN`, so no user text can end the literal or change how the module reads.
+pub fn string_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            ' '..='~' => out.push(c),
+            c if u32::from(c) <= 0xff => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if u32::from(c) <= 0xffff => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
+        }
+    }
+    out.push('\'');
+    out
+}

@@ -9,9 +9,9 @@ use super::ast::{BinOp, Expr, ExprKind, Func};
 use super::calls::usage;
 use super::ir::{IndicatorCall, Node, Scope, SeriesRef, Ty};
 use super::suggest;
-use crate::spec::IndicatorKind;
 use crate::spec::PriceColumn;
 use crate::spec::limits::MAX_ABS_NUMBER;
+use crate::spec::{IndicatorKind, ParamValue};
 
 /// Resolves the rules of one spec, collecting the hidden indicators their inline calls need.
 #[derive(Debug)]
@@ -168,8 +168,16 @@ impl<'s> Resolver<'s> {
         if let Some(c) = PriceColumn::from_name(name) {
             return Ok((Node::Series { series: SeriesRef::Column(c), bars_ago: 0 }, Ty::Num));
         }
-        if self.scope.parameters.contains_key(name) {
-            return Ok((Node::Param(name.to_owned()), Ty::Num));
+        if let Some(value) = self.scope.parameters.get(name) {
+            return match value {
+                // A flag is a condition (`use_filter and rsi < 30`).
+                Some(ParamValue::Bool(_)) => Ok((Node::Param(name.to_owned()), Ty::Bool)),
+                Some(ParamValue::Text(t)) => Err(RuleError::type_error(
+                    col,
+                    format!("parameter '{name}' is the text {t:?}; rules compare numbers and conditions"),
+                )),
+                _ => Ok((Node::Param(name.to_owned()), Ty::Num)),
+            };
         }
         if let Some(kind) = self.scope.indicators.get(name) {
             let output = kind.filter(|k| !k.outputs().is_empty()).map(IndicatorKind::primary_output);

@@ -13,7 +13,7 @@ use super::limits::{
 };
 use super::name::{StrategyName, check_identifier};
 use super::reader::{Range, Reader, at};
-use super::strategy::{AcceptanceCriteria, ParamValue, RiskConfig, StrategySpec};
+use super::strategy::{AcceptanceCriteria, MAX_TEXT_PARAM, ParamValue, RiskConfig, StrategySpec};
 use crate::codegen::{Resolver, Scope, parse_rule};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -104,7 +104,7 @@ pub(crate) fn read_strategy(v: &Value, rules: RuleMode) -> Result<StrategySpec, 
     let mut scope = Scope { lenient: params_section_failed || indicators_section_failed, ..Scope::default() };
     if let Some(Value::Object(m)) = obj.get("parameters") {
         for k in m.keys() {
-            scope.parameters.insert(k.clone(), parameters.get(k).copied());
+            scope.parameters.insert(k.clone(), parameters.get(k).cloned());
         }
     }
     if let Some(Value::Object(m)) = obj.get("indicators") {
@@ -163,13 +163,37 @@ fn read_parameters(r: &mut Reader, v: Option<&Value>) -> Option<BTreeMap<String,
             r.push_at(&ploc, e);
             continue;
         }
-        let Some(x) = r.number(value, &ploc, Range::incl(-MAX_ABS_NUMBER, MAX_ABS_NUMBER)) else {
-            continue;
-        };
-        // Integers stay integers so they can serve as windows.
-        let pv = match value.as_i64() {
-            Some(i) => ParamValue::Int(i),
-            None => ParamValue::Float(x),
+        let pv = match value {
+            Value::Bool(b) => ParamValue::Bool(*b),
+            Value::String(s) => {
+                if s.chars().count() > MAX_TEXT_PARAM {
+                    r.push(
+                        ploc,
+                        "too_long",
+                        format!("a text parameter has at most {MAX_TEXT_PARAM} characters"),
+                    );
+                    continue;
+                }
+                if s.chars().any(char::is_control) {
+                    r.push(ploc, "pattern", "a text parameter cannot contain control characters".to_owned());
+                    continue;
+                }
+                ParamValue::Text(s.clone())
+            }
+            Value::Number(_) => {
+                let Some(x) = r.number(value, &ploc, Range::incl(-MAX_ABS_NUMBER, MAX_ABS_NUMBER)) else {
+                    continue;
+                };
+                // Integers stay integers so they can serve as windows.
+                match value.as_i64() {
+                    Some(i) => ParamValue::Int(i),
+                    None => ParamValue::Float(x),
+                }
+            }
+            _ => {
+                r.push(ploc, "type", "a parameter is a number, a boolean or a string".to_owned());
+                continue;
+            }
         };
         out.insert(key.clone(), pv);
     }

@@ -156,7 +156,7 @@ fn read_indicator(
                 let value = match raw {
                     None => Some(NumOrParam::Value(kind.default_real(*f))),
                     Some(Value::String(p)) => param_ref(r, p, &floc, params, |v| {
-                        let x = v.as_f64();
+                        let x = v.as_f64().unwrap_or(f64::NAN);
                         (x > 0.0 && x <= MAX_STD_DEV)
                             .then_some(())
                             .ok_or_else(|| format!("must be greater than 0 and at most {MAX_STD_DEV}"))
@@ -221,10 +221,10 @@ fn param_ref(
     name: &str,
     loc: &[String],
     params: &BTreeMap<String, ParamValue>,
-    ok: impl Fn(ParamValue) -> Result<(), String>,
+    ok: impl Fn(&ParamValue) -> Result<(), String>,
 ) -> Option<()> {
     match params.get(name) {
-        Some(v) => match ok(*v) {
+        Some(v) => match ok(v) {
             Ok(()) => Some(()),
             Err(why) => {
                 r.push(loc.to_vec(), "range", format!("parameter '{name}' is {v}; it {why}"));

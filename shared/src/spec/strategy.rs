@@ -107,8 +107,9 @@ impl StrategySpec {
 }
 
 /// A parameter value: JSON integers stay integers (so they can be windows), other numbers
-/// are floats.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// are floats; booleans (a flag) and short strings (`"long"`, `"short"`, an order type) are
+/// free-form settings the strategy carries as class attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(rename = "ParameterValue")]
 pub enum ParamValue {
@@ -116,24 +117,32 @@ pub enum ParamValue {
     Int(#[schemars(range(min = -1_000_000_000_000_i64, max = 1_000_000_000_000_i64))] i64),
     /// A fractional value, e.g. a threshold.
     Float(#[schemars(range(min = -1e12, max = 1e12))] f64),
+    /// A flag; in rules it is a condition.
+    Bool(bool),
+    /// A setting such as a direction; not usable in rules, which compare numbers.
+    Text(#[schemars(length(max = MAX_TEXT_PARAM))] String),
 }
 
+/// Longest text parameter, in characters.
+pub const MAX_TEXT_PARAM: usize = 200;
+
 impl ParamValue {
-    /// The value as a float, for range checks.
-    pub fn as_f64(self) -> f64 {
+    /// The value as a float, for range checks; `None` for a flag or a text.
+    pub fn as_f64(&self) -> Option<f64> {
         match self {
             // Parameter magnitudes are capped at 1e12, well inside f64's exact integers.
             #[allow(clippy::cast_precision_loss)]
-            Self::Int(i) => i as f64,
-            Self::Float(f) => f,
+            Self::Int(i) => Some(*i as f64),
+            Self::Float(f) => Some(*f),
+            Self::Bool(_) | Self::Text(_) => None,
         }
     }
 
     /// The value as a window length when it is an integer in `min..=max`.
-    pub fn as_window(self, min: u32, max: u32) -> Option<u32> {
+    pub fn as_window(&self, min: u32, max: u32) -> Option<u32> {
         match self {
-            Self::Int(i) => u32::try_from(i).ok().filter(|w| (min..=max).contains(w)),
-            Self::Float(_) => None,
+            Self::Int(i) => u32::try_from(*i).ok().filter(|w| (min..=max).contains(w)),
+            Self::Float(_) | Self::Bool(_) | Self::Text(_) => None,
         }
     }
 }
@@ -144,6 +153,8 @@ impl fmt::Display for ParamValue {
             Self::Int(i) => write!(f, "{i}"),
             // Debug keeps the fraction (`14.0`), so an integral float reads as a float.
             Self::Float(x) => write!(f, "{x:?}"),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Text(t) => write!(f, "{t:?}"),
         }
     }
 }
