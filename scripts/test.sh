@@ -30,6 +30,10 @@ cargo build --workspace --bins --locked
 step "tests"
 # The restart test stops and starts the shared PostgreSQL, RabbitMQ and Redis, so it runs
 # alone, after everything else.
-cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(restarts)' "$@"
+cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(restarts) and not binary(first_run)' "$@"
+# The first-run checks build a sandbox image and run the demo from scratch; alone, so their
+# CPU does not disturb the timing-sensitive sandbox tests.
+step "first-run paths: image build under a new name, demo on a new database (alone)"
+cargo nextest run -p algoagent-tests --locked --no-fail-fast -E 'binary(first_run)'
 step "dependency restarts (alone)"
 cargo nextest run -p algoagent-tests --locked --no-fail-fast -E 'binary(restarts)'

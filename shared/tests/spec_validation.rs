@@ -69,7 +69,7 @@ fn the_prototype_request_example_is_accepted_and_defaults_are_filled() {
     let rsi = &spec.indicators["rsi"];
     assert_eq!(rsi.kind, IndicatorKind::Rsi);
     assert_eq!(rsi.period, Some(IntOrParam::Value(14)));
-    assert_eq!(rsi.source, Some(PriceColumn::Close));
+    assert_eq!(rsi.source, Some(shared::spec::SeriesSource::Column(PriceColumn::Close)));
     assert_eq!(spec.parameters["oversold"], ParamValue::Int(30));
     assert_eq!(spec.backtest.initial_capital, 10_000.0);
     assert_eq!(spec.backtest.commission, 0.002);
@@ -596,4 +596,114 @@ fn a_text_parameter_in_a_rule_is_a_type_error() {
         errors(&json!({"name": "x", "parameters": {"direction": "long"}, "entry_rules": ["direction > 1"]}));
     let e = error_at(&errs, "entry_rules.0");
     assert!(e.msg.contains("text") && e.msg.contains("direction"), "{e:?}");
+}
+
+#[test]
+fn component_types_and_aliases_name_the_indicator_and_its_output() {
+    let spec = parse(&json!({
+        "name": "x",
+        "indicators": {
+            "bb_low": {"type": "bollinger_lower", "period": 20},
+            "bollinger_upper": {"period": 20},
+            "sig": {"type": "MACD-Signal"},
+            "slow_d": {"type": "stochastic", "output": "%D"},
+            "pdi": {"type": "plus_di", "period": 14},
+            "wr": {"type": "Williams %R"},
+            "sar": {"type": "parabolic_sar"},
+            "span": {"type": "ichimoku_senkou_a"}
+        },
+        "entry_rules": ["close < bb_low", "sig > 0", "slow_d < 20", "pdi > 25", "wr < -80", "close > sar", "close > span"],
+        "exit_rules": ["close > bollinger_upper"]
+    }))
+    .expect("aliases are valid");
+    let kind_and_output = |name: &str| (spec.indicators[name].kind, spec.indicators[name].output.clone());
+    assert_eq!(kind_and_output("bb_low"), (IndicatorKind::Bbands, Some("lower".to_owned())));
+    assert_eq!(kind_and_output("bollinger_upper"), (IndicatorKind::Bbands, Some("upper".to_owned())));
+    assert_eq!(kind_and_output("sig"), (IndicatorKind::Macd, Some("signal".to_owned())));
+    assert_eq!(kind_and_output("slow_d"), (IndicatorKind::Stochastic, Some("d".to_owned())));
+    assert_eq!(kind_and_output("pdi"), (IndicatorKind::Adx, Some("plus_di".to_owned())));
+    assert_eq!(kind_and_output("wr"), (IndicatorKind::WilliamsR, None));
+    assert_eq!(kind_and_output("sar"), (IndicatorKind::Psar, None));
+    assert_eq!(kind_and_output("span"), (IndicatorKind::Ichimoku, Some("senkou_a".to_owned())));
+
+    // The canonical form names the type and the output; a bare reference reads that output.
+    let canonical = serde_json::to_value(&spec).expect("serialises");
+    assert_eq!(canonical["indicators"]["bb_low"]["type"], "bbands");
+    assert_eq!(canonical["indicators"]["bb_low"]["output"], "lower");
+    let code = shared::codegen::generate(&spec).expect("compiles").code;
+    assert!(code.contains("self.data.Close[-1] < self.bb_low[2][-1]"), "{code}");
+    assert!(code.contains("self.sig[1][-1] > 0"), "{code}");
+    assert!(code.contains("self.pdi[1][-1] > 25"), "{code}");
+}
+
+#[test]
+fn a_wrong_or_contradictory_output_is_refused_with_its_path() {
+    let errs = errors(&json!({
+        "name": "x",
+        "indicators": {
+            "a": {"type": "bollinger_lower", "output": "upper"},
+            "b": {"type": "macd", "output": "nope"},
+            "c": {"type": "rsi", "output": "line"},
+            "d": {"type": "bollinger_sideways"}
+        },
+        "entry_rules": ["close > 1"]
+    }));
+    assert_eq!(error_at(&errs, "indicators.a.output").kind, "conflict");
+    let b = error_at(&errs, "indicators.b.output");
+    assert!(b.kind == "pattern" && b.msg.contains("line, signal, hist"), "{b:?}");
+    assert_eq!(error_at(&errs, "indicators.c.output").kind, "unknown_field");
+    assert_eq!(error_at(&errs, "indicators.d.type").kind, "pattern");
+}
+
+#[test]
+fn an_indicator_may_be_computed_on_another_and_is_emitted_after_it() {
+    let spec = parse(&json!({
+        "name": "x",
+        "indicators": {
+            "a_smooth": {"type": "ema", "source": "z_rsi", "period": 5},
+            "z_rsi": {"type": "rsi"},
+            "macd": {},
+            "hist_avg": {"type": "sma", "source": "macd.histogram", "period": 3}
+        },
+        "entry_rules": ["a_smooth < 30", "hist_avg > 0"]
+    }))
+    .expect("indicator sources are valid");
+    assert_eq!(
+        spec.indicators["a_smooth"].source,
+        Some(shared::spec::SeriesSource::Indicator("z_rsi".to_owned()))
+    );
+    assert_eq!(
+        spec.indicators["hist_avg"].source,
+        Some(shared::spec::SeriesSource::Indicator("macd.hist".to_owned()))
+    );
+
+    let code = shared::codegen::generate(&spec).expect("compiles").code;
+    let at = |needle: &str| code.find(needle).unwrap_or_else(|| panic!("no {needle:?} in\n{code}"));
+    assert!(code.contains("self.I(_ema, self.z_rsi, 5, name=\"a_smooth\")"), "{code}");
+    assert!(code.contains("self.I(_sma, self.macd[2], 3, name=\"hist_avg\")"), "{code}");
+    assert!(at("self.z_rsi = self.I(") < at("self.a_smooth = self.I("), "{code}");
+    assert!(at("self.macd = self.I(") < at("self.hist_avg = self.I("), "{code}");
+}
+
+#[test]
+fn unknown_self_cyclic_and_wrong_output_sources_are_refused() {
+    let errs = errors(&json!({
+        "name": "x",
+        "indicators": {
+            "a": {"type": "sma", "source": "b"},
+            "b": {"type": "ema", "source": "a"},
+            "c": {"type": "sma", "source": "c"},
+            "d": {"type": "sma", "source": "nope"},
+            "e": {"type": "sma", "source": "m.nope"},
+            "f": {"type": "sma", "source": "r.line"},
+            "m": {"type": "macd"},
+            "r": {"type": "rsi"}
+        },
+        "entry_rules": ["close > 1"]
+    }));
+    assert!(error_at(&errs, "indicators.a.source").msg.contains("a -> b -> a"), "{errs}");
+    assert!(error_at(&errs, "indicators.c.source").msg.contains("itself"), "{errs}");
+    assert_eq!(error_at(&errs, "indicators.d.source").kind, "pattern");
+    assert!(error_at(&errs, "indicators.e.source").msg.contains("line, signal, hist"), "{errs}");
+    assert!(error_at(&errs, "indicators.f.source").msg.contains("single output"), "{errs}");
 }

@@ -6,7 +6,7 @@ use super::ast::{Expr, ExprKind, Func};
 use super::ir::{Arg, IndicatorCall, Node, SeriesRef};
 use super::resolve::Resolver;
 use crate::spec::limits::{MAX_PERIOD, MAX_STD_DEV, MIN_PERIOD};
-use crate::spec::{IndicatorKind, IntOrParam, NumOrParam, PriceColumn};
+use crate::spec::{IndicatorKind, IntOrParam, NumOrParam, PriceColumn, SeriesSource};
 
 /// What a parameter slot of an indicator call takes.
 #[derive(Debug, Clone, Copy)]
@@ -326,8 +326,13 @@ impl Resolver<'_> {
 
 /// The indicator a declared entry computes, with defaults filled in: one argument per
 /// field of the kind (its source aside), in the order of [`IndicatorKind::fields`], which is
-/// the helper's argument order.
-pub fn declared_call(name: &str, spec: &crate::spec::IndicatorSpec) -> IndicatorCall {
+/// the helper's argument order. `all` is every declared entry, for a source that is another
+/// indicator (its bare reference reads that indicator's default output).
+pub fn declared_call(
+    name: &str,
+    spec: &crate::spec::IndicatorSpec,
+    all: &std::collections::BTreeMap<String, crate::spec::IndicatorSpec>,
+) -> IndicatorCall {
     let kind = spec.kind;
     let args = kind
         .fields()
@@ -349,6 +354,18 @@ pub fn declared_call(name: &str, spec: &crate::spec::IndicatorSpec) -> Indicator
             }
         })
         .collect();
-    let source = kind.takes_source().then(|| SeriesRef::Column(spec.source.unwrap_or(PriceColumn::Close)));
+    let source = kind.takes_source().then(|| match &spec.source {
+        Some(src @ SeriesSource::Indicator(_)) => {
+            let (attr, output) = src.indicator().unwrap_or(("", None));
+            let target = all.get(attr);
+            let output = match output {
+                Some(o) => target.and_then(|t| t.kind.output_index(o)),
+                None => target.and_then(crate::spec::IndicatorSpec::default_output),
+            };
+            SeriesRef::Indicator { attr: attr.to_owned(), output }
+        }
+        Some(SeriesSource::Column(c)) => SeriesRef::Column(*c),
+        None => SeriesRef::Column(PriceColumn::Close),
+    });
     IndicatorCall { attr: name.to_owned(), kind, source, args, label: name.to_owned() }
 }

@@ -40,7 +40,10 @@ pub fn generate(spec: &StrategySpec) -> Result<GeneratedCode, CodegenError> {
     };
     let entry = compile("entry_rules", &spec.entry_rules)?;
     let exit = compile("exit_rules", &spec.exit_rules)?;
-    let mut indicators: Vec<_> = spec.indicators.iter().map(|(name, ind)| declared_call(name, ind)).collect();
+    let mut indicators: Vec<_> = dependency_order(&spec)
+        .into_iter()
+        .map(|name| declared_call(name, &spec.indicators[name], &spec.indicators))
+        .collect();
     indicators.extend(resolver.hidden.iter().cloned());
     let entrypoint = class_name(spec.name.as_str());
     let code = module(&Program {
@@ -53,4 +56,29 @@ pub fn generate(spec: &StrategySpec) -> Result<GeneratedCode, CodegenError> {
         uses_crossover: resolver.uses_crossover,
     });
     Ok(GeneratedCode { code, entrypoint })
+}
+
+/// Declared indicator names in name order, except that an indicator computed on another
+/// comes after it (validation has refused cycles, so this always completes).
+fn dependency_order(spec: &StrategySpec) -> Vec<&str> {
+    let mut done: Vec<&str> = Vec::with_capacity(spec.indicators.len());
+    while done.len() < spec.indicators.len() {
+        let before = done.len();
+        for (name, ind) in &spec.indicators {
+            let ready = match ind.source.as_ref().and_then(crate::spec::SeriesSource::indicator) {
+                Some((dep, _)) => done.contains(&dep) || !spec.indicators.contains_key(dep),
+                None => true,
+            };
+            if ready && !done.contains(&name.as_str()) {
+                done.push(name);
+            }
+        }
+        if done.len() == before {
+            // Unreachable for a validated spec; emit the rest in name order rather than loop.
+            done.extend(
+                spec.indicators.keys().map(String::as_str).filter(|n| !done.contains(n)).collect::<Vec<_>>(),
+            );
+        }
+    }
+    done
 }

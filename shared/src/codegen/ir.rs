@@ -11,6 +11,8 @@ pub struct Scope {
     pub parameters: BTreeMap<String, Option<ParamValue>>,
     /// Declared indicator names; the kind is `None` when the entry itself is invalid.
     pub indicators: BTreeMap<String, Option<IndicatorKind>>,
+    /// The output a bare reference reads, for declared multi-output indicators.
+    pub outputs: BTreeMap<String, usize>,
     /// When a whole section failed to read, unknown names are not reported (they would only
     /// repeat that section's error).
     pub lenient: bool,
@@ -22,6 +24,11 @@ impl Scope {
         Self {
             parameters: spec.parameters.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
             indicators: spec.indicators.iter().map(|(k, v)| (k.clone(), Some(v.kind))).collect(),
+            outputs: spec
+                .indicators
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.default_output()?)))
+                .collect(),
             lenient: false,
         }
     }

@@ -180,7 +180,9 @@ impl<'s> Resolver<'s> {
             };
         }
         if let Some(kind) = self.scope.indicators.get(name) {
-            let output = kind.filter(|k| !k.outputs().is_empty()).map(IndicatorKind::primary_output);
+            let output = kind
+                .filter(|k| !k.outputs().is_empty())
+                .map(|k| self.scope.outputs.get(name).copied().unwrap_or(k.primary_output()));
             return Ok((
                 Node::Series { series: SeriesRef::Indicator { attr: name.to_owned(), output }, bars_ago: 0 },
                 Ty::Num,
@@ -250,7 +252,13 @@ impl<'s> Resolver<'s> {
                 return Err(RuleError::type_error(
                     field_col,
                     format!(
-                        "'{base}' has no outputs; '.{field}' applies to macd, bbands, stochastic and donchian indicators"
+                        "'{base}' has no outputs; '.{field}' applies to {}",
+                        IndicatorKind::ALL
+                            .iter()
+                            .filter(|k| !k.outputs().is_empty())
+                            .map(|k| k.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }

@@ -13,7 +13,9 @@ use super::limits::{
 };
 use super::name::{StrategyName, check_identifier};
 use super::reader::{Range, Reader, at};
-use super::strategy::{AcceptanceCriteria, MAX_TEXT_PARAM, ParamValue, RiskConfig, StrategySpec};
+use super::strategy::{
+    AcceptanceCriteria, IndicatorSpec, MAX_TEXT_PARAM, ParamValue, RiskConfig, StrategySpec,
+};
 use crate::codegen::{Resolver, Scope, parse_rule};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -110,6 +112,9 @@ pub(crate) fn read_strategy(v: &Value, rules: RuleMode) -> Result<StrategySpec, 
     if let Some(Value::Object(m)) = obj.get("indicators") {
         for k in m.keys() {
             scope.indicators.insert(k.clone(), indicators.get(k).map(|i| i.kind));
+            if let Some(o) = indicators.get(k).and_then(IndicatorSpec::default_output) {
+                scope.outputs.insert(k.clone(), o);
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use super::indicator::{IndicatorField, IndicatorKind, PriceColumn};
 use super::limits::{MAX_INDICATORS, MAX_PERIOD, MAX_STD_DEV, MIN_PERIOD};
 use super::name::{check_identifier, printable};
 use super::reader::{Range, Reader, at};
-use super::strategy::{IndicatorSpec, IntOrParam, NumOrParam, ParamValue};
+use super::strategy::{IndicatorSpec, IntOrParam, NumOrParam, ParamValue, SeriesSource};
 use crate::codegen::suggest;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -41,15 +41,76 @@ pub(crate) fn read_indicators(
                 format!("'{key}' is also a parameter name; names must be unique"),
             );
         }
-        if let Some(spec) = read_indicator(r, key, value, &iloc, params) {
+        let others: Vec<&str> = obj.keys().map(String::as_str).filter(|k| k != key).collect();
+        if let Some(spec) = read_indicator(r, key, value, &iloc, params, &others) {
             out.insert(key.clone(), spec);
         }
     }
+    resolve_sources(r, &mut out, &loc);
     (out, false)
 }
 
+/// Second pass over indicators computed on indicators: the output a source names must
+/// exist (and is written in canonical form), and sources must not form a cycle.
+fn resolve_sources(r: &mut Reader, out: &mut BTreeMap<String, IndicatorSpec>, loc: &[String]) {
+    let mut canonical = Vec::new();
+    for (key, spec) in out.iter() {
+        let Some((name, output)) = spec.source.as_ref().and_then(SeriesSource::indicator) else { continue };
+        // An entry in error has reported itself; its dependents need not repeat it.
+        let Some(target) = out.get(name) else { continue };
+        let sloc = at(&at(loc, key), "source");
+        match output {
+            Some(o) => match target.kind.output_index(o) {
+                Some(i) => canonical.push((key.clone(), format!("{name}.{}", target.kind.outputs()[i]))),
+                None if target.kind.outputs().is_empty() => r.push(
+                    sloc,
+                    "pattern",
+                    format!("'{name}' is a {} indicator with a single output; use '{name}'", target.kind),
+                ),
+                None => r.push(
+                    sloc,
+                    "pattern",
+                    format!(
+                        "'{name}' has no output '{}'; its outputs are {}",
+                        printable(o),
+                        target.kind.outputs().join(", ")
+                    ),
+                ),
+            },
+            None => canonical.push((key.clone(), name.to_owned())),
+        }
+    }
+    for (key, source) in canonical {
+        if let Some(spec) = out.get_mut(&key) {
+            spec.source = Some(SeriesSource::Indicator(source));
+        }
+    }
+    for start in out.keys() {
+        let mut seen = vec![start.as_str()];
+        let mut cur = start.as_str();
+        while let Some((next, _)) =
+            out.get(cur).and_then(|s| s.source.as_ref()).and_then(SeriesSource::indicator)
+        {
+            if next == start {
+                seen.push(next);
+                r.push(
+                    at(&at(loc, start), "source"),
+                    "conflict",
+                    format!("indicator sources form a cycle: {}", seen.join(" -> ")),
+                );
+                break;
+            }
+            if seen.contains(&next) || !out.contains_key(next) {
+                break;
+            }
+            seen.push(next);
+            cur = next;
+        }
+    }
+}
+
 fn all_indicator_keys() -> Vec<&'static str> {
-    let mut keys = vec!["type"];
+    let mut keys = vec!["type", "output"];
     for k in IndicatorKind::ALL {
         for f in k.fields() {
             if !keys.contains(&f.key()) {
@@ -66,14 +127,19 @@ fn read_indicator(
     v: &Value,
     loc: &[String],
     params: &BTreeMap<String, ParamValue>,
+    others: &[&str],
 ) -> Option<IndicatorSpec> {
     let obj = r.object(v, loc)?;
     let errors_before = r.count();
+    let mut implied_output = None;
     let kind = match Reader::optional(obj, "type") {
         Some(t) => {
             let tloc = at(loc, "type");
-            r.string(t, &tloc, 64).and_then(|s| match IndicatorKind::from_name(s) {
-                Some(k) => Some(k),
+            r.string(t, &tloc, 64).and_then(|s| match IndicatorKind::from_type_name(s) {
+                Some((k, output)) => {
+                    implied_output = output;
+                    Some(k)
+                }
                 None => {
                     let names: Vec<&str> = IndicatorKind::ALL.iter().map(|k| k.name()).collect();
                     let hint = suggest::closest(s, names.iter().copied())
@@ -92,8 +158,11 @@ fn read_indicator(
                 }
             })
         }
-        None => match IndicatorKind::from_name(key) {
-            Some(k) => Some(k),
+        None => match IndicatorKind::from_type_name(key) {
+            Some((k, output)) => {
+                implied_output = output;
+                Some(k)
+            }
             None => {
                 r.push(
                     at(loc, "type"),
@@ -110,6 +179,9 @@ fn read_indicator(
         return None;
     };
     let mut allowed = vec!["type"];
+    if !kind.outputs().is_empty() {
+        allowed.push("output");
+    }
     allowed.extend(kind.fields().iter().map(|f| f.key()));
     for k in obj.keys() {
         if !allowed.contains(&k.as_str()) && all_indicator_keys().contains(&k.as_str()) {
@@ -128,29 +200,16 @@ fn read_indicator(
     r.check_keys(&unknown, &allowed, loc);
 
     let mut spec = IndicatorSpec::new(kind);
+    spec.output = read_output(r, kind, implied_output, Reader::optional(obj, "output"), loc);
     for field in kind.fields() {
         let floc = at(loc, field.key());
         let raw = Reader::optional(obj, field.key());
         match field {
             IndicatorField::Source => {
-                let col = match raw {
-                    None => Some(PriceColumn::Close),
-                    Some(v) => r.string(v, &floc, 64).and_then(|s| {
-                        let c = PriceColumn::from_name(s);
-                        if c.is_none() {
-                            r.push(
-                                floc.clone(),
-                                "pattern",
-                                format!(
-                                    "unknown source '{}'; expected one of open, high, low, close, volume",
-                                    printable(s)
-                                ),
-                            );
-                        }
-                        c
-                    }),
+                spec.source = match raw {
+                    None => Some(SeriesSource::Column(PriceColumn::Close)),
+                    Some(v) => r.string(v, &floc, 130).and_then(|s| read_source(r, s, key, others, &floc)),
                 };
-                spec.source = col;
             }
             f if f.is_real() => {
                 let value = match raw {
@@ -213,6 +272,82 @@ fn read_indicator(
         }
     }
     (r.count() == errors_before).then_some(spec)
+}
+
+/// A `source`: a column, or another declared indicator (`roc`, `macd.hist`) whose output is
+/// checked once every entry is read.
+fn read_source(r: &mut Reader, s: &str, key: &str, others: &[&str], loc: &[String]) -> Option<SeriesSource> {
+    if let Some(c) = PriceColumn::from_name(s) {
+        return Some(SeriesSource::Column(c));
+    }
+    let name = s.split_once('.').map_or(s, |(n, _)| n);
+    if others.contains(&name) {
+        return Some(SeriesSource::Indicator(s.to_owned()));
+    }
+    let message = if name == key {
+        format!("indicator '{key}' cannot be computed on itself")
+    } else {
+        let hint =
+            suggest::closest(name, others.iter().copied().chain(["open", "high", "low", "close", "volume"]))
+                .map(|n| format!(" (did you mean '{n}'?)"))
+                .unwrap_or_default();
+        format!(
+            "unknown source '{}'{hint}; expected a column (open, high, low, close, volume) or another declared indicator",
+            printable(s)
+        )
+    };
+    r.push(loc.to_vec(), "pattern", message);
+    None
+}
+
+/// The canonical output a bare reference reads: from `output`, or implied by a component
+/// type such as `bollinger_lower`; the two must agree.
+fn read_output(
+    r: &mut Reader,
+    kind: IndicatorKind,
+    implied: Option<usize>,
+    raw: Option<&Value>,
+    loc: &[String],
+) -> Option<String> {
+    let outputs = kind.outputs();
+    let explicit = match raw {
+        None => None,
+        // A single-output kind already reported `output` as a field that does not apply.
+        Some(_) if outputs.is_empty() => return None,
+        Some(v) => {
+            let oloc = at(loc, "output");
+            let name = r.string(v, &oloc, 64)?;
+            match kind.output_index(name) {
+                Some(i) => Some(i),
+                None => {
+                    r.push(
+                        oloc,
+                        "pattern",
+                        format!(
+                            "{kind} has no output '{}'; its outputs are {}",
+                            printable(name),
+                            outputs.join(", ")
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    if let (Some(e), Some(i)) = (explicit, implied)
+        && e != i
+    {
+        r.push(
+            at(loc, "output"),
+            "conflict",
+            format!(
+                "output '{}' disagrees with the type, which names the '{}' output",
+                outputs[e], outputs[i]
+            ),
+        );
+        return None;
+    }
+    explicit.or(implied).map(|i| outputs[i].to_owned())
 }
 
 /// Checks that a string field names a parameter whose value passes `ok`.

@@ -197,6 +197,82 @@ impl IndicatorKind {
         Self::ALL.into_iter().find(|k| k.name() == s)
     }
 
+    /// Looks up an indicator `type` as strategy authors write it: the canonical name, a
+    /// common alias (`bollinger`, `willr`, `parabolic_sar`), or a component of a
+    /// multi-output indicator (`bollinger_lower`, `macd_signal`, `stochastic_k`, `plus_di`),
+    /// which also names the output a bare reference reads. Case and `-`/space are ignored.
+    pub fn from_type_name(s: &str) -> Option<(Self, Option<usize>)> {
+        let norm: String = s
+            .trim()
+            .chars()
+            .map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_lowercase() })
+            .collect();
+        if let Some(k) = Self::from_name(&norm) {
+            return Some((k, None));
+        }
+        let kind = |k: Self| Some((k, None));
+        match norm.as_str() {
+            "moving_average" | "simple_moving_average" | "ma" => kind(Self::Sma),
+            "exponential_moving_average" => kind(Self::Ema),
+            "weighted_moving_average" => kind(Self::Wma),
+            "relative_strength_index" => kind(Self::Rsi),
+            "bollinger" | "bollinger_bands" | "bb" => kind(Self::Bbands),
+            "average_true_range" => kind(Self::Atr),
+            "stoch" | "stochastic_oscillator" => kind(Self::Stochastic),
+            "donchian_channel" | "donchian_channels" => kind(Self::Donchian),
+            "max" | "rolling_max" => kind(Self::Highest),
+            "min" | "rolling_min" => kind(Self::Lowest),
+            "rate_of_change" => kind(Self::Roc),
+            "stddev" | "stdev" | "standard_deviation" => kind(Self::Std),
+            "willr" | "williams" | "williams_%r" | "williamsr" | "wpr" => kind(Self::WilliamsR),
+            "keltner_channel" | "keltner_channels" | "kc" => kind(Self::Keltner),
+            "commodity_channel_index" => kind(Self::Cci),
+            "dmi" | "average_directional_index" => kind(Self::Adx),
+            "on_balance_volume" => kind(Self::Obv),
+            "parabolic_sar" | "sar" => kind(Self::Psar),
+            "money_flow_index" => kind(Self::Mfi),
+            "ichimoku_cloud" => kind(Self::Ichimoku),
+            _ => {
+                // An output name that belongs to one indicator only (`plus_di`, `tenkan`).
+                let owners: Vec<Self> =
+                    Self::ALL.into_iter().filter(|k| k.output_index(&norm).is_some()).collect();
+                if let [k] = owners.as_slice() {
+                    return Some((*k, k.output_index(&norm)));
+                }
+                // `<indicator>_<output>`, split at each underscore from the left
+                // (`bollinger_lower`, `macd_signal`, `ichimoku_senkou_a`, `adx_plus_di`).
+                norm.match_indices('_').find_map(|(i, _)| {
+                    let (k, _) = Self::from_type_name(&norm[..i])?;
+                    let o = k.output_index(&norm[i + 1..])?;
+                    Some((k, Some(o)))
+                })
+            }
+        }
+    }
+
+    /// The index of an output by its name or a common alias (`histogram`, `%k`, `basis`).
+    pub fn output_index(self, name: &str) -> Option<usize> {
+        let norm = name.trim().to_ascii_lowercase();
+        let canonical = match (self, norm.as_str()) {
+            (Self::Macd, "macd" | "main") => "line",
+            (Self::Macd, "histogram" | "diff") => "hist",
+            (Self::Macd, "signal_line") => "signal",
+            (Self::Bbands | Self::Keltner | Self::Donchian, "mid" | "basis" | "center") => "middle",
+            (Self::Bbands | Self::Keltner | Self::Donchian, "high" | "top" | "upper_band") => "upper",
+            (Self::Bbands | Self::Keltner | Self::Donchian, "low" | "bottom" | "lower_band") => "lower",
+            (Self::Stochastic, "%k" | "percent_k" | "slowk") => "k",
+            (Self::Stochastic, "%d" | "percent_d" | "slowd") => "d",
+            (Self::Adx, "pdi" | "di_plus" | "+di") => "plus_di",
+            (Self::Adx, "mdi" | "di_minus" | "-di") => "minus_di",
+            (Self::Ichimoku, "conversion" | "conversion_line") => "tenkan",
+            (Self::Ichimoku, "base" | "base_line") => "kijun",
+            (Self::Ichimoku, "span_a" | "leading_span_a") => "senkou_a",
+            (Self::Ichimoku, "span_b" | "leading_span_b") => "senkou_b",
+            (_, other) => other,
+        };
+        self.outputs().iter().position(|o| *o == canonical)
+    }
+
     /// Fields an indicator entry of this kind may carry; any other field is refused.
     pub fn fields(self) -> &'static [IndicatorField] {
         use IndicatorField as F;

@@ -25,5 +25,5 @@ pub use name::{MAX_IDENT_LEN, MAX_NAME_LEN, RESERVED_NAMES, StrategyName, check_
 pub use schema::{SCHEMA_NAMES, schemas};
 pub use strategy::{
     AcceptanceCriteria, IndicatorSpec, IntOrParam, NumOrParam, ParamValue, RiskConfig, SCHEMA_VERSION,
-    StrategySpec,
+    SeriesSource, StrategySpec,
 };

@@ -168,7 +168,7 @@ pub(crate) fn parameter_map(generator: &mut SchemaGenerator) -> Schema {
 /// The fields of an indicator of type `kind`: its own with their defaults, the others
 /// refused (`false`).
 fn fields_of(kind: IndicatorKind) -> Value {
-    let fields: Map<String, Value> = IndicatorField::ALL
+    let mut fields: Map<String, Value> = IndicatorField::ALL
         .into_iter()
         .map(|f| {
             let schema = if !kind.fields().contains(&f) {
@@ -184,6 +184,12 @@ fn fields_of(kind: IndicatorKind) -> Value {
             (f.key().to_owned(), schema)
         })
         .collect();
+    let output = if kind.outputs().is_empty() {
+        Value::Bool(false)
+    } else {
+        json!({ "enum": kind.outputs(), "default": kind.outputs()[kind.primary_output()] })
+    };
+    fields.insert("output".to_owned(), output);
     json!({ "properties": fields })
 }
 

@@ -170,6 +170,31 @@ pub enum IntOrParam {
     Param(#[schemars(regex(pattern = IDENT_PATTERN))] String),
 }
 
+/// What a single-source indicator is computed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SeriesSource {
+    /// A price or volume column.
+    Column(PriceColumn),
+    /// Another declared indicator, `name` or `name.output`.
+    Indicator(
+        #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]*)?$"))] String,
+    ),
+}
+
+impl SeriesSource {
+    /// The declared indicator this source reads and the output it names, if it is one.
+    pub fn indicator(&self) -> Option<(&str, Option<&str>)> {
+        match self {
+            Self::Column(_) => None,
+            Self::Indicator(s) => Some(match s.split_once('.') {
+                Some((name, output)) => (name, Some(output)),
+                None => (s.as_str(), None),
+            }),
+        }
+    }
+}
+
 /// A real-valued setting given either literally or as the name of a parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -200,9 +225,10 @@ pub struct IndicatorSpec {
     /// and stochastic; default 14 for rsi and atr, 10 for roc, 20 for the others).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<IntOrParam>,
-    /// Input column (single-column kinds; default `close`).
+    /// Input series (single-source kinds; default `close`): a column, or another declared
+    /// indicator (`"roc"`, `"macd.hist"`) for an indicator of an indicator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<PriceColumn>,
+    pub source: Option<SeriesSource>,
     /// MACD fast EMA span (default 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast: Option<IntOrParam>,
@@ -239,6 +265,10 @@ pub struct IndicatorSpec {
     /// Ichimoku leading span B window (default 52).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub senkou: Option<IntOrParam>,
+    /// The output a bare reference to a multi-output indicator reads (`"lower"` for a
+    /// Bollinger entry named `bb_low`); default: the kind's primary output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl IndicatorSpec {
@@ -260,7 +290,21 @@ impl IndicatorSpec {
             tenkan: None,
             kijun: None,
             senkou: None,
+            output: None,
         }
+    }
+
+    /// The index of the output a bare reference reads, for multi-output kinds.
+    pub fn default_output(&self) -> Option<usize> {
+        if self.kind.outputs().is_empty() {
+            return None;
+        }
+        Some(
+            self.output
+                .as_deref()
+                .and_then(|o| self.kind.output_index(o))
+                .unwrap_or(self.kind.primary_output()),
+        )
     }
 
     /// The window field `field` of the entry, as read (None when absent or not a window).
