@@ -16,7 +16,7 @@ use clap::builder::PossibleValuesParser;
 use serde_json::{Value, json};
 use shared::codegen::generate as generate_code;
 use shared::spec::{
-    SCHEMA_NAMES, SCHEMA_VERSION, SpecErrors, StrategySpec, limits::MAX_DOCUMENT_BYTES, schemas,
+    RuleMode, SCHEMA_NAMES, SCHEMA_VERSION, SpecErrors, StrategySpec, limits::MAX_DOCUMENT_BYTES, schemas,
 };
 
 /// `algoagent schema ...`.
@@ -77,10 +77,10 @@ pub fn spec(action: SpecAction) -> anyhow::Result<ExitCode> {
     let mut results = Vec::new();
     let (mut invalid, mut unreadable) = (false, false);
     for file in &files {
-        let outcome = read_spec(file).map(|bytes| StrategySpec::parse_json(&bytes));
+        let outcome = read_spec(file).map(|bytes| check_spec(&bytes));
         match &outcome {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => invalid = true,
+            Ok(Ok((_, None))) => {}
+            Ok(Ok((_, Some(_))) | Err(_)) => invalid = true,
             Err(_) => unreadable = true,
         }
         if json {
@@ -99,6 +99,16 @@ pub fn spec(action: SpecAction) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A spec checked as the API checks it: the schema (the prototype's validate-schema), then
+/// whether the built-in rule compiler can compile it (`Some` errors when it cannot).
+type Checked = Result<(StrategySpec, Option<SpecErrors>), SpecErrors>;
+
+fn check_spec(bytes: &[u8]) -> Checked {
+    let spec = StrategySpec::parse_json_with(bytes, RuleMode::Schema)?;
+    let compile_errors = spec.compile_check().err();
+    Ok((spec, compile_errors))
 }
 
 /// Runs `generate`: prints the builtin generator's module for a spec file.
@@ -134,9 +144,19 @@ fn read_spec(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn print_finding(file: &Path, outcome: &anyhow::Result<Result<StrategySpec, SpecErrors>>) {
+fn print_finding(file: &Path, outcome: &anyhow::Result<Checked>) {
     match outcome {
-        Ok(Ok(spec)) => println!(
+        Ok(Ok((_, Some(errors)))) => {
+            println!(
+                "not compilable by the rule compiler  {} (schema-valid; {} errors)",
+                file.display(),
+                errors.errors().len()
+            );
+            for e in errors.errors() {
+                println!("  {}: {} [{}]", e.path(), e.msg, e.kind);
+            }
+        }
+        Ok(Ok((spec, None))) => println!(
             "ok       {} ({}: {} indicators, {} entry and {} exit rules)",
             file.display(),
             spec.name,
@@ -161,15 +181,17 @@ fn eprint_errors(errors: &SpecErrors) {
 }
 
 /// The prototype's validate-schema response for one file, plus `file`.
-fn result_json(file: &Path, outcome: &anyhow::Result<Result<StrategySpec, SpecErrors>>) -> Value {
+fn result_json(file: &Path, outcome: &anyhow::Result<Checked>) -> Value {
     let file = file.display().to_string();
     match outcome {
-        Ok(Ok(spec)) => json!({
+        Ok(Ok((spec, compile_errors))) => json!({
             "file": file,
             "status": "valid",
             "message": "Strategy schema is valid",
             "validated_data": spec,
             "schema_version": SCHEMA_VERSION,
+            "compilable": compile_errors.is_none(),
+            "compile_errors": compile_errors.as_ref().map(|e| e.errors().to_vec()).unwrap_or_default(),
         }),
         Ok(Err(errors)) => json!({
             "file": file,

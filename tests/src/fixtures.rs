@@ -8,15 +8,20 @@ pub struct Case {
     pub body: String,
     /// The dotted path the error must name.
     pub loc: &'static str,
+    /// Schema-valid (the prototype's validate-schema accepts it) but not compilable by the
+    /// rule compiler, so only a builtin-provider submission refuses it.
+    pub schema_valid: bool,
 }
 
 /// Every malformed spec of issue 3's list.
 pub fn malformed() -> Vec<Case> {
-    let case = |what, body: &str, loc| Case { what, body: body.to_owned(), loc };
+    let case = |what, body: &str, loc| Case { what, body: body.to_owned(), loc, schema_valid: false };
+    let not_compilable =
+        |what, body: &str, loc| Case { what, body: body.to_owned(), loc, schema_valid: true };
     vec![
         case("missing name", r#"{"entry_rules":["close > 1"]}"#, "name"),
         case("path traversal name", r#"{"name":"../x","entry_rules":["close > 1"]}"#, "name"),
-        case("empty entry rules", r#"{"name":"Empty","entry_rules":[]}"#, "entry_rules"),
+        not_compilable("empty entry rules", r#"{"name":"Empty","entry_rules":[]}"#, "entry_rules"),
         case(
             "negative period",
             r#"{"name":"Neg","indicators":{"fast":{"type":"sma","period":-5}},"entry_rules":["close > fast"]}"#,
@@ -27,7 +32,7 @@ pub fn malformed() -> Vec<Case> {
             r#"{"name":"Huge","indicators":{"fast":{"type":"sma","period":1000000000}},"entry_rules":["close > fast"]}"#,
             "indicators.fast.period",
         ),
-        case(
+        not_compilable(
             "undeclared indicator in a rule",
             r#"{"name":"Undeclared","entry_rules":["close > sma_fast"]}"#,
             "entry_rules.0",
@@ -47,6 +52,7 @@ pub fn malformed() -> Vec<Case> {
                 "x".repeat(2 << 20)
             ),
             loc: "description",
+            schema_valid: false,
         },
     ]
 }

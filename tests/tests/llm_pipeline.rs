@@ -304,6 +304,14 @@ async fn a_free_text_rule_goes_to_the_model_while_the_rule_compiler_refuses_it_b
     let (env, fake, _) = llm_env(vec![Reply::json(valid_strategy(CLASS), CLASS)], 1, &[]).await;
     let (status, resp) = env.post("/api/runs", body.clone()).await.unwrap();
     assert_eq!(status, 202, "{resp}");
+    // The answer says why the run goes to the model, naming the field.
+    assert_eq!(resp["provider"], "openai", "{resp}");
+    assert_eq!(resp["rule_compiler"]["compilable"], false, "{resp}");
+    assert_eq!(resp["rule_compiler"]["errors"][0]["loc"], serde_json::json!(["entry_rules", "0"]), "{resp}");
+    assert!(
+        resp["rule_compiler"]["note"].as_str().is_some_and(|n| n.contains("openai provider generates it")),
+        "{resp}"
+    );
     let run = env.wait_for_run(resp["run_id"].as_str().unwrap(), Duration::from_secs(120)).await.unwrap();
     assert_eq!(run["status"], "merged", "{}", run["error"]);
     assert!(fake.prompt_text(0).contains(free_text));
@@ -314,7 +322,12 @@ async fn a_free_text_rule_goes_to_the_model_while_the_rule_compiler_refuses_it_b
     env.start_coordinator().await.unwrap();
     let (status, resp) = env.post("/api/runs", body).await.unwrap();
     assert_eq!(status, 422, "{resp}");
+    assert_eq!(resp["code"], "NOT_COMPILABLE", "{resp}");
     assert_eq!(resp["details"][0]["loc"], serde_json::json!(["entry_rules", "0"]), "{resp}");
+    assert!(
+        resp["error"].as_str().is_some_and(|e| e.contains("not compilable by the rule compiler")),
+        "{resp}"
+    );
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs").fetch_one(&env.pool).await.unwrap();
     assert_eq!(runs, 0);
     env.shutdown().await.unwrap();

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::spec::{BacktestConfig, SCHEMA_VERSION, StrategySpec};
+use shared::spec::{BacktestConfig, RuleMode, SCHEMA_VERSION, StrategySpec};
 use shared::validate::{Severity, ValidateOptions, validate};
 
 use super::error::ApiError;
@@ -24,16 +24,23 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn validate_schema(Body(body): Body) -> (StatusCode, Json<serde_json::Value>) {
-    match StrategySpec::parse_json(&body) {
-        Ok(spec) => (
-            StatusCode::OK,
-            Json(serde_json::json!({
-                "status": "valid",
-                "message": "Strategy schema is valid",
-                "validated_data": spec,
-                "schema_version": SCHEMA_VERSION,
-            })),
-        ),
+    // The guide's answer is about the schema; whether the built-in rule compiler can compile
+    // the spec is reported beside it (an LLM provider can take what it cannot).
+    match StrategySpec::parse_json_with(&body, RuleMode::Schema) {
+        Ok(spec) => {
+            let compile_errors = spec.compile_check().err().map(|e| e.0).unwrap_or_default();
+            (
+                StatusCode::OK,
+                Json(serde_json::json!({
+                    "status": "valid",
+                    "message": "Strategy schema is valid",
+                    "validated_data": spec,
+                    "schema_version": SCHEMA_VERSION,
+                    "compilable": compile_errors.is_empty(),
+                    "compile_errors": compile_errors,
+                })),
+            )
+        }
         Err(errors) => (
             StatusCode::BAD_REQUEST,
             Json(serde_json::json!({

@@ -37,20 +37,32 @@ async fn submit(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     check_submission_budget(&state, &headers).await?;
     let provider = state.settings.llm_provider;
-    // The rule compiler needs rules it can parse; a model reads free-text rules too.
-    let rules = if provider == LlmProvider::Builtin { RuleMode::Compiled } else { RuleMode::FreeTextAllowed };
+    // Schema first (the same answer as validate-schema); then, for the rule compiler, whether
+    // it can compile the spec. A model reads free-text rules too, so it takes what the
+    // compiler cannot, and the answer says why the run goes to the model.
+    let rules = if provider == LlmProvider::Builtin { RuleMode::Schema } else { RuleMode::FreeTextAllowed };
     let spec = StrategySpec::parse_json_with(&body, rules).map_err(|e| ApiError::invalid_spec(&e))?;
-    if provider == LlmProvider::Builtin {
+    let compile_errors = spec.compile_check().err();
+    if provider == LlmProvider::Builtin
+        && let Some(errors) = &compile_errors
+    {
         // The rule compiler is deterministic: if it cannot compile the spec now, it never will.
-        shared::codegen::generate(&spec).map_err(|e| {
-            ApiError::client(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "NOT_COMPILABLE",
-                format!("the built-in rule compiler cannot compile this spec: {e}"),
-                serde_json::Value::String(e.to_string()),
-            )
-        })?;
+        return Err(ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "NOT_COMPILABLE",
+            format!("{errors}; no LLM provider is configured (LLM_PROVIDER=builtin) to take it instead"),
+            serde_json::to_value(&errors.0)?,
+        ));
     }
+    // Which provider generates the code and why, in the answer and in the audit row.
+    let routing = match &compile_errors {
+        None => serde_json::json!({ "compilable": true }),
+        Some(errors) => serde_json::json!({
+            "compilable": false,
+            "errors": errors.0,
+            "note": format!("the rule compiler cannot compile this spec ({errors}); the {} provider generates it", provider.as_str()),
+        }),
+    };
     let max_fix = i32::try_from(state.settings.max_fix_attempts).unwrap_or(3);
     let run = NewRun {
         id: RunId::new(),
@@ -69,7 +81,7 @@ async fn submit(
         RunStatus::Generating,
         &actor,
         None,
-        serde_json::json!({}),
+        routing.clone(),
     )
     .await?;
     let job = NewJob {
@@ -89,6 +101,8 @@ async fn submit(
             "strategy_id": strategy_id,
             "name": run.name,
             "status": RunStatus::Generating,
+            "provider": provider.as_str(),
+            "rule_compiler": routing,
             "links": { "self": format!("/api/runs/{}", run.id) },
         })),
     ))

@@ -2,7 +2,7 @@
 //! deterministic emitter of backtesting.py strategies.
 //!
 //! `generate` is the `builtin` LLM provider's whole job: no network, no randomness, the
-//! same spec always gives the same module. The rule grammar is documented in `docs/rules.md`.
+//! same spec always gives the same module. The rule grammar is documented in `docs/SPEC.md`.
 
 pub mod ast;
 mod calls;

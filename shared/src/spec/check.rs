@@ -41,6 +41,10 @@ pub enum RuleMode {
     /// Rules the compiler cannot parse are kept as free text (an LLM provider reads the
     /// whole spec); size bounds still apply.
     FreeTextAllowed,
+    /// The schema alone, as the prototype's `validate-schema` answers it: free-text rules
+    /// and an empty `entry_rules` are schema-valid; whether the rule compiler can compile
+    /// the spec is a separate question ([`StrategySpec::compile_check`](super::StrategySpec::compile_check)).
+    Schema,
 }
 
 /// Parses bytes into a JSON value, or a root-level error.
@@ -119,7 +123,7 @@ pub(crate) fn read_strategy(v: &Value, rules: RuleMode) -> Result<StrategySpec, 
     }
 
     let entry_rules = match r.required(obj, "entry_rules", &[]) {
-        Some(v) => read_rules(&mut r, v, "entry_rules", &scope, true, rules),
+        Some(v) => read_rules(&mut r, v, "entry_rules", &scope, rules != RuleMode::Schema, rules),
         None => Vec::new(),
     };
     let exit_rules = match Reader::optional(obj, "exit_rules") {
@@ -228,7 +232,7 @@ fn read_rules(
         };
         let checked = parse_rule(src).and_then(|expr| Resolver::new(scope).rule(&expr));
         match (checked, mode) {
-            (Ok(_), _) | (Err(_), RuleMode::FreeTextAllowed) => out.push(src.to_owned()),
+            (Ok(_), _) | (Err(_), RuleMode::FreeTextAllowed | RuleMode::Schema) => out.push(src.to_owned()),
             (Err(e), RuleMode::Compiled) => r.push(rloc, e.kind.as_str(), e.to_string()),
         }
     }

@@ -36,6 +36,7 @@ impl FieldError {
         "undeclared",
         "rule_type",
         "conflict",
+        "not_compilable",
     ];
 
     /// Builds an error at `loc` with the given machine `kind` and message.

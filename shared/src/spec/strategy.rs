@@ -100,6 +100,40 @@ impl StrategySpec {
         check::read_strategy(&value, RuleMode::Compiled)
     }
 
+    /// Whether the built-in rule compiler can compile this (schema-valid) spec: every error
+    /// it would raise, at its field path, with type `not_compilable` and a message that
+    /// starts "not compilable by the rule compiler". An LLM provider can still take a spec
+    /// that fails here.
+    pub fn compile_check(&self) -> Result<(), SpecErrors> {
+        let value = serde_json::to_value(self).map_err(|e| {
+            SpecErrors::from(super::errors::FieldError::new(
+                vec![],
+                "type",
+                format!("spec cannot be represented as JSON: {e}"),
+            ))
+        })?;
+        let not_compilable = |errors: SpecErrors| {
+            SpecErrors(
+                errors
+                    .0
+                    .into_iter()
+                    .map(|e| {
+                        let msg = format!("not compilable by the rule compiler: {}", e.msg);
+                        super::errors::FieldError::new(e.loc, "not_compilable", msg)
+                    })
+                    .collect(),
+            )
+        };
+        let spec = check::read_strategy(&value, RuleMode::Compiled).map_err(not_compilable)?;
+        crate::codegen::generate(&spec).map(|_| ()).map_err(|e| {
+            not_compilable(SpecErrors::from(super::errors::FieldError::new(
+                vec![],
+                "not_compilable",
+                e.to_string(),
+            )))
+        })
+    }
+
     /// The indicator kind behind a declared indicator name.
     pub fn indicator_kind(&self, name: &str) -> Option<IndicatorKind> {
         self.indicators.get(name).map(|i| i.kind)
