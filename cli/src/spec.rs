@@ -16,7 +16,8 @@ use clap::builder::PossibleValuesParser;
 use serde_json::{Value, json};
 use shared::codegen::generate as generate_code;
 use shared::spec::{
-    RuleMode, SCHEMA_NAMES, SCHEMA_VERSION, SpecErrors, StrategySpec, limits::MAX_DOCUMENT_BYTES, schemas,
+    FieldError, RuleMode, SCHEMA_NAMES, SCHEMA_VERSION, SpecErrors, StrategySpec, limits::MAX_DOCUMENT_BYTES,
+    schemas,
 };
 
 /// `algoagent schema ...`.
@@ -79,8 +80,8 @@ pub fn spec(action: SpecAction) -> anyhow::Result<ExitCode> {
     for file in &files {
         let outcome = read_spec(file).map(|bytes| check_spec(&bytes));
         match &outcome {
-            Ok(Ok((_, None))) => {}
-            Ok(Ok((_, Some(_))) | Err(_)) => invalid = true,
+            Ok(Ok((_, None, _))) => {}
+            Ok(Ok((_, Some(_), _)) | Err(_)) => invalid = true,
             Err(_) => unreadable = true,
         }
         if json {
@@ -103,12 +104,12 @@ pub fn spec(action: SpecAction) -> anyhow::Result<ExitCode> {
 
 /// A spec checked as the API checks it: the schema (the prototype's validate-schema), then
 /// whether the built-in rule compiler can compile it (`Some` errors when it cannot).
-type Checked = Result<(StrategySpec, Option<SpecErrors>), SpecErrors>;
+type Checked = Result<(StrategySpec, Option<SpecErrors>, Vec<FieldError>), SpecErrors>;
 
 fn check_spec(bytes: &[u8]) -> Checked {
-    let spec = StrategySpec::parse_json_with(bytes, RuleMode::Schema)?;
+    let (spec, notes) = StrategySpec::parse_json_noted(bytes, RuleMode::Schema)?;
     let compile_errors = spec.compile_check().err();
-    Ok((spec, compile_errors))
+    Ok((spec, compile_errors, notes))
 }
 
 /// Runs `generate`: prints the builtin generator's module for a spec file.
@@ -145,30 +146,35 @@ fn read_spec(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn print_finding(file: &Path, outcome: &anyhow::Result<Checked>) {
+    let list = |items: &[FieldError]| {
+        for e in items {
+            println!("  {}: {} [{}]", e.path(), e.msg, e.kind);
+        }
+    };
     match outcome {
-        Ok(Ok((_, Some(errors)))) => {
+        Ok(Ok((_, Some(errors), notes))) => {
             println!(
                 "not compilable by the rule compiler  {} (schema-valid; {} errors)",
                 file.display(),
                 errors.errors().len()
             );
-            for e in errors.errors() {
-                println!("  {}: {} [{}]", e.path(), e.msg, e.kind);
-            }
+            list(errors.errors());
+            list(notes);
         }
-        Ok(Ok((spec, None))) => println!(
-            "ok       {} ({}: {} indicators, {} entry and {} exit rules)",
-            file.display(),
-            spec.name,
-            spec.indicators.len(),
-            spec.entry_rules.len(),
-            spec.exit_rules.len()
-        ),
+        Ok(Ok((spec, None, notes))) => {
+            println!(
+                "ok       {} ({}: {} indicators, {} entry and {} exit rules)",
+                file.display(),
+                spec.name,
+                spec.indicators.len(),
+                spec.entry_rules.len(),
+                spec.exit_rules.len()
+            );
+            list(notes);
+        }
         Ok(Err(errors)) => {
             println!("invalid  {} ({} errors)", file.display(), errors.errors().len());
-            for e in errors.errors() {
-                println!("  {}: {} [{}]", e.path(), e.msg, e.kind);
-            }
+            list(errors.errors());
         }
         Err(err) => eprintln!("error    {err:#}"),
     }
@@ -184,7 +190,7 @@ fn eprint_errors(errors: &SpecErrors) {
 fn result_json(file: &Path, outcome: &anyhow::Result<Checked>) -> Value {
     let file = file.display().to_string();
     match outcome {
-        Ok(Ok((spec, compile_errors))) => json!({
+        Ok(Ok((spec, compile_errors, notes))) => json!({
             "file": file,
             "status": "valid",
             "message": "Strategy schema is valid",
@@ -192,6 +198,7 @@ fn result_json(file: &Path, outcome: &anyhow::Result<Checked>) -> Value {
             "schema_version": SCHEMA_VERSION,
             "compilable": compile_errors.is_none(),
             "compile_errors": compile_errors.as_ref().map(|e| e.errors().to_vec()).unwrap_or_default(),
+            "warnings": notes,
         }),
         Ok(Err(errors)) => json!({
             "file": file,

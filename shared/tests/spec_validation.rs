@@ -707,3 +707,51 @@ fn unknown_self_cyclic_and_wrong_output_sources_are_refused() {
     assert!(error_at(&errs, "indicators.e.source").msg.contains("line, signal, hist"), "{errs}");
     assert!(error_at(&errs, "indicators.f.source").msg.contains("single output"), "{errs}");
 }
+
+#[test]
+fn a_source_on_an_indicator_that_reads_fixed_columns_is_accepted_and_noted_as_ignored() {
+    let body = json!({
+        "name": "x",
+        "indicators": {"atr": {"period": 14, "source": "close"}, "st": {"type": "stochastic", "source": "high"}},
+        "entry_rules": ["atr > 1", "st < 20"]
+    });
+    let (spec, notes) =
+        StrategySpec::parse_json_noted(body.to_string().as_bytes(), shared::spec::RuleMode::Compiled)
+            .expect("valid");
+    assert_eq!(spec.indicators["atr"].source, None, "the canonical spec drops it");
+    let paths: Vec<String> = notes.iter().map(|n| n.path()).collect();
+    assert_eq!(paths, ["indicators.atr.source", "indicators.st.source"]);
+    assert!(notes.iter().all(|n| n.kind == "ignored" && n.msg.starts_with("ignored:")), "{notes:?}");
+    assert!(notes[0].msg.contains("high, low, close"), "{:?}", notes[0]);
+
+    // Anything but a column name there is still an error, and so are other foreign fields.
+    let errs = errors(
+        &json!({"name": "x", "indicators": {"atr": {"source": "roc"}, "sma": {"std_dev": 2}}, "entry_rules": ["close > 1"]}),
+    );
+    assert_eq!(error_at(&errs, "indicators.atr.source").kind, "unknown_field");
+    assert_eq!(error_at(&errs, "indicators.sma.std_dev").kind, "unknown_field");
+}
+
+#[test]
+fn the_guides_own_examples_are_schema_valid_and_report_compilability_separately() {
+    // validate-schema's request example: key-implied type, a source, an inline call.
+    let request = json!({
+        "name": "RSI_Reversal",
+        "description": "RSI reversal strategy",
+        "parameters": {"rsi_period": 14, "oversold": 30, "overbought": 70},
+        "indicators": {"rsi": {"period": 14, "source": "close"}},
+        "entry_rules": ["rsi < 30", "volume > sma(volume, 20)"],
+        "exit_rules": ["rsi > 70"]
+    });
+    let spec = StrategySpec::parse_json_with(request.to_string().as_bytes(), shared::spec::RuleMode::Schema)
+        .expect("schema-valid");
+    spec.compile_check().expect("and compilable");
+
+    // The cURL example: empty rules are schema-valid, but the rule compiler has nothing to compile.
+    let curl = br#"{"name":"RSI","description":"Test","parameters":{},"indicators":{},"entry_rules":[],"exit_rules":[]}"#;
+    let spec = StrategySpec::parse_json_with(curl, shared::spec::RuleMode::Schema).expect("schema-valid");
+    let errs = spec.compile_check().expect_err("not compilable");
+    let e = error_at(&errs, "entry_rules");
+    assert_eq!(e.kind, "not_compilable");
+    assert!(e.msg.starts_with("not compilable by the rule compiler: "), "{e:?}");
+}

@@ -26,8 +26,8 @@ pub fn router() -> Router<AppState> {
 async fn validate_schema(Body(body): Body) -> (StatusCode, Json<serde_json::Value>) {
     // The guide's answer is about the schema; whether the built-in rule compiler can compile
     // the spec is reported beside it (an LLM provider can take what it cannot).
-    match StrategySpec::parse_json_with(&body, RuleMode::Schema) {
-        Ok(spec) => {
+    match StrategySpec::parse_json_noted(&body, RuleMode::Schema) {
+        Ok((spec, notes)) => {
             let compile_errors = spec.compile_check().err().map(|e| e.0).unwrap_or_default();
             (
                 StatusCode::OK,
@@ -38,6 +38,7 @@ async fn validate_schema(Body(body): Body) -> (StatusCode, Json<serde_json::Valu
                     "schema_version": SCHEMA_VERSION,
                     "compilable": compile_errors.is_empty(),
                     "compile_errors": compile_errors,
+                    "warnings": notes,
                 })),
             )
         }

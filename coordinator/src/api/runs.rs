@@ -41,7 +41,8 @@ async fn submit(
     // it can compile the spec. A model reads free-text rules too, so it takes what the
     // compiler cannot, and the answer says why the run goes to the model.
     let rules = if provider == LlmProvider::Builtin { RuleMode::Schema } else { RuleMode::FreeTextAllowed };
-    let spec = StrategySpec::parse_json_with(&body, rules).map_err(|e| ApiError::invalid_spec(&e))?;
+    let (spec, notes) =
+        StrategySpec::parse_json_noted(&body, rules).map_err(|e| ApiError::invalid_spec(&e))?;
     let compile_errors = spec.compile_check().err();
     if provider == LlmProvider::Builtin
         && let Some(errors) = &compile_errors
@@ -103,6 +104,7 @@ async fn submit(
             "status": RunStatus::Generating,
             "provider": provider.as_str(),
             "rule_compiler": routing,
+            "warnings": notes,
             "links": { "self": format!("/api/runs/{}", run.id) },
         })),
     ))

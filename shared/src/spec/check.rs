@@ -82,6 +82,22 @@ pub(crate) fn parse_backtest(bytes: &[u8]) -> Result<BacktestConfig, SpecErrors>
 
 /// Reads a whole strategy spec from a JSON value.
 pub(crate) fn read_strategy(v: &Value, rules: RuleMode) -> Result<StrategySpec, SpecErrors> {
+    read_strategy_noted(v, rules).map(|(spec, _)| spec)
+}
+
+/// `StrategySpec::parse_json_noted`.
+pub(crate) fn parse_strategy_noted(
+    bytes: &[u8],
+    rules: RuleMode,
+) -> Result<(StrategySpec, Vec<FieldError>), SpecErrors> {
+    read_strategy_noted(&parse_document(bytes)?, rules)
+}
+
+/// Reads a whole strategy spec, with the notes on what was accepted and ignored.
+pub(crate) fn read_strategy_noted(
+    v: &Value,
+    rules: RuleMode,
+) -> Result<(StrategySpec, Vec<FieldError>), SpecErrors> {
     let mut r = Reader::default();
     let Some(obj) = r.object(v, &[]) else {
         return Err(r.into_errors());
@@ -138,18 +154,22 @@ pub(crate) fn read_strategy(v: &Value, rules: RuleMode) -> Result<StrategySpec, 
     let acceptance =
         Reader::optional(obj, "acceptance").map(|v| read_acceptance(&mut r, v)).unwrap_or_default();
 
+    let notes = std::mem::take(&mut r.notes);
     match (name, r.ok()) {
-        (Some(name), true) => Ok(StrategySpec {
-            name,
-            description,
-            parameters,
-            indicators,
-            entry_rules,
-            exit_rules,
-            risk,
-            backtest,
-            acceptance,
-        }),
+        (Some(name), true) => Ok((
+            StrategySpec {
+                name,
+                description,
+                parameters,
+                indicators,
+                entry_rules,
+                exit_rules,
+                risk,
+                backtest,
+                acceptance,
+            },
+            notes,
+        )),
         _ => Err(r.into_errors()),
     }
 }

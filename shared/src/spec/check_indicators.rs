@@ -184,6 +184,19 @@ fn read_indicator(
     }
     allowed.extend(kind.fields().iter().map(|f| f.key()));
     for k in obj.keys() {
+        // `source` on an indicator that reads fixed columns changes nothing: accepted, and
+        // the author is told it is ignored (a column name only; anything else is an error).
+        if k == "source"
+            && !kind.takes_source()
+            && obj.get("source").and_then(Value::as_str).is_some_and(|s| PriceColumn::from_name(s).is_some())
+        {
+            let reads: Vec<&str> = kind.inputs().iter().map(|c| c.name()).collect();
+            r.note(
+                at(loc, "source"),
+                format!("ignored: a {kind} indicator reads {} and takes no source", reads.join(", ")),
+            );
+            continue;
+        }
         if !allowed.contains(&k.as_str()) && all_indicator_keys().contains(&k.as_str()) {
             r.push(
                 at(loc, k),

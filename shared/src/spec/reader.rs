@@ -70,6 +70,8 @@ impl Range {
 #[derive(Debug, Default)]
 pub(crate) struct Reader {
     pub errors: Vec<FieldError>,
+    /// Harmless oddities accepted and ignored, reported so the author knows (`type` `ignored`).
+    pub notes: Vec<FieldError>,
 }
 
 /// A short name for a JSON value's type, for "expected X, got Y" messages.
@@ -88,6 +90,11 @@ impl Reader {
     /// Records an error.
     pub fn push(&mut self, loc: Loc, kind: &str, msg: impl Into<String>) {
         self.errors.push(FieldError::new(loc, kind, msg));
+    }
+
+    /// Records something accepted but ignored.
+    pub fn note(&mut self, loc: Loc, msg: impl Into<String>) {
+        self.notes.push(FieldError::new(loc, "ignored", msg));
     }
 
     /// Records an error produced without a location, placing it at `loc`.

@@ -77,6 +77,15 @@ impl StrategySpec {
         check::parse_strategy(bytes, rules)
     }
 
+    /// Like [`StrategySpec::parse_json_with`], also returning notes on what was accepted and
+    /// ignored (type `ignored`: a `source` on an indicator that reads fixed columns).
+    pub fn parse_json_noted(
+        bytes: &[u8],
+        rules: RuleMode,
+    ) -> Result<(StrategySpec, Vec<super::errors::FieldError>), SpecErrors> {
+        check::parse_strategy_noted(bytes, rules)
+    }
+
     /// Reads and validates a spec from an already-parsed JSON value.
     pub fn from_value(value: &serde_json::Value) -> Result<StrategySpec, SpecErrors> {
         check::read_strategy(value, RuleMode::Compiled)
