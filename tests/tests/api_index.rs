@@ -185,3 +185,42 @@ async fn bad_pagination_and_unknown_backtests_get_the_error_body_naming_what_is_
     assert_eq!(body["limit"], 500);
     env.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_spelling_of_a_path_needs_the_same_api_key_role() {
+    // Arrange: keys exist, so the API is closed; one viewer key.
+    let env = TestEnv::start(0).await.unwrap();
+    let out =
+        env.coordinator_command(&["keys", "create", "--name", "reader", "--role", "viewer"]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let viewer = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let http = no_redirects();
+    let send = |method: reqwest::Method, path: &str, key: Option<&str>| {
+        let mut req =
+            http.request(method, format!("{}{path}", env.api)).header("content-type", "application/json");
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        req.body(seed::spec("Sneaky")).send()
+    };
+
+    for (method, path, key, expected) in [
+        (reqwest::Method::POST, "/api/runs/", None, 401),
+        (reqwest::Method::POST, "/api/runs/", Some(viewer.as_str()), 403),
+        (reqwest::Method::GET, "/api/", None, 401),
+        (reqwest::Method::GET, "/api/dlq/", Some(viewer.as_str()), 403),
+        (reqwest::Method::POST, "/api/production/strategies/1/deploy", Some(viewer.as_str()), 403),
+        (reqwest::Method::POST, "/api/production/strategies/1/rollback", Some(viewer.as_str()), 403),
+        (reqwest::Method::GET, "/api/production/strategies/health", None, 503),
+        (reqwest::Method::GET, "/api/backtests/", Some(viewer.as_str()), 200),
+    ] {
+        // Act
+        let resp = send(method.clone(), path, key).await.unwrap();
+
+        // Assert
+        assert_eq!(resp.status().as_u16(), expected, "{method} {path} with {key:?}");
+    }
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs").fetch_one(&env.pool).await.unwrap();
+    assert_eq!(runs, 0, "no refused submission stored a run");
+    env.shutdown().await.unwrap();
+}
