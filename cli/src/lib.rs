@@ -163,7 +163,7 @@ pub enum Command {
         /// Only runs in this state.
         #[arg(long)]
         status: Option<String>,
-        /// How many.
+        /// How many (1 to 500).
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
