@@ -54,6 +54,28 @@ impl Client {
         Ok(body)
     }
 
+    /// GET a JSON document; a 4xx comes back as `Err(Refused)` inside `Ok`, so a caller can
+    /// tell "no such strategy" (exit 1) from a coordinator it cannot reach (exit 2).
+    pub async fn get_checked(&self, path: &str) -> anyhow::Result<Result<serde_json::Value, Refused>> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url} (is the coordinator running?)"))?;
+        let status = resp.status();
+        let body: serde_json::Value =
+            resp.json().await.with_context(|| format!("GET {url}: reading the response"))?;
+        if status.is_client_error() {
+            return Ok(Err(Refused { status, body }));
+        }
+        if !status.is_success() {
+            bail!("GET {url}: {status}: {}", describe(&body));
+        }
+        Ok(Ok(body))
+    }
+
     /// POST raw JSON bytes; a 4xx comes back as `Err(Refused)` inside `Ok`.
     pub async fn post_raw(
         &self,

@@ -3,10 +3,12 @@
 //! I/O or connection error.
 
 mod client;
+pub mod diff;
 mod ops;
 mod runs;
 mod sandbox;
 pub mod spec;
+mod state;
 mod validate_code;
 
 use std::path::PathBuf;
@@ -103,11 +105,56 @@ pub enum Command {
         #[arg(long, default_value_t = 900)]
         timeout: u64,
     },
-    /// Show a run: state, versions, backtests and its audited transitions.
+    /// Show a run (state, versions, backtests, audited transitions), or a strategy: its runs,
+    /// newest first, and its latest run.
     Status {
-        /// Run id.
-        run_id: String,
+        /// A run id (UUID) or a strategy name.
+        #[arg(value_name = "RUN_ID|STRATEGY")]
+        target: String,
         /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Strategies and their latest runs.
+    Strategies {
+        /// What to do.
+        #[command(subcommand)]
+        action: StrategiesCmd,
+    },
+    /// A strategy's audited history (its runs' and jobs' too), oldest first, and whether
+    /// its hash chains hold (exit 1 when one does not).
+    Audit {
+        /// Strategy name or id.
+        strategy: String,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Jobs, newest first.
+    Jobs {
+        /// Only jobs in this state (queued, running, succeeded, failed, dead, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only jobs of this kind (generate, validate, test, fix, merge).
+        #[arg(long)]
+        kind: Option<String>,
+        /// How many (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A unified diff of two versions' code (numbers as `algoagent status STRATEGY` lists
+    /// them: 1 is the strategy's first version).
+    Diff {
+        /// Strategy name or id.
+        strategy: String,
+        /// The older version (`1` or `v1`).
+        from: String,
+        /// The newer version.
+        to: String,
+        /// Print the two versions and the diff as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -116,7 +163,7 @@ pub enum Command {
         /// Only runs in this state.
         #[arg(long)]
         status: Option<String>,
-        /// How many.
+        /// How many (1 to 500).
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
@@ -140,6 +187,20 @@ pub enum Command {
     /// Operator tools for the Docker sandbox (no coordinator needed).
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCmd),
+}
+
+/// `algoagent strategies ...`
+#[derive(Debug, Subcommand)]
+pub enum StrategiesCmd {
+    /// Every strategy: name, id, latest run status, versions, last update.
+    List {
+        /// How many (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `algoagent memory ...`
@@ -175,7 +236,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Cancel { run_id } => ops::cancel(&client, &run_id).await,
         Command::Submit { specs, wait, timeout } => runs::submit(&client, &specs, wait, timeout).await,
-        Command::Status { run_id, json } => runs::status(&client, &run_id, json).await,
+        // A run id is a UUID; a strategy name never is (names are identifiers).
+        Command::Status { target, json } if uuid::Uuid::parse_str(&target).is_ok() => {
+            runs::status(&client, &target, json).await
+        }
+        Command::Status { target, json } => state::strategy_status(&client, &target, json).await,
+        Command::Strategies { action: StrategiesCmd::List { limit, json } } => {
+            state::strategies_list(&client, limit, json).await
+        }
+        Command::Audit { strategy, json } => state::audit(&client, &strategy, json).await,
+        Command::Jobs { status, kind, limit, json } => state::jobs(&client, status, kind, limit, json).await,
+        Command::Diff { strategy, from, to, json } => state::diff(&client, &strategy, &from, &to, json).await,
         Command::Runs { status, limit } => runs::list(&client, status.as_deref(), limit).await,
         Command::Schema { action } => spec::schema(action),
         Command::Spec { action } => spec::spec(action),

@@ -1,4 +1,4 @@
-//! `submit`, `status` and `runs`.
+//! `submit`, `status <RUN_ID>` and `runs`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -135,10 +135,16 @@ pub async fn status(client: &Client, run_id: &str, json: bool) -> anyhow::Result
         println!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(ExitCode::SUCCESS);
     }
+    print_run(run_id, &run);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints one run: state, LLM use, fixes, audit verdict, backtest table and transitions.
+pub fn print_run(run_id: &str, run: &serde_json::Value) {
     let name = run.pointer("/strategy/name").and_then(|n| n.as_str()).unwrap_or("?");
     println!("run       {run_id}");
     println!("strategy  {name}");
-    println!("status    {}", status_of(&run));
+    println!("status    {}", status_of(run));
     if let Some(err) = run.get("error").and_then(|e| e.as_str()) {
         println!("error     {err}");
     }
@@ -162,7 +168,7 @@ pub async fn status(client: &Client, run_id: &str, json: bool) -> anyhow::Result
     }
     let chain_ok = run.pointer("/audit/chain_ok").and_then(|c| c.as_bool()).unwrap_or(false);
     println!("audit     hash chain {}", if chain_ok { "verified" } else { "BROKEN" });
-    print_table(std::slice::from_ref(&run));
+    print_table(std::slice::from_ref(run));
     println!();
     println!("{:<26} {:<8} {:<38} {:<11} {:<11} ACTOR", "AT", "ENTITY", "ID", "FROM", "TO");
     for t in run.get("transitions").and_then(|t| t.as_array()).into_iter().flatten() {
@@ -180,7 +186,6 @@ pub async fn status(client: &Client, run_id: &str, json: bool) -> anyhow::Result
             println!("{:<26} reason: {reason}", "");
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Lists recent runs.

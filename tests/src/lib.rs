@@ -5,6 +5,7 @@
 
 pub mod fake_llm;
 pub mod fixtures;
+pub mod seed;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

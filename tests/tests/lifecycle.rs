@@ -75,11 +75,12 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     assert_eq!(life["current_status"], "rolled_back");
 
     // Bad input: an invalid commit, an unknown strategy.
-    let (status, _) = env
+    let (status, body) = env
         .post(&format!("/api/production/strategies/{id}/rollback/"), r#"{"commit_hash":"not-a-commit"}"#)
         .await
         .unwrap();
-    assert_eq!(status, 422);
+    assert_eq!(status, 400, "the guide answers 400 to an invalid request: {body}");
+    assert_eq!(body["code"], "INVALID_GIT_INPUT");
     let (status, _) = env.get("/api/production/strategies/999/lifecycle/").await.unwrap();
     assert_eq!(status, 404);
 

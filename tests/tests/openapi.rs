@@ -1,7 +1,9 @@
 //! The served OpenAPI document (`coordinator/openapi.json`) describes exactly the routes the
-//! coordinator declares: every `.route(..)` in `coordinator/src/api/*.rs` is documented, every
-//! documented operation reaches a handler of the running coordinator, and the statuses it
-//! answers are among those documented. Adding a route without documenting it fails here.
+//! coordinator declares: every `.route(..)` and `.api_route(..)` in `coordinator/src/api/*.rs`
+//! is documented, every documented operation reaches a handler of the running coordinator
+//! (an `/api/` path in both spellings, with and without the trailing slash), and the
+//! statuses it answers are among those documented. Adding a route without documenting it
+//! fails here.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -20,11 +22,15 @@ fn api_sources() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../coordinator/src/api")
 }
 
-/// Every `.route("PATH", get(..).post(..))` in `source`, comments skipped. Panics on a
+/// Every `.route("PATH", get(..).post(..))` in `source`, comments skipped; `.api_route(..)`
+/// (the path and its trailing-slash twin) counts as its declared path. Panics on a
 /// method-router call it does not know, so an unusual declaration is noticed, not missed.
 fn scan_routes(source: &str) -> Vec<(String, String)> {
-    let code: String =
-        source.lines().filter(|l| !l.trim_start().starts_with("//")).map(|l| format!("{l}\n")).collect();
+    let code: String = source
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| format!("{}\n", l.replace(".api_route(", ".route(")))
+        .collect();
     for unsupported in [".nest(", ".route_service(", ".nest_service("] {
         assert!(!code.contains(unsupported), "the route scanner does not follow {unsupported}");
     }
@@ -203,12 +209,13 @@ async fn the_openapi_document_covers_every_route_and_every_documented_operation_
     assert!(undocumented.is_empty(), "routed but not in openapi.json: {undocumented:?}");
     assert!(unrouted.is_empty(), "in openapi.json but not routed: {unrouted:?}");
 
-    // Assert (c): the router's own 404 and 405 look different from a handler's answer...
+    // Assert (c): the router's own 404 and 405 have the error shape and codes of their own...
     let (status, body) = env.get("/api/nope").await.unwrap();
     assert_eq!(status, 404);
-    assert!(!is_api_error(&body), "an unknown path must not look like a handler's 404: {body}");
-    let (status, _) = env.post("/health", "{}").await.unwrap();
+    assert!(is_api_error(&body) && body["code"] == "NO_ROUTE", "an unknown path: {body}");
+    let (status, body) = env.post("/health", "{}").await.unwrap();
     assert_eq!(status, 405, "a wrong method is a 405");
+    assert!(is_api_error(&body) && body["code"] == "METHOD_NOT_ALLOWED", "a wrong method: {body}");
     // ...and every documented operation reaches its handler, with a documented status.
     for (path, method) in &documented {
         let op = &doc["paths"][path][method];
@@ -226,6 +233,18 @@ async fn the_openapi_document_covers_every_route_and_every_documented_operation_
             op["responses"].get(status.to_string()).is_some(),
             "{method} {url}: answered {status}, which openapi.json does not document ({body})"
         );
+        // The other spelling of an API path reaches the same handler.
+        if path.starts_with("/api/") {
+            let (bare, query) = url.split_once('?').map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
+            let twin = if let Some(b) = bare.strip_suffix('/') { b.to_owned() } else { format!("{bare}/") };
+            let twin = query.map_or(twin.clone(), |q| format!("{twin}?{q}"));
+            let (twin_status, twin_body) = match method.as_str() {
+                "get" => env.get(&twin).await.unwrap(),
+                _ => env.post(&twin, "{}").await.unwrap(),
+            };
+            assert_eq!(twin_status, status, "{method} {twin}: {twin_body}");
+            assert_eq!(twin_body.get("code"), body.get("code"), "{method} {twin}: {twin_body}");
+        }
     }
     env.shutdown().await.unwrap();
 }

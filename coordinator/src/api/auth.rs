@@ -31,18 +31,23 @@ impl Caller {
     }
 }
 
-/// The role a request needs, or `None` for the public routes.
+/// The role a request needs, or `None` for the public routes. Every API path is routed
+/// with and without its trailing slash, so the decision is taken on the path without it.
 pub fn required_role(method: &Method, path: &str) -> Option<Role> {
+    let path = match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    };
     let public = path == "/health"
         || path == "/metrics"
         || path == "/openapi.json"
-        || (path.starts_with("/api/production/") && path.ends_with("/health/"));
+        || (path.starts_with("/api/production/") && path.ends_with("/health"));
     if public && method == Method::GET {
         return None;
     }
     let post = method == Method::POST;
     let production_write = path.starts_with("/api/production/strategies/")
-        && (path.ends_with("/deploy/") || path.ends_with("/rollback/"));
+        && (path.ends_with("/deploy") || path.ends_with("/rollback"));
     if path.starts_with("/api/dlq") || (post && production_write) {
         Some(Role::Operator)
     } else if post && (path == "/api/runs" || (path.starts_with("/api/runs/") && path.ends_with("/cancel"))) {
@@ -118,5 +123,20 @@ mod tests {
         assert_eq!(required_role(&post, "/api/production/strategies/7/deploy/"), Some(Role::Operator));
         assert_eq!(required_role(&post, "/api/production/strategies/7/rollback/"), Some(Role::Operator));
         assert_eq!(required_role(&get, "/api/production/strategies/7/lifecycle/"), Some(Role::Viewer));
+    }
+
+    #[test]
+    fn both_spellings_of_a_path_need_the_same_role() {
+        let get = Method::GET;
+        let post = Method::POST;
+        assert_eq!(required_role(&post, "/api/runs/"), Some(Role::Submitter));
+        assert_eq!(required_role(&post, "/api/runs/abc/cancel/"), Some(Role::Submitter));
+        assert_eq!(required_role(&get, "/api/dlq/"), Some(Role::Operator));
+        assert_eq!(required_role(&post, "/api/production/strategies/7/deploy"), Some(Role::Operator));
+        assert_eq!(required_role(&post, "/api/production/strategies/7/rollback"), Some(Role::Operator));
+        assert_eq!(required_role(&get, "/api/production/backtests/health"), None);
+        assert_eq!(required_role(&get, "/health/"), None);
+        assert_eq!(required_role(&get, "/api/"), Some(Role::Viewer));
+        assert_eq!(required_role(&get, "/"), Some(Role::Viewer));
     }
 }

@@ -1,7 +1,7 @@
 //! Dead letters (invariant 5): list, show, replay and purge, each action audited. Replay
 //! puts the job back in its queue with a fresh attempt budget and resumes its run.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -11,20 +11,21 @@ use shared::db::outbox::{self, OutboxMessage};
 use shared::db::{DbError, jobs, runs};
 use shared::job::{JobKind, RunStatus};
 
+use super::ApiRoutes;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// Dead-letter routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/dlq", get(list))
-        .route("/api/dlq/{id}", get(show))
-        .route("/api/dlq/{id}/replay", post(replay_one))
-        .route("/api/dlq/{id}/purge", post(purge_one))
-        .route("/api/dlq/replay", post(replay_many))
-        .route("/api/dlq/purge", post(purge_many))
+        .api_route("/api/dlq", get(list))
+        .api_route("/api/dlq/{id}", get(show))
+        .api_route("/api/dlq/{id}/replay", post(replay_one))
+        .api_route("/api/dlq/{id}/purge", post(purge_one))
+        .api_route("/api/dlq/replay", post(replay_many))
+        .api_route("/api/dlq/purge", post(purge_many))
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,7 +52,7 @@ fn check_kind(kind: Option<&str>) -> Result<(), ApiError> {
 
 async fn list(
     State(state): State<AppState>,
-    Query(f): Query<Filter>,
+    ApiQuery(f): ApiQuery<Filter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_kind(f.kind.as_deref())?;
     let rows = dead_letters::list(

@@ -13,6 +13,7 @@ use shared::db::runs::{self, StrategyRow};
 use shared::gitflow::{GitError, StrategyRepo};
 use shared::job::{RunStatus, StrategyId};
 
+use super::ApiRoutes;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::ApiJson;
@@ -21,10 +22,10 @@ use crate::state::AppState;
 /// Lifecycle routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/production/strategies/{id}/lifecycle/", get(lifecycle))
-        .route("/api/production/strategies/{id}/deploy/", post(deploy))
-        .route("/api/production/strategies/{id}/rollback/", post(rollback))
-        .route("/api/production/backtests/{id}/status/", get(backtest_status))
+        .api_route("/api/production/strategies/{id}/lifecycle/", get(lifecycle))
+        .api_route("/api/production/strategies/{id}/deploy/", post(deploy))
+        .api_route("/api/production/strategies/{id}/rollback/", post(rollback))
+        .api_route("/api/production/backtests/{id}/status/", get(backtest_status))
 }
 
 fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
@@ -122,8 +123,9 @@ async fn with_repo<T: Send + 'static>(
         tokio::task::spawn_blocking(move || op(&StrategyRepo::open_or_init(&location, &cache)?)).await?;
     result.map_err(|err| match err {
         GitError::NotFound(what) => ApiError::not_found(what),
+        // The guide answers 400 for every request it refuses as invalid.
         GitError::InvalidName { .. } | GitError::InvalidInput { .. } => ApiError::client(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "INVALID_GIT_INPUT",
             err.to_string(),
             serde_json::Value::Null,
@@ -187,10 +189,10 @@ async fn deploy(
     let s = strategy(&state, &raw).await?;
     if !req.create_tag {
         return Err(ApiError::client(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "INVALID_REQUEST",
             "create_tag: a deploy is a tag on main; it cannot be false",
-            serde_json::Value::Null,
+            serde_json::json!([{ "loc": ["create_tag"], "msg": "a deploy is a tag on main; it cannot be false", "type": "value_error" }]),
         ));
     }
     let version: i64 = sqlx::query_scalar(

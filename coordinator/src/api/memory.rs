@@ -1,17 +1,19 @@
 //! `GET /api/memory/search?q=...`: the failure memory the fix loop consults, for operators.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::ApiRoutes;
 use super::error::ApiError;
+use super::extract::ApiQuery;
 use crate::state::AppState;
 
 /// Memory routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/memory/search", get(search))
+    Router::new().api_route("/api/memory/search", get(search))
 }
 
 #[derive(Debug, Deserialize)]
@@ -23,7 +25,7 @@ struct SearchQuery {
 
 async fn search(
     State(state): State<AppState>,
-    Query(query): Query<SearchQuery>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if query.q.trim().is_empty() || query.q.len() > 10_000 {
         return Err(ApiError::client(

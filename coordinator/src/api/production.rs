@@ -9,6 +9,7 @@ use serde::Deserialize;
 use shared::spec::{BacktestConfig, RuleMode, SCHEMA_VERSION, StrategySpec};
 use shared::validate::{Severity, ValidateOptions, validate};
 
+use super::ApiRoutes;
 use super::error::ApiError;
 use super::extract::{ApiJson, Body};
 use crate::state::AppState;
@@ -16,11 +17,11 @@ use crate::state::AppState;
 /// Prototype-compatible routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/production/strategies/validate-schema/", post(validate_schema))
-        .route("/api/production/strategies/validate-code/", post(validate_code))
-        .route("/api/production/strategies/health/", get(strategies_health))
-        .route("/api/production/backtests/validate-config/", post(validate_config))
-        .route("/api/production/backtests/health/", get(backtests_health))
+        .api_route("/api/production/strategies/validate-schema/", post(validate_schema))
+        .api_route("/api/production/strategies/validate-code/", post(validate_code))
+        .api_route("/api/production/strategies/health/", get(strategies_health))
+        .api_route("/api/production/backtests/validate-config/", post(validate_config))
+        .api_route("/api/production/backtests/health/", get(backtests_health))
 }
 
 async fn validate_schema(Body(body): Body) -> (StatusCode, Json<serde_json::Value>) {

@@ -1,6 +1,6 @@
-//! Runs and strategies: submit a spec, follow a run, list what exists.
+//! Runs: submit a spec, follow a run, list and cancel runs.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -12,19 +12,18 @@ use shared::db::{backtests, transitions, versions};
 use shared::job::{JobId, JobPayload, RunId, RunStatus, StrategyId};
 use shared::spec::{RuleMode, StrategySpec};
 
+use super::ApiRoutes;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::Body;
+use super::extract::{ApiQuery, Body, bad_query, page};
 use crate::state::AppState;
 
-/// Run and strategy routes.
+/// Run routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/runs", post(submit).get(list_runs))
-        .route("/api/runs/{id}", get(show_run))
-        .route("/api/runs/{id}/cancel", post(cancel_run))
-        .route("/api/strategies", get(list_strategies))
-        .route("/api/strategies/{id}", get(show_strategy))
+        .api_route("/api/runs", post(submit).get(list_runs))
+        .api_route("/api/runs/{id}", get(show_run))
+        .api_route("/api/runs/{id}/cancel", post(cancel_run))
 }
 
 /// Validates a spec and starts its run: strategy, run, first job and its message are written
@@ -146,35 +145,34 @@ async fn check_submission_budget(state: &AppState, headers: &HeaderMap) -> Resul
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
+    /// Only the runs of this strategy (its id).
+    strategy: Option<i64>,
     limit: Option<i64>,
+    offset: Option<i64>,
 }
 
+/// Runs, newest first (`?status=`, `?strategy=`, `?limit=`, `?offset=`).
 async fn list_runs(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if let Some(status) = &q.status {
-        status.parse::<RunStatus>().map_err(|e| {
-            ApiError::client(
-                StatusCode::BAD_REQUEST,
-                "BAD_QUERY",
-                "status: unknown run status",
-                serde_json::Value::String(e),
-            )
-        })?;
+        status.parse::<RunStatus>().map_err(|e| bad_query("status", e))?;
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let rows = runs::list(&state.pool, q.status.as_deref(), limit).await?;
+    let (limit, offset) = page(q.limit, q.offset)?;
+    let rows =
+        runs::list(&state.pool, q.status.as_deref(), q.strategy.map(StrategyId), limit, offset).await?;
     let runs: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
             serde_json::json!({
                 "run_id": r.id, "strategy_id": r.strategy_id, "name": r.spec.get("name"), "status": r.status,
                 "error": r.error, "created_at": r.created_at, "finished_at": r.finished_at,
+                "fix_attempts": r.fix_attempts,
             })
         })
         .collect();
-    Ok(Json(serde_json::json!({ "runs": runs })))
+    Ok(Json(serde_json::json!({ "runs": runs, "limit": limit, "offset": offset })))
 }
 
 fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
@@ -244,39 +242,6 @@ async fn show_run(
         "max_fix_attempts": run.max_fix_attempts,
         "llm": llm,
     })))
-}
-
-async fn list_strategies(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let rows = runs::strategies(&state.pool, 500).await?;
-    Ok(Json(serde_json::json!({ "strategies": rows })))
-}
-
-async fn show_strategy(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let id: i64 = raw.parse().map_err(|_| {
-        ApiError::client(
-            StatusCode::BAD_REQUEST,
-            "BAD_ID",
-            "id: not a strategy id (integer expected)",
-            serde_json::Value::String(raw.clone()),
-        )
-    })?;
-    let Some(strategy) = runs::strategy(&state.pool, StrategyId(id)).await? else {
-        return Err(ApiError::not_found(format!("strategy {id}")));
-    };
-    let versions = versions::for_strategy(&state.pool, strategy.id).await?;
-    let versions: Vec<serde_json::Value> = versions
-        .iter()
-        .map(|v| {
-            serde_json::json!({
-                "id": v.id, "run_id": v.run_id, "version": v.version, "origin": v.origin, "sha256": v.sha256,
-                "accepted": v.accepted, "git_commit": v.git_commit, "created_at": v.created_at,
-            })
-        })
-        .collect();
-    Ok(Json(serde_json::json!({ "strategy": strategy, "versions": versions })))
 }
 
 /// Cancels a live run: the run and its pending jobs become `cancelled` and every worker is

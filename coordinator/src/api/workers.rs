@@ -4,12 +4,13 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
+use super::ApiRoutes;
 use super::error::ApiError;
 use crate::state::AppState;
 
 /// Worker routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/workers", get(list))
+    Router::new().api_route("/api/workers", get(list))
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::DbError;
-use crate::job::{JobId, RunId, VersionId};
+use crate::job::{JobId, RunId, StrategyId, VersionId};
 
 /// A stored backtest.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -101,5 +101,74 @@ pub async fn for_run(pool: &PgPool, run_id: RunId) -> Result<Vec<BacktestRow>, D
     Ok(sqlx::query_as::<_, BacktestRow>("SELECT * FROM backtests WHERE run_id = $1 ORDER BY id")
         .bind(run_id)
         .fetch_all(pool)
+        .await?)
+}
+
+/// A backtest with its strategy and version, for listings (no equity curve).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BacktestSummary {
+    /// Backtest id.
+    pub id: i64,
+    /// Its run.
+    pub run_id: RunId,
+    /// The strategy tested.
+    pub strategy_id: StrategyId,
+    /// Its name.
+    pub strategy: String,
+    /// The version tested.
+    pub version_id: VersionId,
+    /// That version's number within its run.
+    pub version: i32,
+    /// Dataset name.
+    pub dataset: String,
+    /// `ok`, `error`, `timeout`, ...
+    pub status: String,
+    /// Met the acceptance criteria.
+    pub passed: bool,
+    /// Harness metrics.
+    pub metrics: Option<serde_json::Value>,
+    /// Wall-clock time of the sandbox run.
+    pub duration_ms: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+const SUMMARY: &str = "SELECT b.id, b.run_id, v.strategy_id, s.name AS strategy, b.version_id, v.version,
+        b.dataset, b.status, b.passed, b.metrics, b.duration_ms, b.created_at
+   FROM backtests b
+   JOIN strategy_versions v ON v.id = b.version_id
+   JOIN strategies s ON s.id = v.strategy_id";
+
+/// Backtests, newest first, optionally of one strategy; with the total count.
+pub async fn list(
+    pool: &PgPool,
+    strategy: Option<StrategyId>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<BacktestSummary>, i64), DbError> {
+    let rows = sqlx::query_as::<_, BacktestSummary>(&format!(
+        "{SUMMARY} WHERE ($1::bigint IS NULL OR v.strategy_id = $1)
+          ORDER BY b.created_at DESC, b.id DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(strategy)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar(
+        "SELECT count(*) FROM backtests b JOIN strategy_versions v ON v.id = b.version_id
+          WHERE ($1::bigint IS NULL OR v.strategy_id = $1)",
+    )
+    .bind(strategy)
+    .fetch_one(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// One backtest's summary (its strategy and version).
+pub async fn summary(pool: &PgPool, id: i64) -> Result<Option<BacktestSummary>, DbError> {
+    Ok(sqlx::query_as::<_, BacktestSummary>(&format!("{SUMMARY} WHERE b.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
         .await?)
 }

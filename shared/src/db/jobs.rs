@@ -422,3 +422,33 @@ pub async fn cancel_for_run(conn: &mut PgConnection, run_id: RunId, actor: &str)
     }
     Ok(ids.len())
 }
+
+/// Jobs, newest first, optionally of one status, kind or run; with the total count.
+pub async fn list(
+    pool: &PgPool,
+    status: Option<&str>,
+    kind: Option<&str>,
+    run: Option<RunId>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<JobRow>, i64), DbError> {
+    const FILTER: &str = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2)
+        AND ($3::uuid IS NULL OR run_id = $3)";
+    let rows = sqlx::query_as::<_, JobRow>(&format!(
+        "SELECT * FROM jobs WHERE {FILTER} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"
+    ))
+    .bind(status)
+    .bind(kind)
+    .bind(run)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar(&format!("SELECT count(*) FROM jobs WHERE {FILTER}"))
+        .bind(status)
+        .bind(kind)
+        .bind(run)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows, total))
+}

@@ -199,17 +199,6 @@ pub async fn get(pool: &PgPool, run_id: RunId) -> Result<Option<RunRow>, DbError
         .await?)
 }
 
-/// Newest runs first, optionally of one status.
-pub async fn list(pool: &PgPool, status: Option<&str>, limit: i64) -> Result<Vec<RunRow>, DbError> {
-    Ok(sqlx::query_as::<_, RunRow>(
-        "SELECT * FROM runs WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2",
-    )
-    .bind(status)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
-}
-
 /// Reads one strategy.
 pub async fn strategy(pool: &PgPool, id: StrategyId) -> Result<Option<StrategyRow>, DbError> {
     Ok(sqlx::query_as::<_, StrategyRow>("SELECT * FROM strategies WHERE id = $1")
@@ -262,4 +251,75 @@ pub async fn set_strategy_status(
         },
     )
     .await
+}
+
+/// A strategy with its version count and latest run, for listings.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct StrategySummary {
+    /// Integer id.
+    pub id: StrategyId,
+    /// Unique name.
+    pub name: String,
+    /// Lifecycle status of the strategy as a whole.
+    pub status: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change of the strategy or of its latest run.
+    pub updated_at: DateTime<Utc>,
+    /// How many versions its runs produced.
+    pub versions: i64,
+    /// Its newest run.
+    pub latest_run_id: Option<RunId>,
+    /// That run's state.
+    pub latest_run_status: Option<String>,
+}
+
+/// Strategies, newest first, optionally only the one named `name`; with the total count.
+pub async fn strategy_summaries(
+    pool: &PgPool,
+    name: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StrategySummary>, i64), DbError> {
+    let rows = sqlx::query_as::<_, StrategySummary>(
+        "SELECT s.id, s.name, s.status, s.created_at,
+                greatest(s.updated_at, r.updated_at) AS updated_at,
+                (SELECT count(*) FROM strategy_versions v WHERE v.strategy_id = s.id) AS versions,
+                r.id AS latest_run_id, r.status AS latest_run_status
+           FROM strategies s
+           LEFT JOIN LATERAL (SELECT id, status, updated_at FROM runs WHERE strategy_id = s.id
+                               ORDER BY created_at DESC, id LIMIT 1) r ON true
+          WHERE ($1::text IS NULL OR s.name = $1)
+          ORDER BY s.id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(name)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM strategies WHERE ($1::text IS NULL OR name = $1)")
+        .bind(name)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Runs, newest first, optionally of one state and/or one strategy.
+pub async fn list(
+    pool: &PgPool,
+    status: Option<&str>,
+    strategy: Option<StrategyId>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<RunRow>, DbError> {
+    Ok(sqlx::query_as::<_, RunRow>(
+        "SELECT * FROM runs WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR strategy_id = $2)
+          ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+    )
+    .bind(status)
+    .bind(strategy)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?)
 }

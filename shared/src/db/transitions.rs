@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::DbError;
-use crate::job::JobId;
+use crate::job::{JobId, StrategyId};
 
 /// One state change to record.
 #[derive(Debug, Clone)]
@@ -107,4 +107,35 @@ pub async fn broken_links(pool: &PgPool, entity_type: &str, entity_id: &str) -> 
         .bind(entity_id)
         .fetch_all(pool)
         .await?)
+}
+
+/// The entities of a strategy's story: the strategy itself, its runs and their jobs.
+const STRATEGY_ENTITIES: &str = "
+    SELECT 'strategy'::text AS entity_type, $1::bigint::text AS entity_id
+    UNION ALL SELECT 'run', id::text FROM runs WHERE strategy_id = $1
+    UNION ALL SELECT 'job', id::text FROM jobs WHERE strategy_id = $1";
+
+/// Every transition of a strategy, of its runs and of their jobs, oldest first.
+pub async fn for_strategy(pool: &PgPool, strategy_id: StrategyId) -> Result<Vec<TransitionRow>, DbError> {
+    Ok(sqlx::query_as::<_, TransitionRow>(&format!(
+        "SELECT t.* FROM transitions t JOIN ({STRATEGY_ENTITIES}) e
+            ON t.entity_type = e.entity_type AND t.entity_id = e.entity_id
+          ORDER BY t.id"
+    ))
+    .bind(strategy_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Ids of broken rows over every hash chain of a strategy (its own, its runs', their jobs');
+/// empty when all of them hold.
+pub async fn broken_links_for_strategy(pool: &PgPool, strategy_id: StrategyId) -> Result<Vec<i64>, DbError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT b.id FROM ({STRATEGY_ENTITIES}) e,
+                LATERAL transitions_broken_links(e.entity_type, e.entity_id) b
+          ORDER BY b.id"
+    ))
+    .bind(strategy_id)
+    .fetch_all(pool)
+    .await?)
 }

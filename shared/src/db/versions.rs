@@ -152,3 +152,19 @@ pub async fn for_strategy(pool: &PgPool, id: StrategyId) -> Result<Vec<VersionRo
     .fetch_all(pool)
     .await?)
 }
+
+/// The `number`-th version of a strategy (1 is its first, in creation order across all of
+/// its runs), as the API and `algoagent diff` count them.
+pub async fn nth_of_strategy(
+    pool: &PgPool,
+    id: StrategyId,
+    number: i64,
+) -> Result<Option<VersionRow>, DbError> {
+    Ok(sqlx::query_as::<_, VersionRow>(
+        "SELECT * FROM strategy_versions WHERE strategy_id = $1 ORDER BY id OFFSET $2 LIMIT 1",
+    )
+    .bind(id)
+    .bind(number.saturating_sub(1).max(0))
+    .fetch_optional(pool)
+    .await?)
+}
