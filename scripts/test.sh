@@ -32,8 +32,9 @@ step "tests"
 # alone, after everything else.
 cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(restarts) and not binary(first_run)' "$@"
 # The first-run checks build a sandbox image and run the demo from scratch; alone, so their
-# CPU does not disturb the timing-sensitive sandbox tests.
+# CPU does not disturb the timing-sensitive sandbox tests. `--workspace` (not `-p`) keeps
+# the feature set of the build above, so nothing is compiled again.
 step "first-run paths: image build under a new name, demo on a new database (alone)"
-cargo nextest run -p algoagent-tests --locked --no-fail-fast -E 'binary(first_run)'
+cargo nextest run --workspace --locked --no-fail-fast -E 'binary(first_run)'
 step "dependency restarts (alone)"
-cargo nextest run -p algoagent-tests --locked --no-fail-fast -E 'binary(restarts)'
+cargo nextest run --workspace --locked --no-fail-fast -E 'binary(restarts)'
