@@ -58,22 +58,7 @@ impl Client {
     /// tell "no such strategy" (exit 1) from a coordinator it cannot reach (exit 2).
     pub async fn get_checked(&self, path: &str) -> anyhow::Result<Result<serde_json::Value, Refused>> {
         let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url} (is the coordinator running?)"))?;
-        let status = resp.status();
-        let body: serde_json::Value =
-            resp.json().await.with_context(|| format!("GET {url}: reading the response"))?;
-        if status.is_client_error() {
-            return Ok(Err(Refused { status, body }));
-        }
-        if !status.is_success() {
-            bail!("GET {url}: {status}: {}", describe(&body));
-        }
-        Ok(Ok(body))
+        answer("GET", &url, self.http.get(&url).send().await).await
     }
 
     /// POST raw JSON bytes; a 4xx comes back as `Err(Refused)` inside `Ok`.
@@ -83,25 +68,29 @@ impl Client {
         body: Vec<u8>,
     ) -> anyhow::Result<Result<serde_json::Value, Refused>> {
         let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .with_context(|| format!("POST {url} (is the coordinator running?)"))?;
-        let status = resp.status();
-        let body: serde_json::Value =
-            resp.json().await.with_context(|| format!("POST {url}: reading the response"))?;
-        if status.is_client_error() {
-            return Ok(Err(Refused { status, body }));
-        }
-        if !status.is_success() {
-            bail!("POST {url}: {status}: {}", describe(&body));
-        }
-        Ok(Ok(body))
+        let sent = self.http.post(&url).header("content-type", "application/json").body(body).send().await;
+        answer("POST", &url, sent).await
     }
+}
+
+/// A response as `get_checked` and `post_raw` return it: a 4xx as `Err(Refused)` inside
+/// `Ok`, other failures as errors naming the request.
+async fn answer(
+    method: &str,
+    url: &str,
+    sent: reqwest::Result<reqwest::Response>,
+) -> anyhow::Result<Result<serde_json::Value, Refused>> {
+    let resp = sent.with_context(|| format!("{method} {url} (is the coordinator running?)"))?;
+    let status = resp.status();
+    let body: serde_json::Value =
+        resp.json().await.with_context(|| format!("{method} {url}: reading the response"))?;
+    if status.is_client_error() {
+        return Ok(Err(Refused { status, body }));
+    }
+    if !status.is_success() {
+        bail!("{method} {url}: {status}: {}", describe(&body));
+    }
+    Ok(Ok(body))
 }
 
 /// One line (or a few) from an API error body.

@@ -99,14 +99,18 @@ impl StrategySpec {
     /// Re-runs every check on a spec built some other way (deserialized from storage,
     /// constructed in code), returning the canonical form with defaults filled in.
     pub fn validate(&self) -> Result<StrategySpec, SpecErrors> {
-        let value = serde_json::to_value(self).map_err(|e| {
+        check::read_strategy(&self.as_json()?, RuleMode::Compiled)
+    }
+
+    /// The spec as a JSON value, for the checks that read JSON.
+    fn as_json(&self) -> Result<serde_json::Value, SpecErrors> {
+        serde_json::to_value(self).map_err(|e| {
             SpecErrors::from(super::errors::FieldError::new(
                 vec![],
                 "type",
                 format!("spec cannot be represented as JSON: {e}"),
             ))
-        })?;
-        check::read_strategy(&value, RuleMode::Compiled)
+        })
     }
 
     /// Whether the built-in rule compiler can compile this (schema-valid) spec: every error
@@ -114,13 +118,7 @@ impl StrategySpec {
     /// starts "not compilable by the rule compiler". An LLM provider can still take a spec
     /// that fails here.
     pub fn compile_check(&self) -> Result<(), SpecErrors> {
-        let value = serde_json::to_value(self).map_err(|e| {
-            SpecErrors::from(super::errors::FieldError::new(
-                vec![],
-                "type",
-                format!("spec cannot be represented as JSON: {e}"),
-            ))
-        })?;
+        let value = self.as_json()?;
         let not_compilable = |errors: SpecErrors| {
             SpecErrors(
                 errors
