@@ -236,12 +236,7 @@ fn read_indicator(
                     .map(|()| NumOrParam::Param(p.clone())),
                     Some(v) => r.number(v, &floc, Range::above(0.0, MAX_STD_DEV)).map(NumOrParam::Value),
                 };
-                match f {
-                    IndicatorField::StdDev => spec.std_dev = value,
-                    IndicatorField::Multiplier => spec.multiplier = value,
-                    IndicatorField::Step => spec.step = value,
-                    _ => spec.max_step = value,
-                }
+                spec.set_real(*f, value);
             }
             _ => {
                 let value = match raw {
@@ -254,18 +249,7 @@ fn read_indicator(
                     .map(|()| IntOrParam::Param(p.clone())),
                     Some(v) => r.u32_in(v, &floc, MIN_PERIOD, MAX_PERIOD).map(IntOrParam::Value),
                 };
-                match field {
-                    IndicatorField::Period => spec.period = value,
-                    IndicatorField::Fast => spec.fast = value,
-                    IndicatorField::Slow => spec.slow = value,
-                    IndicatorField::Signal => spec.signal = value,
-                    IndicatorField::KPeriod => spec.k_period = value,
-                    IndicatorField::DPeriod => spec.d_period = value,
-                    IndicatorField::Tenkan => spec.tenkan = value,
-                    IndicatorField::Kijun => spec.kijun = value,
-                    IndicatorField::Senkou => spec.senkou = value,
-                    _ => {}
-                }
+                spec.set_window(*field, value);
             }
         }
     }

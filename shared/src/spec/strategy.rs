@@ -365,6 +365,24 @@ impl IndicatorSpec {
         }
     }
 
+    /// Sets the window field `field` (the counterpart of [`Self::window`]; a field that is
+    /// not a window is left alone).
+    pub fn set_window(&mut self, field: IndicatorField, value: Option<IntOrParam>) {
+        use IndicatorField as F;
+        match field {
+            F::Period => self.period = value,
+            F::Fast => self.fast = value,
+            F::Slow => self.slow = value,
+            F::Signal => self.signal = value,
+            F::KPeriod => self.k_period = value,
+            F::DPeriod => self.d_period = value,
+            F::Tenkan => self.tenkan = value,
+            F::Kijun => self.kijun = value,
+            F::Senkou => self.senkou = value,
+            F::Source | F::StdDev | F::Multiplier | F::Step | F::MaxStep => {}
+        }
+    }
+
     /// The real-valued field `field` of the entry, as read.
     pub fn real(&self, field: IndicatorField) -> Option<&NumOrParam> {
         use IndicatorField as F;
@@ -374,6 +392,18 @@ impl IndicatorSpec {
             F::Step => self.step.as_ref(),
             F::MaxStep => self.max_step.as_ref(),
             _ => None,
+        }
+    }
+
+    /// Sets the real-valued field `field` (the counterpart of [`Self::real`]).
+    pub fn set_real(&mut self, field: IndicatorField, value: Option<NumOrParam>) {
+        use IndicatorField as F;
+        match field {
+            F::StdDev => self.std_dev = value,
+            F::Multiplier => self.multiplier = value,
+            F::Step => self.step = value,
+            F::MaxStep => self.max_step = value,
+            _ => {}
         }
     }
 }

@@ -3,9 +3,9 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use ruff_python_ast::PythonVersion;
 use ruff_python_ast::token::{TokenKind, Tokens};
-use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
+use ruff_python_ast::{Mod, PythonVersion};
+use ruff_python_parser::{Mode, ParseError, ParseOptions, Parsed, parse_unchecked};
 use ruff_text_size::Ranged;
 
 use super::checker::{Checker, off};
@@ -29,26 +29,17 @@ pub fn validate(code: &str, opts: &ValidateOptions) -> Report {
     let mut ck = Checker::new(opts, &lines);
     let mut metadata = Metadata { loc: count_loc(code), ..Metadata::default() };
     if let Err(v) = prescan(code) {
-        let (rule, offset, message) = match v {
-            LimitViolation::TooLarge { offset, message } => (RuleId::CodeTooLarge, offset, message),
-            LimitViolation::TooDeep { offset, message } => (RuleId::NestingTooDeep, offset, message),
-            LimitViolation::NulByte { offset } => {
-                (RuleId::Syntax, offset, "source code cannot contain a NUL byte".to_owned())
-            }
-        };
+        let (rule, offset, message) = limit_refusal(v);
         ck.report(rule, offset, message);
         return Report { findings: ck.finish_findings(), metadata };
     }
     tamper::check_encoding(&mut ck, code);
-    // The parser is third-party code fed hostile input: a panic in it becomes a finding.
-    let options = ParseOptions::from(Mode::Module).with_target_version(SANDBOX_PYTHON);
-    let Ok(parsed) = catch_unwind(AssertUnwindSafe(|| parse_unchecked(code, options))) else {
-        ck.report(RuleId::Syntax, 0, "the parser failed on this input".to_owned());
+    let Some(parsed) = parse(code) else {
+        ck.report(RuleId::Syntax, 0, PARSER_FAILED.to_owned());
         return Report { findings: ck.finish_findings(), metadata };
     };
     if let Some(e) = parsed.errors().first() {
-        let message: String = e.error.to_string().chars().take(MAX_MESSAGE_CHARS).collect();
-        ck.report(RuleId::Syntax, off(e.location.start()), message);
+        ck.report(RuleId::Syntax, off(e.location.start()), syntax_message(e));
     }
     // Syntax newer than the sandbox's Python would fail there; it is refused here, and the
     // (complete) tree is still checked so the report names everything at once.
@@ -107,18 +98,13 @@ pub enum EntrypointError {
 /// code without being told its entry point.
 pub fn find_entrypoint(code: &str) -> Result<String, EntrypointError> {
     if let Err(v) = prescan(code) {
-        let message = match v {
-            LimitViolation::TooLarge { message, .. } | LimitViolation::TooDeep { message, .. } => message,
-            LimitViolation::NulByte { .. } => "source code cannot contain a NUL byte".to_owned(),
-        };
-        return Err(EntrypointError::Unparsable(message));
+        return Err(EntrypointError::Unparsable(limit_refusal(v).2));
     }
-    let options = ParseOptions::from(Mode::Module).with_target_version(SANDBOX_PYTHON);
-    let Ok(parsed) = catch_unwind(AssertUnwindSafe(|| parse_unchecked(code, options))) else {
-        return Err(EntrypointError::Unparsable("the parser failed on this input".to_owned()));
+    let Some(parsed) = parse(code) else {
+        return Err(EntrypointError::Unparsable(PARSER_FAILED.to_owned()));
     };
     if let Some(e) = parsed.errors().first() {
-        let message: String = e.error.to_string().chars().take(MAX_MESSAGE_CHARS).collect();
+        let message = syntax_message(e);
         let body = parsed.into_syntax().module().map(|m| m.body).unwrap_or_default();
         dismantle(body);
         return Err(EntrypointError::Unparsable(message));
@@ -134,6 +120,32 @@ pub fn find_entrypoint(code: &str) -> Result<String, EntrypointError> {
         1 => Ok(found.remove(0)),
         _ => Err(EntrypointError::Several(found)),
     }
+}
+
+/// What a parser panic is reported as.
+const PARSER_FAILED: &str = "the parser failed on this input";
+
+/// The rule, offset and message a pre-scan violation is refused with.
+fn limit_refusal(v: LimitViolation) -> (RuleId, usize, String) {
+    match v {
+        LimitViolation::TooLarge { offset, message } => (RuleId::CodeTooLarge, offset, message),
+        LimitViolation::TooDeep { offset, message } => (RuleId::NestingTooDeep, offset, message),
+        LimitViolation::NulByte { offset } => {
+            (RuleId::Syntax, offset, "source code cannot contain a NUL byte".to_owned())
+        }
+    }
+}
+
+/// ruff's parser on pre-scanned code, for the sandbox's Python. The parser is third-party
+/// code fed hostile input: a panic in it is `None`, never a crash.
+fn parse(code: &str) -> Option<Parsed<Mod>> {
+    let options = ParseOptions::from(Mode::Module).with_target_version(SANDBOX_PYTHON);
+    catch_unwind(AssertUnwindSafe(|| parse_unchecked(code, options))).ok()
+}
+
+/// A syntax error's message, bounded (the parser quotes tokens, which can be huge).
+fn syntax_message(e: &ParseError) -> String {
+    e.error.to_string().chars().take(MAX_MESSAGE_CHARS).collect()
 }
 
 /// Report identifiers spelled with characters that NFKC folds (full-width letters,

@@ -30,8 +30,7 @@ pub(super) fn check(ck: &mut Checker<'_>, body: &[Stmt]) {
         top_level(ck, s);
     }
     let strategies = strategy_classes(body);
-    let leaves: Vec<usize> =
-        (0..strategies.len()).filter(|&i| !strategies.iter().any(|s| s.parent == Some(i))).collect();
+    let leaves = leaves(&strategies);
     let entry = ck.opts.entrypoint.clone();
     let chosen = match leaves.as_slice() {
         [] => {
@@ -100,10 +99,12 @@ pub(super) fn check(ck: &mut Checker<'_>, body: &[Stmt]) {
 /// and of strategy classes defined earlier in the module.
 pub(super) fn concrete_strategies(body: &[Stmt]) -> Vec<String> {
     let strategies = strategy_classes(body);
-    (0..strategies.len())
-        .filter(|&i| !strategies.iter().any(|s| s.parent == Some(i)))
-        .map(|i| strategies[i].def.name.to_string())
-        .collect()
+    leaves(&strategies).into_iter().map(|i| strategies[i].def.name.to_string()).collect()
+}
+
+/// Indexes of the strategy classes no other strategy class of the module extends.
+fn leaves(strategies: &[StrategyClass<'_>]) -> Vec<usize> {
+    (0..strategies.len()).filter(|&i| !strategies.iter().any(|s| s.parent == Some(i))).collect()
 }
 
 fn top_level(ck: &mut Checker<'_>, s: &Stmt) {
