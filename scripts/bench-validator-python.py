@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the prototype's validator approach: ``ast.parse`` + an ``ast.NodeVisitor`` walk.
 
-The visitor does checks comparable to ``shared::validate`` (import allowlist, forbidden
+The visitor does checks comparable to ``algoagent_validate`` (import allowlist, forbidden
 builtins and aliasing, dunder/frame attributes, getattr with non-literal names, format
 templates, pandas/numpy I/O names, literal sizes, Strategy structure, metadata), so the
 timing compares like with like. It is a benchmark baseline, not a second validator.
@@ -12,9 +12,9 @@ Usage (same files as the Rust benchmark):
 
 ``--parse-only`` times ``ast.parse`` alone.
 
-Defaults to shared/tests/validator_corpus/legit. Prints microseconds per file (median of
+Defaults to shared/validate/tests/validator_corpus/legit. Prints microseconds per file (median of
 batch means) and per 200 lines, in the same table layout as
-``cargo run --release -p shared --example validator_bench``.
+``cargo run --release -p algoagent-validate --example validator_bench``.
 """
 import ast
 import os

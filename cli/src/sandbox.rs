@@ -7,11 +7,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use algoagent_sandbox::{
+    BacktestParams, HarnessRequest, HarnessResponse, ResourceUsage, Sandbox, SandboxRun, SandboxSettings,
+};
+use algoagent_validate::EntrypointError;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde::Serialize;
-use shared::sandbox::{BacktestParams, HarnessRequest, HarnessResponse, ResourceUsage, Sandbox, SandboxRun};
-use shared::validate::EntrypointError;
 use tokio_util::sync::CancellationToken;
 
 /// `algoagent sandbox ...` subcommands.
@@ -43,8 +45,8 @@ async fn run_file(file: &Path, dataset: String, entrypoint: Option<String>) -> a
         Some(name) => name,
         None => single_strategy_class(&code).with_context(|| format!("in {}", file.display()))?,
     };
-    let settings = shared::config::Settings::from_env().context("reading settings")?;
-    let sandbox = Sandbox::connect(settings.sandbox).context("connecting to Docker")?;
+    let settings = SandboxSettings::from_env().context("reading the SANDBOX_* settings")?;
+    let sandbox = Sandbox::connect(settings).context("connecting to Docker")?;
     sandbox.check_image().await.context("checking the sandbox image")?;
     let request = HarnessRequest { code, entrypoint, dataset, config: BacktestParams::default() };
     let labels = HashMap::from([("algoagent.cli".to_owned(), "sandbox-run".to_owned())]);
@@ -116,7 +118,7 @@ fn report(run: &SandboxRun) -> Report<'_> {
 /// hierarchy by the validator's parser (a subclass of `Strategy`, of backtesting.lib's
 /// `SignalStrategy` or `TrailingStrategy`, or of another strategy class of the file).
 fn single_strategy_class(code: &str) -> anyhow::Result<String> {
-    match shared::validate::find_entrypoint(code) {
+    match algoagent_validate::find_entrypoint(code) {
         Ok(name) => Ok(name),
         Err(e @ EntrypointError::Several(_)) => bail!("{e}; pick one with --entrypoint"),
         Err(e) => bail!("{e}; pass --entrypoint"),

@@ -10,15 +10,15 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use algoagent_spec::codegen::generate as generate_code;
+use algoagent_spec::{
+    FieldError, RuleMode, SCHEMA_NAMES, SCHEMA_VERSION, SpecErrors, StrategySpec, limits::MAX_DOCUMENT_BYTES,
+    schemas,
+};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use clap::builder::PossibleValuesParser;
 use serde_json::{Value, json};
-use shared::codegen::generate as generate_code;
-use shared::spec::{
-    FieldError, RuleMode, SCHEMA_NAMES, SCHEMA_VERSION, SpecErrors, StrategySpec, limits::MAX_DOCUMENT_BYTES,
-    schemas,
-};
 
 /// `algoagent schema ...`.
 #[derive(Debug, Subcommand)]

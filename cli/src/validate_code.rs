@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use algoagent_validate::{ValidateOptions, validate};
 use anyhow::Context;
-use shared::validate::{ValidateOptions, validate};
 
 /// Validates each file; exit 0 when every file is accepted, 1 when any is rejected, 2 when a
 /// file cannot be read.

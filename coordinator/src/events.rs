@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use algoagent_core::{JobEvent, JobId, RunStatus};
+use algoagent_jobs::db::dead_letters::{self, NewDeadLetter};
+use algoagent_jobs::db::jobs::{self, NewJob};
+use algoagent_jobs::queue::ConsumerConfig;
+use algoagent_store::runs;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use shared::db::dead_letters::{self, NewDeadLetter};
-use shared::db::jobs::{self, NewJob};
-use shared::db::runs;
-use shared::job::{JobEvent, JobId, RunStatus};
-use shared::queue::ConsumerConfig;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -24,15 +24,15 @@ use crate::state::AppState;
 /// Consumes `<ns>.coordinator.events` until cancelled.
 pub async fn run(state: AppState, cancel: CancellationToken) {
     let config = ConsumerConfig {
-        amqp_url: state.settings.amqp_url.clone(),
+        amqp_url: state.settings.common.amqp_url.clone(),
         names: state.names.clone(),
         queue: state.names.coordinator_events_queue(),
         tag: format!("coordinator-{}", std::process::id()),
         prefetch: 32,
-        drain_timeout: state.settings.drain_timeout,
+        drain_timeout: state.settings.common.drain_timeout,
     };
     let permits = Arc::new(Semaphore::new(32));
-    shared::queue::consume(config, permits, TaskTracker::new(), cancel, move |delivery| {
+    algoagent_jobs::queue::consume(config, permits, TaskTracker::new(), cancel, move |delivery| {
         let state = state.clone();
         async move { handle(&state, delivery).await }
     })
@@ -72,7 +72,7 @@ pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
     let budget = FixBudget {
         used: run.fix_attempts,
         max: run.max_fix_attempts,
-        provider_fixes: run.provider != shared::llm::BUILTIN,
+        provider_fixes: run.provider != algoagent_llm::BUILTIN,
     };
     let step = decide(event.kind, &event.outcome, budget);
     if run.status() != step.from {
@@ -88,7 +88,7 @@ pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
         runs::bump_fix_attempts(&mut tx, run.id).await?;
     }
     if let Some(payload) = step.next_job {
-        let max_attempts = state.settings.attempts_for(payload.kind());
+        let max_attempts = state.settings.common.attempts_for(payload.kind());
         let job =
             NewJob { id: JobId::new(), run_id: run.id, strategy_id: run.strategy_id, payload, max_attempts };
         jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), state.actor()).await?;

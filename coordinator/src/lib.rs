@@ -7,13 +7,14 @@ mod api;
 mod events;
 mod pipeline;
 mod reaper;
+pub mod settings;
 mod state;
 
 use std::sync::Arc;
 
+use crate::settings::Settings;
+use algoagent_jobs::queue::{Names, Relay};
 use anyhow::Context as _;
-use shared::config::Settings;
-use shared::queue::{Names, Relay};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -65,9 +66,9 @@ pub enum KeysCommand {
 
 /// Runs a `keys` subcommand against the database.
 pub async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
-    use shared::db::api_keys::{self, Role};
-    let pool = shared::db::connect(&settings.database_url, 2).context("database settings")?;
-    shared::db::migrate(&pool).await.context("applying migrations")?;
+    use algoagent_store::api_keys::{self, Role};
+    let pool = algoagent_jobs::db::connect(&settings.common.database_url, 2).context("database settings")?;
+    algoagent_jobs::db::migrate(&pool).await.context("applying migrations")?;
     match command {
         KeysCommand::Create { name, role } => {
             let role = Role::parse(&role)
@@ -93,21 +94,21 @@ pub async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<(
 
 /// Applies migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let pool = shared::db::connect(&settings.database_url, 2).context("database settings")?;
-    shared::db::migrate(&pool).await.context("applying migrations")?;
+    let pool = algoagent_jobs::db::connect(&settings.common.database_url, 2).context("database settings")?;
+    algoagent_jobs::db::migrate(&pool).await.context("applying migrations")?;
     tracing::info!("migrations applied");
     Ok(())
 }
 
 /// Runs every coordinator subsystem until `cancel` fires.
 pub async fn run(settings: Settings, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
-    let pool = shared::db::connect(&settings.database_url, 16).context("database settings")?;
+    let pool = algoagent_jobs::db::connect(&settings.common.database_url, 16).context("database settings")?;
     migrate_with_retry(&pool, &cancel).await?;
     warn_if_open(&pool, &settings).await;
-    let names = Names::new(&settings.namespace);
-    let relay = Relay::new(pool.clone(), settings.amqp_url.clone(), names.clone());
+    let names = Names::new(&settings.common.namespace);
+    let relay = Relay::new(pool.clone(), settings.common.amqp_url.clone(), names.clone());
     let redis = connect_redis(&settings, &cancel).await?;
-    let limiter = shared::cache::RateLimiter::new(redis, settings.namespace.as_str());
+    let limiter = algoagent_cache::RateLimiter::new(redis, settings.common.namespace.as_str());
     let state = AppState {
         pool: pool.clone(),
         settings: Arc::new(settings),
@@ -145,16 +146,16 @@ async fn connect_redis(
     settings: &Settings,
     cancel: &CancellationToken,
 ) -> anyhow::Result<redis::aio::ConnectionManager> {
-    let mut backoff = shared::backoff::Backoff::new(
+    let mut backoff = algoagent_runtime::backoff::Backoff::new(
         std::time::Duration::from_millis(200),
         std::time::Duration::from_secs(5),
     );
     loop {
-        match shared::cache::connect(&settings.redis_url).await {
+        match algoagent_cache::connect(&settings.common.redis_url).await {
             Ok(conn) => return Ok(conn),
             Err(err) => {
                 tracing::warn!(error = %err, "waiting for Redis");
-                if shared::backoff::sleep_or_cancel(backoff.next_delay(), cancel).await {
+                if algoagent_runtime::backoff::sleep_or_cancel(backoff.next_delay(), cancel).await {
                     anyhow::bail!("cancelled while waiting for Redis");
                 }
             }
@@ -164,26 +165,26 @@ async fn connect_redis(
 
 /// Migrations at start-up wait for Postgres instead of crash-looping.
 async fn migrate_with_retry(pool: &sqlx::PgPool, cancel: &CancellationToken) -> anyhow::Result<()> {
-    let mut backoff = shared::backoff::Backoff::new(
+    let mut backoff = algoagent_runtime::backoff::Backoff::new(
         std::time::Duration::from_millis(200),
         std::time::Duration::from_secs(5),
     );
     while let Err(err) = pool.acquire().await {
         tracing::warn!(error = %err, "waiting for Postgres");
-        if shared::backoff::sleep_or_cancel(backoff.next_delay(), cancel).await {
+        if algoagent_runtime::backoff::sleep_or_cancel(backoff.next_delay(), cancel).await {
             anyhow::bail!("cancelled while waiting for Postgres");
         }
     }
-    shared::db::migrate(pool).await.context("applying migrations")
+    algoagent_jobs::db::migrate(pool).await.context("applying migrations")
 }
 
 /// Says at start-up when the API accepts requests without a key.
 async fn warn_if_open(pool: &sqlx::PgPool, settings: &Settings) {
-    use shared::config::ApiAuth;
+    use crate::settings::ApiAuth;
     match settings.api_auth {
         ApiAuth::Off => tracing::warn!("API_AUTH=off: the API does not check API keys"),
         ApiAuth::Auto => {
-            if matches!(shared::db::api_keys::any_active(pool).await, Ok(false)) {
+            if matches!(algoagent_store::api_keys::any_active(pool).await, Ok(false)) {
                 tracing::warn!(
                     "no API key exists yet, so the API is open; create one with `algoagent-coordinator keys create --name NAME --role operator`"
                 );

@@ -11,8 +11,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = algoagent_coordinator::Args::parse();
-    shared::telemetry::init("info,lapin=warn,sqlx=warn,tower_http=info");
-    let settings = shared::config::Settings::from_env().context("reading settings")?;
+    algoagent_runtime::telemetry::init("info,lapin=warn,sqlx=warn,tower_http=info");
+    let settings = algoagent_coordinator::settings::Settings::from_env().context("reading settings")?;
     match args.command.unwrap_or_default() {
         algoagent_coordinator::Command::Migrate => algoagent_coordinator::migrate(&settings).await,
         algoagent_coordinator::Command::Keys(command) => {
@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(settings.api_addr)
                 .await
                 .with_context(|| format!("binding API_ADDR {}", settings.api_addr))?;
-            let cancel = shared::shutdown::on_signals();
+            let cancel = algoagent_runtime::shutdown::on_signals();
             algoagent_coordinator::run(settings, listener, cancel).await
         }
     }

@@ -1,7 +1,7 @@
 //! The run state machine's decisions, as a pure function of a job event: which state the
 //! run must be in for the event to count, where it goes next, and which job follows.
 
-use shared::job::{JobKind, JobOutcome, JobPayload, JobResult, RunStatus, VersionId};
+use algoagent_core::{JobKind, JobOutcome, JobPayload, JobResult, RunStatus, VersionId};
 
 /// What an event does to its run.
 #[derive(Debug, Clone, PartialEq)]

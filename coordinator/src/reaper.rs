@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use shared::db::jobs;
-use shared::db::outbox::{self, OutboxMessage};
-use shared::job::JobStatus;
+use algoagent_core::JobStatus;
+use algoagent_jobs::db::jobs;
+use algoagent_jobs::db::outbox::{self, OutboxMessage};
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
@@ -16,14 +16,15 @@ const REAPER_LOCK: i64 = 0x7265_6170;
 
 /// Reaps every few seconds until cancelled.
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    let every = (state.settings.lease_ttl / 4).clamp(Duration::from_millis(500), Duration::from_secs(10));
+    let every =
+        (state.settings.common.lease_ttl / 4).clamp(Duration::from_millis(500), Duration::from_secs(10));
     loop {
         match reap_once(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(requeued = n, "reaper requeued jobs with expired leases"),
             Err(err) => tracing::warn!(error = format!("{err:#}"), "reaper tick failed"),
         }
-        if shared::backoff::sleep_or_cancel(every, &cancel).await {
+        if algoagent_runtime::backoff::sleep_or_cancel(every, &cancel).await {
             return;
         }
     }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use shared::cache::RateLimiter;
-use shared::config::Settings;
-use shared::queue::{Names, RelayStats};
+use crate::settings::Settings;
+use algoagent_cache::RateLimiter;
+use algoagent_jobs::queue::{Names, RelayStats};
 use sqlx::PgPool;
 
 /// Cheap to clone: everything inside is shared.

@@ -66,7 +66,7 @@ impl TestEnv {
         sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&admin).await?;
         admin.close().await;
         let pool = PgPool::connect(&format!("{PG_BASE}/{db_name}")).await?;
-        shared::db::migrate(&pool).await?;
+        algoagent_jobs::db::migrate(&pool).await?;
         Ok(Self {
             namespace: id,
             db_name,
@@ -337,14 +337,14 @@ impl TestEnv {
 
     /// Opens an AMQP channel on the broker.
     pub async fn amqp_channel(&self) -> anyhow::Result<(lapin::Connection, lapin::Channel)> {
-        let conn = shared::queue::connect(&SecretString::from(AMQP_URL), "algoagent-test").await?;
+        let conn = algoagent_jobs::queue::connect(&SecretString::from(AMQP_URL), "algoagent-test").await?;
         let channel = conn.create_channel().await?;
         Ok((conn, channel))
     }
 
     /// Queue and exchange names of this environment.
-    pub fn names(&self) -> shared::queue::Names {
-        shared::queue::Names::new(&shared::config::Namespace::parse(&self.namespace).unwrap())
+    pub fn names(&self) -> algoagent_jobs::queue::Names {
+        algoagent_jobs::queue::Names::new(&algoagent_core::Namespace::parse(&self.namespace).unwrap())
     }
 
     /// Sends SIGTERM to every process, waits for them, and removes the database, the
@@ -360,7 +360,7 @@ impl TestEnv {
             let _ = child.start_kill();
         }
         if let Ok((conn, channel)) = self.amqp_channel().await {
-            let _ = shared::queue::topology::delete(&channel, &self.names()).await;
+            let _ = algoagent_jobs::queue::topology::delete(&channel, &self.names()).await;
             let _ = conn.close(200, "bye").await;
         }
         if let Ok(client) = redis::Client::open(REDIS_URL)

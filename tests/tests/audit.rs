@@ -1,8 +1,8 @@
 //! Invariant 1: the audit trail is append-only and tampering breaks its hash chain.
 #![allow(clippy::unwrap_used)]
 
+use algoagent_jobs::db::transitions::{self, Transition};
 use algoagent_tests::TestEnv;
-use shared::db::transitions::{self, Transition};
 
 fn transition(entity: &str, from: Option<&str>, to: &str) -> Transition {
     Transition {

@@ -12,10 +12,12 @@ async fn assert_nothing_stored(env: &TestEnv) {
         assert_eq!(count(env, table).await, 0, "{table} must stay empty");
     }
     let (_conn, channel) = env.amqp_channel().await.unwrap();
-    let depth =
-        shared::queue::topology::depth(&channel, &env.names().job_queue(shared::job::JobKind::Generate))
-            .await
-            .unwrap();
+    let depth = algoagent_jobs::queue::topology::depth(
+        &channel,
+        &env.names().job_queue(algoagent_core::JobKind::Generate),
+    )
+    .await
+    .unwrap();
     assert_eq!(depth, 0, "no job message may be queued");
 }
 

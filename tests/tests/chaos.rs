@@ -90,7 +90,7 @@ async fn runs_survive_workers_killed_at_random_and_mid_merge() {
 
     // Assert: every run merged (the specs deserve it), exactly one version and one merge per
     // run, and every audit chain holds.
-    let repo = shared::gitflow::StrategyRepo::open_or_init(
+    let repo = algoagent_gitflow::StrategyRepo::open_or_init(
         env.repo_path().to_str().unwrap(),
         &env.dir.path().join("c"),
     )
@@ -108,13 +108,14 @@ async fn runs_survive_workers_killed_at_random_and_mid_merge() {
             .history(name)
             .unwrap()
             .into_iter()
-            .filter(|c| c.kind == shared::gitflow::CommitKind::Merge)
+            .filter(|c| c.kind == algoagent_gitflow::CommitKind::Merge)
             .count();
         assert_eq!(merges, 1, "{name}: one merge commit");
         for job in run["jobs"].as_array().unwrap() {
-            let broken = shared::db::transitions::broken_links(&env.pool, "job", job["id"].as_str().unwrap())
-                .await
-                .unwrap();
+            let broken =
+                algoagent_jobs::db::transitions::broken_links(&env.pool, "job", job["id"].as_str().unwrap())
+                    .await
+                    .unwrap();
             assert!(broken.is_empty());
         }
     }

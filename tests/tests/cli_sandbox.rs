@@ -15,7 +15,9 @@ use algoagent_tests::bin_path;
 const CLI_LABEL: &str = "label=algoagent.cli=sandbox-run";
 
 fn corpus_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/validator_corpus/legit").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/validate/tests/validator_corpus/legit")
+        .join(name)
 }
 
 fn sandbox_run(file: &Path, env: &[(&str, &str)]) -> Output {
@@ -112,7 +114,8 @@ fn the_entry_point_is_found_through_backtesting_lib_and_the_files_own_bases() {
 
 #[test]
 fn every_legitimate_corpus_strategy_backtests_without_an_integrity_error() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/validator_corpus/legit");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/validate/tests/validator_corpus/legit");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -154,7 +157,7 @@ fn results_faked_through_framework_internals_are_refused_by_the_harness() {
         let file = write(dir.path(), &format!("{name}.py"), code);
 
         let report_of_validator =
-            shared::validate::validate(code, &shared::validate::ValidateOptions::default());
+            algoagent_validate::validate(code, &algoagent_validate::ValidateOptions::default());
         let out = sandbox_run(&file, &[]);
 
         assert!(

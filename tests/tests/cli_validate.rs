@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use algoagent_tests::bin_path;
 
 fn corpus(kind: &str) -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/validator_corpus").join(kind);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/validate/tests/validator_corpus")
+        .join(kind);
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -9,13 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use algoagent_core::{JobKind, JobStatus, RunStatus};
 use algoagent_tests::TestEnv;
 use algoagent_tests::fake_llm::{FakeLlm, Reply, valid_strategy};
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
-use shared::job::{JobKind, JobStatus, RunStatus};
 
-/// Outcomes an LLM request is recorded with (`shared::llm::LlmCall::outcome`).
+/// Outcomes an LLM request is recorded with (`algoagent_core::LlmCall::outcome`).
 const LLM_OUTCOMES: [&str; 9] =
     ["ok", "invalid_output", "refused", "http_429", "http_4xx", "http_5xx", "timeout", "connection", "error"];
 

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use algoagent_core::{JobEnvelope, JobKind};
 use algoagent_tests::TestEnv;
-use shared::job::{JobEnvelope, JobKind};
 
 async fn scalar(env: &TestEnv, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&env.pool).await.unwrap()
@@ -17,7 +17,7 @@ fn log_count(env: &TestEnv, file: &str, needle: &str) -> usize {
 
 async fn publish_copy(env: &TestEnv, channel: &lapin::Channel, envelope: &JobEnvelope) {
     let body = serde_json::to_vec(envelope).unwrap();
-    shared::queue::publish_confirmed(
+    algoagent_jobs::queue::publish_confirmed(
         channel,
         &env.names().jobs_exchange(),
         envelope.kind.as_str(),
@@ -41,7 +41,7 @@ async fn a_redelivered_job_is_acked_without_rerunning_and_merges_once() {
 
     // Act: deliver every job of the run twice more.
     let (_conn, channel) = env.amqp_channel().await.unwrap();
-    let rows = shared::db::jobs::for_run(&env.pool, run_id.parse().unwrap()).await.unwrap();
+    let rows = algoagent_jobs::db::jobs::for_run(&env.pool, run_id.parse().unwrap()).await.unwrap();
     let mut sent = 0;
     for row in &rows {
         let mut envelope = row.envelope().unwrap();
@@ -61,7 +61,7 @@ async fn a_redelivered_job_is_acked_without_rerunning_and_merges_once() {
     assert_eq!(scalar(&env, "SELECT count(*) FROM backtests").await, 1);
     assert_eq!(scalar(&env, "SELECT max(attempt)::bigint FROM jobs").await, 1);
     assert_eq!(scalar(&env, "SELECT count(*) FROM transitions").await, transitions_before);
-    let repo = shared::gitflow::StrategyRepo::open_or_init(
+    let repo = algoagent_gitflow::StrategyRepo::open_or_init(
         env.repo_path().to_str().unwrap(),
         &env.dir.path().join("c"),
     )
@@ -81,11 +81,11 @@ async fn concurrent_copies_of_a_job_are_fenced_to_one_result() {
     let (_conn, channel) = env.amqp_channel().await.unwrap();
     let queue = env.names().job_queue(JobKind::Generate);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while shared::queue::topology::depth(&channel, &queue).await.unwrap() < 1 {
+    while algoagent_jobs::queue::topology::depth(&channel, &queue).await.unwrap() < 1 {
         assert!(Instant::now() < deadline, "the relay never published the generate job");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let row = shared::db::jobs::for_run(&env.pool, run_id.parse().unwrap()).await.unwrap().remove(0);
+    let row = algoagent_jobs::db::jobs::for_run(&env.pool, run_id.parse().unwrap()).await.unwrap().remove(0);
     let envelope = row.envelope().unwrap();
     publish_copy(&env, &channel, &envelope).await;
     publish_copy(&env, &channel, &envelope).await;

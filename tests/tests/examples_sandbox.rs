@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use algoagent_sandbox::{BacktestParams, HarnessRequest, HarnessResponse, Sandbox, SandboxSettings};
+use algoagent_spec::StrategySpec;
+use algoagent_spec::codegen::generate;
 use algoagent_tests::examples_dir;
+use algoagent_validate::{ValidateOptions, validate};
 use futures::StreamExt;
-use shared::codegen::generate;
-use shared::sandbox::{BacktestParams, HarnessRequest, HarnessResponse, Sandbox, SandboxSettings};
-use shared::spec::StrategySpec;
-use shared::validate::{ValidateOptions, validate};
 use tokio_util::sync::CancellationToken;
 
 /// Backtests at a time: two cores, and each container is CPU-bound.
@@ -69,7 +69,7 @@ fn request_for(file: &str, spec: &StrategySpec) -> Result<HarnessRequest, String
 async fn every_example_generates_validates_and_trades_in_the_sandbox() {
     // Arrange: the real sandbox, checked up front so a missing engine or image says so.
     // A generous wall clock: this checks that the code runs and trades, not how fast; the
-    // limits themselves are tested in shared/tests/sandbox_containment.rs, and on a loaded
+    // limits themselves are tested in shared/sandbox/tests/sandbox_containment.rs, and on a loaded
     // two-core machine a cold backtest can pass the production default.
     let settings = SandboxSettings {
         image: std::env::var("SANDBOX_IMAGE").unwrap_or_else(|_| SandboxSettings::default().image),

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use shared::sandbox::{BacktestParams, HarnessRequest, HarnessResponse, Sandbox, SandboxSettings};
+use algoagent_sandbox::{BacktestParams, HarnessRequest, HarnessResponse, Sandbox, SandboxSettings};
 use tokio_util::sync::CancellationToken;
 
 fn repo_root() -> PathBuf {

@@ -65,7 +65,7 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["status"], "rolled_back");
     assert_eq!(body["reverted_to"], first_commit.as_str());
-    let repo = shared::gitflow::StrategyRepo::open_or_init(
+    let repo = algoagent_gitflow::StrategyRepo::open_or_init(
         env.repo_path().to_str().unwrap(),
         &env.dir.path().join("c"),
     )

@@ -6,14 +6,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use algoagent_tests::examples_dir;
-use algoagent_tests::fake_llm::{FakeLlm, Reply, valid_strategy};
-use shared::config::LlmProvider;
-use shared::job::{JobError, RunId};
-use shared::llm::{
+use algoagent_core::LlmProvider;
+use algoagent_core::{JobError, RunId};
+use algoagent_llm::{
     CodeProvider, FixRequest, GenerateRequest, LlmError, LlmFailure, LlmSettings, OpenAiProvider, Provider,
 };
-use shared::spec::StrategySpec;
+use algoagent_spec::StrategySpec;
+use algoagent_tests::examples_dir;
+use algoagent_tests::fake_llm::{FakeLlm, Reply, valid_strategy};
 
 const KEY: &str = "sk-test-9f8e7d6c5b4a-never-print-me";
 const CLASS: &str = "SmaCrossoverStrategy";
@@ -39,7 +39,7 @@ fn settings(fake: &FakeLlm, extra: &[(&str, &str)]) -> LlmSettings {
     LlmSettings::from_lookup(|k| vars.get(k).cloned()).unwrap()
 }
 
-async fn generate(fake: &FakeLlm, extra: &[(&str, &str)]) -> Result<shared::llm::LlmOutput, LlmFailure> {
+async fn generate(fake: &FakeLlm, extra: &[(&str, &str)]) -> Result<algoagent_llm::LlmOutput, LlmFailure> {
     let provider = OpenAiProvider::new(settings(fake, extra));
     provider.generate(&GenerateRequest { spec: spec(), run_id: RunId::new() }).await
 }
@@ -242,12 +242,12 @@ async fn the_provider_enum_dispatches_and_builtin_cannot_fix() {
     assert_eq!((openai.name(), openai.model()), ("openai", Some("fake-model")));
     assert_eq!((builtin.name(), builtin.model()), ("builtin", None));
     assert_eq!(from_model.entrypoint, CLASS);
-    let opts = shared::validate::ValidateOptions {
+    let opts = algoagent_validate::ValidateOptions {
         entrypoint: Some(CLASS.into()),
         required_params: vec!["fast_period".into(), "slow_period".into()],
         strict: true,
     };
-    let report = shared::validate::validate(&from_model.code, &opts);
+    let report = algoagent_validate::validate(&from_model.code, &opts);
     assert!(report.accepted(), "the fake's strategy passes the validator: {:?}", report.issues());
     assert_eq!(compiled.entrypoint, CLASS, "the builtin compiler names the class the same way");
     assert!(compiled.calls.is_empty());

@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use algoagent_cache::{RateLimiter, connect};
+use algoagent_core::RunId;
+use algoagent_llm::{GenerateRequest, LlmError, LlmSettings, OpenAiProvider};
+use algoagent_spec::StrategySpec;
 use algoagent_tests::fake_llm::{FakeLlm, Reply, valid_strategy};
 use algoagent_tests::{REDIS_URL, examples_dir};
 use secrecy::SecretString;
-use shared::cache::{RateLimiter, connect};
-use shared::job::RunId;
-use shared::llm::{GenerateRequest, LlmError, LlmSettings, OpenAiProvider};
-use shared::spec::StrategySpec;
 
 fn namespace() -> String {
     format!("rl{:08x}", rand::random::<u32>())

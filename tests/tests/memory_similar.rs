@@ -2,12 +2,12 @@
 //! the fix prompt built from it, and LLM call accounting.
 #![allow(clippy::unwrap_used)]
 
+use algoagent_core::{JobId, LlmCall, RunId};
+use algoagent_jobs::db::DbError;
+use algoagent_llm::{FixRequest, prompts};
+use algoagent_spec::StrategySpec;
+use algoagent_store::memory;
 use algoagent_tests::{TestEnv, examples_dir};
-use shared::db::DbError;
-use shared::job::{JobId, RunId};
-use shared::llm::{FixRequest, LlmCall, prompts};
-use shared::memory;
-use shared::spec::StrategySpec;
 
 const NAME_ERROR: &str = "Traceback (most recent call last):\n  \
     File \"/sandbox/strategy.py\", line 14, in next\n    \

@@ -20,7 +20,7 @@ async fn every_example_spec_travels_the_whole_pipeline_and_lands_on_main() {
     }
 
     // Assert
-    let repo = shared::gitflow::StrategyRepo::open_or_init(
+    let repo = algoagent_gitflow::StrategyRepo::open_or_init(
         env.repo_path().to_str().unwrap(),
         &env.dir.path().join("c"),
     )
@@ -41,9 +41,10 @@ async fn every_example_spec_travels_the_whole_pipeline_and_lands_on_main() {
         assert_eq!(run["audit"]["chain_ok"], true);
         for job in run["jobs"].as_array().unwrap() {
             assert_eq!(job["status"], "succeeded", "{job}");
-            let broken = shared::db::transitions::broken_links(&env.pool, "job", job["id"].as_str().unwrap())
-                .await
-                .unwrap();
+            let broken =
+                algoagent_jobs::db::transitions::broken_links(&env.pool, "job", job["id"].as_str().unwrap())
+                    .await
+                    .unwrap();
             assert!(broken.is_empty(), "job chain broken at {broken:?}");
         }
 

@@ -34,11 +34,13 @@ async fn undecodable_and_unknown_kind_messages_are_dead_lettered_with_their_reas
     let jobs = env.names().jobs_exchange();
 
     // Act
-    shared::queue::publish_confirmed(&channel, &jobs, "generate", b"\x00 not json", &BTreeMap::new())
+    algoagent_jobs::queue::publish_confirmed(&channel, &jobs, "generate", b"\x00 not json", &BTreeMap::new())
         .await
         .unwrap();
     let unknown = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000001","run_id":"0190b3f0-0000-7000-8000-000000000002","strategy_id":1,"kind":"explode","attempt":1,"payload":{"type":"explode.v1"}}"#;
-    shared::queue::publish_confirmed(&channel, &jobs, "validate", unknown, &BTreeMap::new()).await.unwrap();
+    algoagent_jobs::queue::publish_confirmed(&channel, &jobs, "validate", unknown, &BTreeMap::new())
+        .await
+        .unwrap();
 
     // Assert: a row each, and the messages sit in <ns>.dead with the reason in headers.
     wait_until("two dead letters", Duration::from_secs(20), || async { reasons(&env).await.len() == 2 })
@@ -53,8 +55,11 @@ async fn undecodable_and_unknown_kind_messages_are_dead_lettered_with_their_reas
             channel.basic_get(&env.names().dead_queue(), BasicGetOptions { no_ack: true }).await.unwrap();
         match got {
             Some(msg) => header_reasons.push(
-                shared::queue::header_str(msg.delivery.properties.headers().as_ref(), "x-algoagent-reason")
-                    .unwrap(),
+                algoagent_jobs::queue::header_str(
+                    msg.delivery.properties.headers().as_ref(),
+                    "x-algoagent-reason",
+                )
+                .unwrap(),
             ),
             None => tokio::time::sleep(Duration::from_millis(100)).await,
         }

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use algoagent_core::{JobKind, RETRY_TIERS, tier_name};
+use algoagent_jobs::queue::{RETRY_TIER_HEADER, topology};
 use algoagent_tests::TestEnv;
-use shared::job::{JobKind, RETRY_TIERS, tier_name};
-use shared::queue::{RETRY_TIER_HEADER, topology};
 
 #[tokio::test]
 async fn a_retry_waits_in_exactly_one_tier_then_returns_to_its_kind_queue() {
@@ -20,7 +20,7 @@ async fn a_retry_waits_in_exactly_one_tier_then_returns_to_its_kind_queue() {
 
     // Act: one message for the 1 s tier.
     let headers = BTreeMap::from([(RETRY_TIER_HEADER.to_owned(), tier_name(RETRY_TIERS[0]))]);
-    shared::queue::publish_confirmed(&channel, &names.retry_exchange(), "validate", b"{}", &headers)
+    algoagent_jobs::queue::publish_confirmed(&channel, &names.retry_exchange(), "validate", b"{}", &headers)
         .await
         .unwrap();
 

@@ -4,19 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use shared::db::DbError;
-use shared::db::backtests::NewBacktest;
-use shared::db::dead_letters::{self, NewDeadLetter};
-use shared::db::jobs::{self, JobRow};
-use shared::db::outbox::{self, OutboxMessage};
-use shared::db::versions::{self, NewVersion, VersionRow};
-use shared::gitflow::MergeOutcome;
-use shared::job::{
+use algoagent_core::LlmCall;
+use algoagent_core::{
     ENVELOPE_VERSION, JobEnvelope, JobError, JobEvent, JobKind, JobOutcome, JobResult, JobStatus, VersionId,
     retry_tier, tier_name,
 };
-use shared::llm::LlmCall;
-use shared::queue::RETRY_TIER_HEADER;
+use algoagent_gitflow::MergeOutcome;
+use algoagent_jobs::db::DbError;
+use algoagent_jobs::db::dead_letters::{self, NewDeadLetter};
+use algoagent_jobs::db::jobs::{self, JobRow};
+use algoagent_jobs::db::outbox::{self, OutboxMessage};
+use algoagent_jobs::queue::RETRY_TIER_HEADER;
+use algoagent_store::backtests::NewBacktest;
+use algoagent_store::versions::{self, NewVersion, VersionRow};
 use sqlx::PgConnection;
 
 use crate::context::WorkerContext;
@@ -36,7 +36,7 @@ pub enum Effect {
         /// The version checked.
         version: VersionRow,
         /// The report.
-        report: shared::validate::Report,
+        report: algoagent_validate::Report,
     },
     /// A backtest to store.
     Tested {
@@ -65,7 +65,8 @@ async fn remember_failure(
     failure: &str,
 ) -> Result<(), DbError> {
     versions::set_failure(conn, version.id, failure).await?;
-    shared::memory::record_failure(conn, version.run_id, version.id.0, failure, &version.code).await?;
+    algoagent_store::memory::record_failure(conn, version.run_id, version.id.0, failure, &version.code)
+        .await?;
     Ok(())
 }
 
@@ -73,7 +74,7 @@ async fn remember_failure(
 async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> Result<JobResult, DbError> {
     Ok(match effect {
         Effect::Generated { version, calls } => {
-            shared::memory::record_llm_calls(conn, row.run_id, row.id, &calls).await?;
+            algoagent_store::memory::record_llm_calls(conn, row.run_id, row.id, &calls).await?;
             JobResult::Generated { version_id: versions::insert(conn, &version).await? }
         }
         Effect::Validated { version, report } => {
@@ -96,7 +97,7 @@ async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> Resul
             }
         }
         Effect::Tested { version, backtest, reason, failure } => {
-            let backtest_id = shared::db::backtests::insert(conn, &backtest).await?;
+            let backtest_id = algoagent_store::backtests::insert(conn, &backtest).await?;
             if let Some(failure) = &failure {
                 remember_failure(conn, &version, failure).await?;
             } else if let Some(parent) = version.parent_id {
@@ -107,7 +108,7 @@ async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> Resul
                         .fetch_optional(&mut *conn)
                         .await?;
                 if let Some(failure_id) = failure_id {
-                    shared::memory::record_fix(conn, failure_id, &version.code).await?;
+                    algoagent_store::memory::record_fix(conn, failure_id, &version.code).await?;
                 }
             }
             JobResult::Tested { version_id: version.id, backtest_id, passed: backtest.passed, reason }
@@ -227,12 +228,12 @@ fn retry_message(ctx: &WorkerContext, envelope: &JobEnvelope, tier: std::time::D
 /// Sends the same message back through a retry tier, to look again once the current
 /// holder's lease has run out (a duplicate delivery while another worker runs the job).
 pub async fn recheck_later(ctx: &WorkerContext, envelope: &JobEnvelope) -> anyhow::Result<()> {
-    let lease = ctx.settings.lease_ttl;
-    let tier = shared::job::RETRY_TIERS
+    let lease = ctx.settings.common.lease_ttl;
+    let tier = algoagent_core::RETRY_TIERS
         .iter()
         .copied()
         .find(|t| *t >= lease / 2)
-        .unwrap_or(shared::job::RETRY_TIERS[4]);
+        .unwrap_or(algoagent_core::RETRY_TIERS[4]);
     let mut tx = ctx.pool.begin().await?;
     outbox::push(&mut tx, &retry_message(ctx, envelope, tier)).await?;
     tx.commit().await?;

@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::settings::Settings;
+use algoagent_cache::{Leases, RateLimiter};
+use algoagent_core::{JobId, JobKind, RunId};
+use algoagent_gitflow::StrategyRepo;
+use algoagent_jobs::queue::Names;
+use algoagent_llm::Provider;
+use algoagent_sandbox::Sandbox;
 use anyhow::Context as _;
-use shared::cache::{Leases, RateLimiter};
-use shared::config::Settings;
-use shared::gitflow::StrategyRepo;
-use shared::job::{JobId, JobKind, RunId};
-use shared::llm::Provider;
-use shared::queue::Names;
-use shared::sandbox::Sandbox;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -47,11 +47,13 @@ pub struct WorkerContext {
 impl WorkerContext {
     /// Connects to everything the served kinds need; fails fast with context on bad setup.
     pub async fn connect(settings: Settings, args: &Args) -> anyhow::Result<Self> {
-        let pool = shared::db::connect(&settings.database_url, 8).context("database settings")?;
-        let redis = shared::cache::connect(&settings.redis_url).await.context("connecting to Redis")?;
-        let leases = Leases::new(redis.clone(), settings.namespace.as_str());
-        let provider = Provider::new(settings.llm_provider, &settings.llm)
-            .with_rate_limiter(RateLimiter::new(redis, settings.namespace.as_str()));
+        let pool =
+            algoagent_jobs::db::connect(&settings.common.database_url, 8).context("database settings")?;
+        let redis =
+            algoagent_cache::connect(&settings.common.redis_url).await.context("connecting to Redis")?;
+        let leases = Leases::new(redis.clone(), settings.common.namespace.as_str());
+        let provider = Provider::new(settings.common.llm_provider, &settings.llm)
+            .with_rate_limiter(RateLimiter::new(redis, settings.common.namespace.as_str()));
         let sandbox = if args.kinds.contains(&JobKind::Test) {
             let sandbox = Sandbox::connect(settings.sandbox.clone()).context("connecting to Docker")?;
             // Containers left by a crashed worker are removed before taking new work.
@@ -65,8 +67,11 @@ impl WorkerContext {
             None
         };
         let repo = if args.kinds.contains(&JobKind::Merge) {
-            let repo = StrategyRepo::open_or_init(&settings.strategy_repo, &settings.cache_dir.join("git"))
-                .context("opening the strategies repository")?;
+            let repo = StrategyRepo::open_or_init(
+                &settings.common.strategy_repo,
+                &settings.common.cache_dir.join("git"),
+            )
+            .context("opening the strategies repository")?;
             Some(Arc::new(repo))
         } else {
             None
@@ -78,7 +83,7 @@ impl WorkerContext {
             .clone()
             .unwrap_or_else(|| format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>()));
         Ok(Self {
-            names: Names::new(&settings.namespace),
+            names: Names::new(&settings.common.namespace),
             settings,
             pool,
             leases,
@@ -143,10 +148,10 @@ impl InFlight {
     /// number of jobs in flight.
     pub async fn extend_all(&self, ctx: &WorkerContext) -> i32 {
         let jobs = self.snapshot();
-        let ttl = ctx.settings.lease_ttl;
+        let ttl = ctx.settings.common.lease_ttl;
         for (id, running) in &jobs {
             let redis = ctx.leases.extend(&WorkerContext::lease_key(*id), &running.owner, ttl).await;
-            let db = shared::db::jobs::extend_lease(&ctx.pool, *id, running.attempt, ttl).await;
+            let db = algoagent_jobs::db::jobs::extend_lease(&ctx.pool, *id, running.attempt, ttl).await;
             match db {
                 Ok(false) => {
                     tracing::warn!(job_id = %id, "lease lost to another attempt; stopping the job");

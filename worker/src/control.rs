@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use algoagent_core::RunId;
+use algoagent_runtime::backoff::{Backoff, sleep_or_cancel};
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use serde::Deserialize;
-use shared::backoff::{Backoff, sleep_or_cancel};
-use shared::job::RunId;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::WorkerContext;
@@ -37,10 +37,15 @@ pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
     }
 }
 
-async fn session(ctx: &WorkerContext, cancel: &CancellationToken) -> Result<(), shared::queue::QueueError> {
-    let conn = shared::queue::connect(&ctx.settings.amqp_url, &format!("{}-control", ctx.worker_id)).await?;
+async fn session(
+    ctx: &WorkerContext,
+    cancel: &CancellationToken,
+) -> Result<(), algoagent_jobs::queue::QueueError> {
+    let conn =
+        algoagent_jobs::queue::connect(&ctx.settings.common.amqp_url, &format!("{}-control", ctx.worker_id))
+            .await?;
     let channel = conn.create_channel().await?;
-    shared::queue::topology::declare(&channel, &ctx.names).await?;
+    algoagent_jobs::queue::topology::declare(&channel, &ctx.names).await?;
     let queue = channel
         .queue_declare(
             "",

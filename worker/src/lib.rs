@@ -7,14 +7,15 @@ mod control;
 mod failpoint;
 mod handlers;
 mod process;
+pub mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::settings::Settings;
+use algoagent_core::JobKind;
+use algoagent_jobs::queue::{ConsumerConfig, Names, Relay};
 use anyhow::Context as _;
-use shared::config::Settings;
-use shared::job::JobKind;
-use shared::queue::{ConsumerConfig, Names, Relay};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -41,7 +42,7 @@ fn parse_kind(s: &str) -> Result<JobKind, String> {
 pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> anyhow::Result<()> {
     let ctx = Arc::new(WorkerContext::connect(settings, &args).await.context("starting worker")?);
     tracing::info!(worker = %ctx.worker_id, kinds = ?args.kinds, "worker started");
-    let names = Names::new(&ctx.settings.namespace);
+    let names = Names::new(&ctx.settings.common.namespace);
     let tracker = TaskTracker::new();
     let mut tasks = tokio::task::JoinSet::new();
 
@@ -49,7 +50,7 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
         // Warm containers (imports done) cut a test job's start-up from ~0.7 s to ~10 ms.
         sandbox.start_pool(cancel.child_token()).await;
     }
-    let relay = Relay::new(ctx.pool.clone(), ctx.settings.amqp_url.clone(), names.clone());
+    let relay = Relay::new(ctx.pool.clone(), ctx.settings.common.amqp_url.clone(), names.clone());
     let relay_cancel = CancellationToken::new();
     tasks.spawn(relay.run(relay_cancel.clone()));
 
@@ -58,15 +59,15 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
     let mut consumers = tokio::task::JoinSet::new();
     for kind in args.kinds.iter().copied() {
         let config = ConsumerConfig {
-            amqp_url: ctx.settings.amqp_url.clone(),
+            amqp_url: ctx.settings.common.amqp_url.clone(),
             names: names.clone(),
             queue: names.job_queue(kind),
             tag: format!("{}-{}", ctx.worker_id, kind),
             prefetch,
-            drain_timeout: ctx.settings.drain_timeout,
+            drain_timeout: ctx.settings.common.drain_timeout,
         };
         let ctx = Arc::clone(&ctx);
-        consumers.spawn(shared::queue::consume(
+        consumers.spawn(algoagent_jobs::queue::consume(
             config,
             Arc::clone(&permits),
             tracker.clone(),
@@ -87,7 +88,7 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
     // Consumers have drained; publish what the last jobs wrote, then stop the relay.
     relay_cancel.cancel();
     while tasks.join_next().await.is_some() {}
-    if let Err(err) = shared::db::workers::stopped(&ctx.pool, &ctx.worker_id).await {
+    if let Err(err) = algoagent_jobs::db::workers::stopped(&ctx.pool, &ctx.worker_id).await {
         tracing::warn!(error = %err, "could not mark worker stopped");
     }
     tracing::info!(worker = %ctx.worker_id, "worker stopped");
@@ -96,11 +97,11 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
 
 /// Records liveness and extends the leases of in-flight jobs.
 async fn heartbeat(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
-    let every = (ctx.settings.lease_ttl / 3).max(Duration::from_millis(500));
+    let every = (ctx.settings.common.lease_ttl / 3).max(Duration::from_millis(500));
     let kinds: Vec<String> = ctx.kinds.iter().map(|k| k.as_str().to_owned()).collect();
     loop {
         let in_flight = ctx.in_flight.extend_all(&ctx).await;
-        if let Err(err) = shared::db::workers::heartbeat(
+        if let Err(err) = algoagent_jobs::db::workers::heartbeat(
             &ctx.pool,
             &ctx.worker_id,
             &ctx.host,
@@ -112,7 +113,7 @@ async fn heartbeat(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
         {
             tracing::warn!(error = %err, "heartbeat failed");
         }
-        if shared::backoff::sleep_or_cancel(every, &cancel).await {
+        if algoagent_runtime::backoff::sleep_or_cancel(every, &cancel).await {
             return;
         }
     }

@@ -11,8 +11,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = algoagent_worker::Args::parse();
-    shared::telemetry::init("info,lapin=warn,sqlx=warn");
-    let settings = shared::config::Settings::from_env().context("reading settings")?;
-    let cancel = shared::shutdown::on_signals();
+    algoagent_runtime::telemetry::init("info,lapin=warn,sqlx=warn");
+    let settings = algoagent_worker::settings::Settings::from_env().context("reading settings")?;
+    let cancel = algoagent_runtime::shutdown::on_signals();
     algoagent_worker::run(settings, args, cancel).await
 }

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use algoagent_core::{JobEnvelope, JobKind};
+use algoagent_jobs::db::jobs::ClaimOutcome;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use shared::db::jobs::ClaimOutcome;
-use shared::job::{JobEnvelope, JobKind};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -42,12 +42,12 @@ async fn process(ctx: &WorkerContext, delivery: &Delivery) -> anyhow::Result<()>
         Ok(envelope) => envelope,
         Err(err) => {
             let reason = match &err {
-                shared::job::DecodeError::Malformed(e) if e.to_string().contains("unknown variant") => {
+                algoagent_core::DecodeError::Malformed(e) if e.to_string().contains("unknown variant") => {
                     "unknown_kind"
                 }
-                shared::job::DecodeError::Malformed(_) => "undecodable",
-                shared::job::DecodeError::Version(_) => "unsupported_version",
-                shared::job::DecodeError::KindMismatch { .. } => "kind_mismatch",
+                algoagent_core::DecodeError::Malformed(_) => "undecodable",
+                algoagent_core::DecodeError::Version(_) => "unsupported_version",
+                algoagent_core::DecodeError::KindMismatch { .. } => "kind_mismatch",
             };
             tracing::warn!(reason, error = %err, "poison message");
             return commit::dead_letter_raw(ctx, &delivery.data, None, reason, &err.to_string()).await;
@@ -64,7 +64,7 @@ async fn process(ctx: &WorkerContext, delivery: &Delivery) -> anyhow::Result<()>
 async fn run_leased(ctx: &WorkerContext, envelope: &JobEnvelope) -> anyhow::Result<()> {
     let key = WorkerContext::lease_key(envelope.job_id);
     let owner = format!("{}:{}", ctx.worker_id, uuid::Uuid::new_v4());
-    if !ctx.leases.acquire(&key, &owner, ctx.settings.lease_ttl).await? {
+    if !ctx.leases.acquire(&key, &owner, ctx.settings.common.lease_ttl).await? {
         tracing::info!("another worker holds the lease; checking again later");
         return commit::recheck_later(ctx, envelope).await;
     }
@@ -76,7 +76,14 @@ async fn run_leased(ctx: &WorkerContext, envelope: &JobEnvelope) -> anyhow::Resu
 }
 
 async fn run_claimed(ctx: &WorkerContext, envelope: &JobEnvelope, owner: &str) -> anyhow::Result<()> {
-    match shared::db::jobs::claim(&ctx.pool, envelope.job_id, &ctx.worker_id, ctx.settings.lease_ttl).await? {
+    match algoagent_jobs::db::jobs::claim(
+        &ctx.pool,
+        envelope.job_id,
+        &ctx.worker_id,
+        ctx.settings.common.lease_ttl,
+    )
+    .await?
+    {
         ClaimOutcome::Finished(status) => {
             tracing::info!(status = status.as_str(), "job already finished; acking the duplicate");
             Ok(())

@@ -6,12 +6,12 @@
 //! fresh developer machine works without keys. `required` closes it even before any key
 //! exists; `off` leaves it to a trusted network in front.
 
+use crate::settings::ApiAuth;
+use algoagent_store::api_keys::{self, Role};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use shared::config::ApiAuth;
-use shared::db::api_keys::{self, Role};
 
 use super::error::ApiError;
 use crate::state::AppState;

@@ -2,13 +2,13 @@
 //! each, paginated) and `GET /api/backtests/{id}/` (one backtest with every metric and its
 //! equity curve). The prototype's `production/backtests/{id}/status/` lives in `lifecycle`.
 
+use algoagent_core::StrategyId;
+use algoagent_store::backtests::{self, BacktestSummary};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::db::backtests::{self, BacktestSummary};
-use shared::job::StrategyId;
 
 use super::ApiRoutes;
 use super::error::ApiError;

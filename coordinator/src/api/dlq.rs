@@ -1,15 +1,16 @@
 //! Dead letters (invariant 5): list, show, replay and purge, each action audited. Replay
 //! puts the job back in its queue with a fresh attempt budget and resumes its run.
 
+use algoagent_core::{JobKind, RunStatus};
+use algoagent_jobs::db::dead_letters;
+use algoagent_jobs::db::outbox::{self, OutboxMessage};
+use algoagent_jobs::db::{DbError, jobs};
+use algoagent_store::runs;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use shared::db::dead_letters;
-use shared::db::outbox::{self, OutboxMessage};
-use shared::db::{DbError, jobs, runs};
-use shared::job::{JobKind, RunStatus};
 
 use super::ApiRoutes;
 use super::auth::Caller;
@@ -84,7 +85,8 @@ async fn show(
     let row = dead_letters::get(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("dead letter {id}")))?;
-    let history = shared::db::transitions::for_entity(&state.pool, "dead_letter", &id.to_string()).await?;
+    let history =
+        algoagent_jobs::db::transitions::for_entity(&state.pool, "dead_letter", &id.to_string()).await?;
     Ok(Json(serde_json::json!({ "dead_letter": row, "transitions": history })))
 }
 
@@ -125,7 +127,7 @@ async fn replay(state: &AppState, id: i64, actor: &str) -> Result<serde_json::Va
     })?;
     let details = serde_json::json!({ "replay_of_dead_letter": id });
     // A fresh budget: as many attempts again as the kind allows.
-    let job = jobs::revive(&mut tx, job_id, state.settings.attempts_for(kind), actor, details.clone())
+    let job = jobs::revive(&mut tx, job_id, state.settings.common.attempts_for(kind), actor, details.clone())
         .await
         .map_err(refusal)?;
     let envelope =

@@ -44,7 +44,7 @@ impl ApiError {
 
     /// A spec (or backtest config) that failed validation: 400 when the body is not JSON,
     /// 422 when it is JSON but invalid; every field error is listed.
-    pub fn invalid_spec(errors: &shared::spec::SpecErrors) -> Self {
+    pub fn invalid_spec(errors: &algoagent_spec::SpecErrors) -> Self {
         let malformed = errors.errors().iter().any(|e| e.kind == "json_invalid");
         let (status, code) = if malformed {
             (StatusCode::BAD_REQUEST, "MALFORMED_JSON")

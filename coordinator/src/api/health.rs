@@ -15,7 +15,7 @@ pub fn router() -> Router<AppState> {
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let db = async {
         let mut conn = state.pool.acquire().await?;
-        shared::db::outbox::pending(&mut conn).await.map_err(anyhow::Error::from)
+        algoagent_jobs::db::outbox::pending(&mut conn).await.map_err(anyhow::Error::from)
     }
     .await;
     let published = state.relay_stats.published.load(std::sync::atomic::Ordering::Relaxed);
@@ -30,7 +30,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
                     "rabbitmq": { "available": broker },
                     "outbox": { "pending": pending, "published": published },
                 },
-                "namespace": state.settings.namespace.as_str(),
+                "namespace": state.settings.common.namespace.as_str(),
             })),
         ),
         Err(err) => (
@@ -38,7 +38,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
             Json(serde_json::json!({
                 "status": "degraded",
                 "components": { "postgres": { "available": false, "error": err.to_string() } },
-                "namespace": state.settings.namespace.as_str(),
+                "namespace": state.settings.common.namespace.as_str(),
             })),
         ),
     }

@@ -1,10 +1,10 @@
 //! `GET /api/jobs`: jobs, newest first, by status, kind or run; what `algoagent jobs` shows.
 
+use algoagent_core::{JobKind, JobStatus, RunId};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::job::{JobKind, JobStatus, RunId};
 
 use super::ApiRoutes;
 use super::error::ApiError;
@@ -43,9 +43,15 @@ async fn list(
         None => None,
     };
     let (limit, offset) = page(q.limit, q.offset)?;
-    let (rows, count) =
-        shared::db::jobs::list(&state.pool, q.status.as_deref(), q.kind.as_deref(), run, limit, offset)
-            .await?;
+    let (rows, count) = algoagent_jobs::db::jobs::list(
+        &state.pool,
+        q.status.as_deref(),
+        q.kind.as_deref(),
+        run,
+        limit,
+        offset,
+    )
+    .await?;
     let jobs: Vec<serde_json::Value> = rows
         .iter()
         .map(|j| {

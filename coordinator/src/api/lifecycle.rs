@@ -3,15 +3,15 @@
 //! earlier version), plus `backtests/{id}/status/`. Deploy and rollback change git and the
 //! run's state together, each audited.
 
+use algoagent_core::{RunStatus, StrategyId};
+use algoagent_gitflow::{GitError, StrategyRepo};
+use algoagent_store::runs::{self, StrategyRow};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use shared::db::runs::{self, StrategyRow};
-use shared::gitflow::{GitError, StrategyRepo};
-use shared::job::{RunStatus, StrategyId};
 
 use super::ApiRoutes;
 use super::auth::Caller;
@@ -117,8 +117,8 @@ async fn with_repo<T: Send + 'static>(
     state: &AppState,
     op: impl FnOnce(&StrategyRepo) -> Result<T, GitError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let location = state.settings.strategy_repo.clone();
-    let cache = state.settings.cache_dir.join("git");
+    let location = state.settings.common.strategy_repo.clone();
+    let cache = state.settings.common.cache_dir.join("git");
     let result =
         tokio::task::spawn_blocking(move || op(&StrategyRepo::open_or_init(&location, &cache)?)).await?;
     result.map_err(|err| match err {
@@ -147,7 +147,7 @@ async fn record(
     details: serde_json::Value,
 ) -> Result<(), ApiError> {
     let mut tx = state.pool.begin().await?;
-    let latest: Option<(shared::job::RunId, String)> = sqlx::query_as(
+    let latest: Option<(algoagent_core::RunId, String)> = sqlx::query_as(
         "SELECT id, status FROM runs WHERE strategy_id = $1 AND status IN ('merged', 'deployed', 'rolled_back')
           ORDER BY finished_at DESC NULLS LAST LIMIT 1 FOR UPDATE",
     )
@@ -266,11 +266,12 @@ async fn backtest_status(
     Path(raw): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&raw, "backtest")?;
-    let b = shared::db::backtests::get(&state.pool, id)
+    let b = algoagent_store::backtests::get(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("backtest {id}")))?;
-    let job = shared::db::jobs::get(&state.pool, b.job_id).await?;
-    let history = shared::db::transitions::for_entity(&state.pool, "job", &b.job_id.to_string()).await?;
+    let job = algoagent_jobs::db::jobs::get(&state.pool, b.job_id).await?;
+    let history =
+        algoagent_jobs::db::transitions::for_entity(&state.pool, "job", &b.job_id.to_string()).await?;
     let audit_log: Vec<serde_json::Value> = history
         .iter()
         .map(|t| serde_json::json!({ "timestamp": t.at, "event": t.to_state, "details": t.details }))

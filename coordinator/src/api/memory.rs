@@ -35,6 +35,7 @@ async fn search(
             serde_json::Value::Null,
         ));
     }
-    let hits = shared::memory::similar(&state.pool, &query.q, query.limit.unwrap_or(5).clamp(1, 50)).await?;
+    let hits = algoagent_store::memory::similar(&state.pool, &query.q, query.limit.unwrap_or(5).clamp(1, 50))
+        .await?;
     Ok(Json(serde_json::json!({ "results": hits })))
 }

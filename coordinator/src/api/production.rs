@@ -1,13 +1,13 @@
 //! The prototype's production routes (`/api/production/...`), kept with their documented
 //! request and response shapes so existing clients keep working.
 
+use algoagent_spec::{BacktestConfig, RuleMode, SCHEMA_VERSION, StrategySpec};
+use algoagent_validate::{Severity, ValidateOptions, validate};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::spec::{BacktestConfig, RuleMode, SCHEMA_VERSION, StrategySpec};
-use shared::validate::{Severity, ValidateOptions, validate};
 
 use super::ApiRoutes;
 use super::error::ApiError;
@@ -162,7 +162,7 @@ async fn strategies_health(
                 "state_manager": { "available": true, "strategies_tracked": tracked },
                 "output_validator": { "available": true, "strict_mode": true },
                 "sandbox_runner": { "available": testers > 0, "docker_available": testers > 0, "workers": testers },
-                "git_manager": { "available": mergers > 0, "repo_path": state.settings.strategy_repo, "workers": mergers },
+                "git_manager": { "available": mergers > 0, "repo_path": state.settings.common.strategy_repo, "workers": mergers },
             }
         })),
     ))

@@ -1,16 +1,17 @@
 //! Runs: submit a spec, follow a run, list and cancel runs.
 
+use algoagent_core::LlmProvider;
+use algoagent_core::{JobId, JobPayload, RunId, RunStatus, StrategyId};
+use algoagent_jobs::db::jobs::{self, NewJob};
+use algoagent_jobs::db::transitions;
+use algoagent_spec::{RuleMode, StrategySpec};
+use algoagent_store::runs::{self, NewRun};
+use algoagent_store::{backtests, versions};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use shared::config::LlmProvider;
-use shared::db::jobs::{self, NewJob};
-use shared::db::runs::{self, NewRun};
-use shared::db::{backtests, transitions, versions};
-use shared::job::{JobId, JobPayload, RunId, RunStatus, StrategyId};
-use shared::spec::{RuleMode, StrategySpec};
 
 use super::ApiRoutes;
 use super::auth::Caller;
@@ -35,7 +36,7 @@ async fn submit(
     Body(body): Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     check_submission_budget(&state, &headers).await?;
-    let provider = state.settings.llm_provider;
+    let provider = state.settings.common.llm_provider;
     // Schema first (the same answer as validate-schema); then, for the rule compiler, whether
     // it can compile the spec. A model reads free-text rules too, so it takes what the
     // compiler cannot, and the answer says why the run goes to the model.
@@ -63,7 +64,7 @@ async fn submit(
             "note": format!("the rule compiler cannot compile this spec ({errors}); the {} provider generates it", provider.as_str()),
         }),
     };
-    let max_fix = i32::try_from(state.settings.max_fix_attempts).unwrap_or(3);
+    let max_fix = i32::try_from(state.settings.common.max_fix_attempts).unwrap_or(3);
     let run = NewRun {
         id: RunId::new(),
         name: spec.name.as_str().to_owned(),
@@ -89,7 +90,7 @@ async fn submit(
         run_id: run.id,
         strategy_id,
         payload: JobPayload::GenerateV1 {},
-        max_attempts: state.settings.attempts_for(shared::job::JobKind::Generate),
+        max_attempts: state.settings.common.attempts_for(algoagent_core::JobKind::Generate),
     };
     jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), &actor).await?;
     tx.commit().await?;
@@ -202,7 +203,7 @@ async fn show_run(
     let backtests = backtests::for_run(&state.pool, run_id).await?;
     let history = transitions::for_run(&state.pool, &run_id.to_string()).await?;
     let broken = transitions::broken_links(&state.pool, "run", &run_id.to_string()).await?;
-    let llm = shared::memory::llm_usage(&state.pool, run_id).await?;
+    let llm = algoagent_store::memory::llm_usage(&state.pool, run_id).await?;
     let versions: Vec<serde_json::Value> = versions
         .iter()
         .map(|v| {
@@ -270,9 +271,9 @@ async fn cancel_run(
     let actor = caller.actor("api");
     runs::advance(&mut tx, run_id, status, RunStatus::Cancelled, &actor, None, details).await?;
     let cancelled_jobs = jobs::cancel_for_run(&mut tx, run_id, &actor).await?;
-    shared::db::outbox::push(
+    algoagent_jobs::db::outbox::push(
         &mut tx,
-        &shared::db::outbox::OutboxMessage {
+        &algoagent_jobs::db::outbox::OutboxMessage {
             exchange: state.names.control_exchange(),
             routing_key: String::new(),
             payload: serde_json::json!({ "cancel_run": run_id }),

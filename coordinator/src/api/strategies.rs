@@ -2,14 +2,15 @@
 //! version's code, and a strategy's audited history with the verdict of its hash chains.
 //! Versions are numbered per strategy, 1 for its first, across all of its runs.
 
+use algoagent_core::StrategyId;
+use algoagent_jobs::db::transitions;
+use algoagent_store::runs::{self, StrategyRow};
+use algoagent_store::versions;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::db::runs::{self, StrategyRow};
-use shared::db::{transitions, versions};
-use shared::job::StrategyId;
 
 use super::ApiRoutes;
 use super::error::ApiError;

@@ -14,6 +14,6 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let rows = shared::db::workers::list(&state.pool).await?;
+    let rows = algoagent_jobs::db::workers::list(&state.pool).await?;
     Ok(Json(serde_json::json!({ "workers": rows })))
 }

@@ -2,10 +2,10 @@
 //! version, quoting the failure and the most similar past failures with the fixes that
 //! passed. The new version goes back through validate and test.
 
-use shared::db::jobs::JobRow;
-use shared::db::versions::NewVersion;
-use shared::job::{JobError, VersionId};
-use shared::llm::{CodeProvider, FixRequest};
+use algoagent_core::{JobError, VersionId};
+use algoagent_jobs::db::jobs::JobRow;
+use algoagent_llm::{CodeProvider, FixRequest};
+use algoagent_store::versions::NewVersion;
 
 use super::{load_run, load_version, provider_for, record_failed_calls, spec_of};
 use crate::commit::Effect;
@@ -24,7 +24,8 @@ pub async fn handle(ctx: &WorkerContext, row: &JobRow, version_id: VersionId) ->
         .failure
         .clone()
         .ok_or_else(|| JobError::Poison(format!("version {version_id} has no recorded failure")))?;
-    let similar = shared::memory::similar(&ctx.pool, &failure, SIMILAR).await.map_err(JobError::transient)?;
+    let similar =
+        algoagent_store::memory::similar(&ctx.pool, &failure, SIMILAR).await.map_err(JobError::transient)?;
     let request = FixRequest {
         spec,
         code: version.code,

@@ -2,10 +2,10 @@
 //! compiler by default, or an OpenAI-compatible model). Every model request is accounted,
 //! including those of a failed attempt.
 
-use shared::db::jobs::JobRow;
-use shared::db::versions::NewVersion;
-use shared::job::JobError;
-use shared::llm::{CodeProvider, GenerateRequest};
+use algoagent_core::JobError;
+use algoagent_jobs::db::jobs::JobRow;
+use algoagent_llm::{CodeProvider, GenerateRequest};
+use algoagent_store::versions::NewVersion;
 
 use super::{load_run, provider_for, record_failed_calls, spec_of};
 use crate::commit::Effect;

@@ -1,9 +1,9 @@
 //! merge: commit the version to `strategy/<name>` and merge it into `main`. Idempotent: the
 //! repository recognises a version it already holds, so a redelivered merge adds nothing.
 
-use shared::db::jobs::JobRow;
-use shared::gitflow::VersionFiles;
-use shared::job::{JobError, VersionId};
+use algoagent_core::{JobError, VersionId};
+use algoagent_gitflow::VersionFiles;
+use algoagent_jobs::db::jobs::JobRow;
 
 use super::{load_run, load_version};
 use crate::commit::Effect;
@@ -17,11 +17,12 @@ pub async fn handle(ctx: &WorkerContext, row: &JobRow, version_id: VersionId) ->
         .ok_or_else(|| JobError::Poison("merge job reached a worker without a repository".into()))?;
     let version = load_version(ctx, version_id).await?;
     let run = load_run(ctx, row).await?;
-    let strategy = shared::db::runs::strategy(&ctx.pool, run.strategy_id)
+    let strategy = algoagent_store::runs::strategy(&ctx.pool, run.strategy_id)
         .await
         .map_err(JobError::transient)?
         .ok_or_else(|| JobError::Poison(format!("strategy {} does not exist", run.strategy_id)))?;
-    let backtests = shared::db::backtests::for_run(&ctx.pool, run.id).await.map_err(JobError::transient)?;
+    let backtests =
+        algoagent_store::backtests::for_run(&ctx.pool, run.id).await.map_err(JobError::transient)?;
     let results = backtests.iter().rev().find(|b| b.version_id == version_id && b.passed).map(|b| {
         serde_json::json!({
             "backtest_id": b.id,

@@ -7,11 +7,11 @@ mod merge;
 mod test;
 mod validate;
 
-use shared::db::jobs::JobRow;
-use shared::db::runs::RunRow;
-use shared::db::versions::VersionRow;
-use shared::job::{JobError, JobPayload, VersionId};
-use shared::spec::{RuleMode, StrategySpec};
+use algoagent_core::{JobError, JobPayload, VersionId};
+use algoagent_jobs::db::jobs::JobRow;
+use algoagent_spec::{RuleMode, StrategySpec};
+use algoagent_store::runs::RunRow;
+use algoagent_store::versions::VersionRow;
 use tokio_util::sync::CancellationToken;
 
 use crate::commit::Effect;
@@ -21,7 +21,7 @@ use crate::context::WorkerContext;
 pub async fn run(
     ctx: &WorkerContext,
     row: &JobRow,
-    payload: &shared::job::JobPayload,
+    payload: &algoagent_core::JobPayload,
     cancel: &CancellationToken,
 ) -> Result<Effect, JobError> {
     match payload {
@@ -35,7 +35,7 @@ pub async fn run(
 
 /// Loads the job's run; a missing run means the message is poison.
 async fn load_run(ctx: &WorkerContext, row: &JobRow) -> Result<RunRow, JobError> {
-    shared::db::runs::get(&ctx.pool, row.run_id)
+    algoagent_store::runs::get(&ctx.pool, row.run_id)
         .await
         .map_err(db_error)?
         .ok_or_else(|| JobError::Poison(format!("run {} does not exist", row.run_id)))
@@ -43,7 +43,7 @@ async fn load_run(ctx: &WorkerContext, row: &JobRow) -> Result<RunRow, JobError>
 
 /// Loads a version; a missing version means the message is poison.
 async fn load_version(ctx: &WorkerContext, id: VersionId) -> Result<VersionRow, JobError> {
-    shared::db::versions::get(&ctx.pool, id)
+    algoagent_store::versions::get(&ctx.pool, id)
         .await
         .map_err(db_error)?
         .ok_or_else(|| JobError::Poison(format!("version {id} does not exist")))
@@ -52,19 +52,19 @@ async fn load_version(ctx: &WorkerContext, id: VersionId) -> Result<VersionRow, 
 /// The run's spec, as validated at submission.
 fn spec_of(run: &RunRow) -> Result<StrategySpec, JobError> {
     let rules =
-        if run.provider == shared::llm::BUILTIN { RuleMode::Compiled } else { RuleMode::FreeTextAllowed };
+        if run.provider == algoagent_llm::BUILTIN { RuleMode::Compiled } else { RuleMode::FreeTextAllowed };
     StrategySpec::from_value_with(&run.spec, rules)
         .map_err(|e| JobError::Permanent(format!("stored spec is no longer valid: {e}")))
 }
 
 /// Database errors inside a handler are worth a retry.
-fn db_error(err: shared::db::DbError) -> JobError {
+fn db_error(err: algoagent_jobs::db::DbError) -> JobError {
     JobError::transient(err)
 }
 
 /// The worker's provider, if it is the one the run was submitted for.
-fn provider_for<'a>(ctx: &'a WorkerContext, run: &RunRow) -> Result<&'a shared::llm::Provider, JobError> {
-    use shared::llm::CodeProvider;
+fn provider_for<'a>(ctx: &'a WorkerContext, run: &RunRow) -> Result<&'a algoagent_llm::Provider, JobError> {
+    use algoagent_llm::CodeProvider;
     if ctx.provider.name() == run.provider {
         Ok(&ctx.provider)
     } else {
@@ -82,12 +82,12 @@ fn provider_for<'a>(ctx: &'a WorkerContext, run: &RunRow) -> Result<&'a shared::
 async fn record_failed_calls(
     ctx: &WorkerContext,
     row: &JobRow,
-    failure: shared::llm::LlmFailure,
+    failure: algoagent_llm::LlmFailure,
 ) -> JobError {
     if !failure.calls.is_empty() {
         let recorded = async {
             let mut tx = ctx.pool.begin().await?;
-            shared::memory::record_llm_calls(&mut tx, row.run_id, row.id, &failure.calls).await?;
+            algoagent_store::memory::record_llm_calls(&mut tx, row.run_id, row.id, &failure.calls).await?;
             tx.commit().await?;
             Ok::<(), anyhow::Error>(())
         }
@@ -96,7 +96,7 @@ async fn record_failed_calls(
             tracing::warn!(error = format!("{err:#}"), "could not account failed LLM calls");
         }
     }
-    if let shared::llm::LlmError::InvalidOutput { last_raw, error } = &failure.error {
+    if let algoagent_llm::LlmError::InvalidOutput { last_raw, error } = &failure.error {
         let raw: String = last_raw.chars().take(4000).collect();
         return JobError::Permanent(format!(
             "the model's output stayed invalid ({error}); last output: {raw}"

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use shared::db::backtests::NewBacktest;
-use shared::db::jobs::JobRow;
-use shared::job::{JobError, VersionId};
-use shared::sandbox::{BacktestParams, HarnessRequest, HarnessResponse, SandboxRun};
-use shared::spec::StrategySpec;
+use algoagent_core::{JobError, VersionId};
+use algoagent_jobs::db::jobs::JobRow;
+use algoagent_sandbox::{BacktestParams, HarnessRequest, HarnessResponse, SandboxRun};
+use algoagent_spec::StrategySpec;
+use algoagent_store::backtests::NewBacktest;
 use tokio_util::sync::CancellationToken;
 
 use super::{load_run, load_version, spec_of};
@@ -45,7 +45,7 @@ pub async fn handle(
     let labels = HashMap::from([
         ("algoagent.job".to_owned(), row.id.to_string()),
         ("algoagent.run".to_owned(), row.run_id.to_string()),
-        ("algoagent.namespace".to_owned(), ctx.settings.namespace.as_str().to_owned()),
+        ("algoagent.namespace".to_owned(), ctx.settings.common.namespace.as_str().to_owned()),
     ]);
     let outcome = sandbox.run(&request, &labels, cancel).await.map_err(|err| {
         if err.is_transient() {

@@ -1,7 +1,7 @@
 //! validate: safety and structure checks of a version before anything runs it.
 
-use shared::job::{JobError, VersionId};
-use shared::validate::{ValidateOptions, validate};
+use algoagent_core::{JobError, VersionId};
+use algoagent_validate::{ValidateOptions, validate};
 
 use super::load_version;
 use crate::commit::Effect;
@@ -10,7 +10,7 @@ use crate::context::WorkerContext;
 /// Validates one version against its run's spec (entrypoint and parameters).
 pub async fn handle(ctx: &WorkerContext, version_id: VersionId) -> Result<Effect, JobError> {
     let version = load_version(ctx, version_id).await?;
-    let run = shared::db::runs::get(&ctx.pool, version.run_id)
+    let run = algoagent_store::runs::get(&ctx.pool, version.run_id)
         .await
         .map_err(JobError::transient)?
         .ok_or_else(|| JobError::Poison(format!("run {} does not exist", version.run_id)))?;

@@ -1,0 +1,122 @@
+//! A consumer loop that survives broker restarts: connect, declare, consume with a prefetch
+//! equal to the concurrency bound, hand each delivery to a task holding a semaphore permit,
+//! and reconnect with backoff when the connection drops. On cancellation it stops taking
+//! deliveries, lets in-flight ones finish up to the drain timeout, and closes the channel, so
+//! the broker requeues whatever was not acked (invariant 9).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use secrecy::SecretString;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::connection::{QueueError, connect};
+use super::names::Names;
+use super::topology;
+use algoagent_runtime::backoff::{Backoff, sleep_or_cancel};
+
+/// What a consumer needs to know.
+#[derive(Clone)]
+pub struct ConsumerConfig {
+    /// Broker URL.
+    pub amqp_url: SecretString,
+    /// Namespace names (the topology is declared on every connect).
+    pub names: Names,
+    /// Queue to consume.
+    pub queue: String,
+    /// Consumer tag, for the broker's management view.
+    pub tag: String,
+    /// Deliveries in flight at once (prefetch).
+    pub prefetch: u16,
+    /// How long shutdown waits for in-flight deliveries.
+    pub drain_timeout: Duration,
+}
+
+/// Consumes `config.queue` until `cancel` fires, running `handle` on each delivery.
+///
+/// `permits` bounds concurrency across every consumer sharing it; `tracker` lets the caller
+/// wait for in-flight handlers.
+pub async fn consume<F, Fut>(
+    config: ConsumerConfig,
+    permits: Arc<Semaphore>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+    handle: F,
+) where
+    F: Fn(Delivery) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut backoff = Backoff::default();
+    loop {
+        match session(&config, &permits, &tracker, &cancel, &handle).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(queue = %config.queue, error = %err, source = ?std::error::Error::source(&err), "consumer lost the broker; reconnecting");
+                if sleep_or_cancel(backoff.next_delay(), &cancel).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn session<F, Fut>(
+    config: &ConsumerConfig,
+    permits: &Arc<Semaphore>,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+    handle: &F,
+) -> Result<(), QueueError>
+where
+    F: Fn(Delivery) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let conn = connect(&config.amqp_url, &config.tag).await?;
+    let channel = conn.create_channel().await?;
+    topology::declare(&channel, &config.names).await?;
+    channel.basic_qos(config.prefetch, BasicQosOptions::default()).await?;
+    let mut deliveries = channel
+        .basic_consume(&config.queue, &config.tag, BasicConsumeOptions::default(), FieldTable::default())
+        .await?;
+    tracing::info!(queue = %config.queue, prefetch = config.prefetch, "consuming");
+    loop {
+        let next = tokio::select! {
+            next = deliveries.next() => next,
+            () = cancel.cancelled() => break,
+        };
+        let delivery = match next {
+            Some(Ok(delivery)) => delivery,
+            Some(Err(err)) => return Err(err.into()),
+            None => {
+                return Err(QueueError::Amqp(lapin::Error::InvalidChannelState(lapin::ChannelState::Closed)));
+            }
+        };
+        let permit = tokio::select! {
+            permit = Arc::clone(permits).acquire_owned() => permit,
+            () = cancel.cancelled() => break,
+        };
+        let Ok(permit) = permit else { break };
+        let handle = handle.clone();
+        tracker.spawn(async move {
+            handle(delivery).await;
+            drop(permit);
+        });
+    }
+    // Stop new deliveries, let in-flight work finish, then close: the broker requeues
+    // every delivery that was not acked.
+    let _ = channel.basic_cancel(&config.tag, BasicCancelOptions::default()).await;
+    tracker.close();
+    if tokio::time::timeout(config.drain_timeout, tracker.wait()).await.is_err() {
+        tracing::warn!(queue = %config.queue, "drain timeout reached; unacked deliveries go back to the queue");
+    }
+    let _ = channel.close(200, "shutdown").await;
+    let _ = conn.close(200, "shutdown").await;
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The outbox relay: publishes committed outbox rows with publisher confirms and marks them
+//! sent. Woken by LISTEN/NOTIFY (a trigger on `outbox`) instead of polling; a slow poll is
+//! kept only as a safety net. Several relays may run at once (`FOR UPDATE SKIP LOCKED`).
+//! A relay that dies after publishing and before marking republishes on restart; consumers
+//! are idempotent, so that is harmless.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use lapin::Channel;
+use lapin::options::ConfirmSelectOptions;
+use secrecy::SecretString;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+
+use super::connection::{QueueError, confirmed, connect, publish};
+use super::names::Names;
+use super::topology;
+use crate::db::outbox;
+use algoagent_runtime::backoff::{Backoff, sleep_or_cancel};
+
+/// Rows published per transaction: large enough to amortise the commit, small enough to
+/// keep lock times short.
+const BATCH: i64 = 256;
+
+/// The NOTIFY channel the outbox trigger signals.
+pub const OUTBOX_CHANNEL: &str = "algoagent_outbox";
+
+/// Counters a process exposes about its relay.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    /// Messages published and marked sent.
+    pub published: AtomicU64,
+    /// Whether the relay holds a live broker session (health reports degraded otherwise).
+    pub connected: AtomicBool,
+}
+
+/// Publishes the outbox of one database.
+#[derive(Clone)]
+pub struct Relay {
+    pool: PgPool,
+    amqp_url: SecretString,
+    names: Names,
+    /// Shared with health and metrics endpoints.
+    pub stats: Arc<RelayStats>,
+}
+
+impl Relay {
+    /// A relay for `pool`'s outbox, publishing to the broker at `amqp_url`.
+    pub fn new(pool: PgPool, amqp_url: SecretString, names: Names) -> Self {
+        Self { pool, amqp_url, names, stats: Arc::default() }
+    }
+
+    /// Runs until `cancel` fires, reconnecting with backoff; flushes once more on the way out.
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut backoff = Backoff::default();
+        loop {
+            let result = self.session(&cancel).await;
+            self.stats.connected.store(false, Ordering::Relaxed);
+            match result {
+                Ok(()) => return,
+                Err(err) => {
+                    tracing::warn!(error = %err, source = ?std::error::Error::source(&err), "outbox relay lost a dependency; reconnecting");
+                    if sleep_or_cancel(backoff.next_delay(), &cancel).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One connected session: returns Ok on cancellation, Err on a lost dependency.
+    async fn session(&self, cancel: &CancellationToken) -> Result<(), QueueError> {
+        let conn = connect(&self.amqp_url, "algoagent-relay").await?;
+        let channel = conn.create_channel().await?;
+        topology::declare(&channel, &self.names).await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        let mut listener = PgListener::connect_with(&self.pool).await.map_err(crate::db::DbError::from)?;
+        listener.listen(OUTBOX_CHANNEL).await.map_err(crate::db::DbError::from)?;
+        self.stats.connected.store(true, Ordering::Relaxed);
+        tracing::info!("outbox relay connected");
+        loop {
+            if !conn.status().connected() || !channel.status().connected() {
+                return Err(QueueError::Amqp(lapin::Error::InvalidConnectionState(conn.status().state())));
+            }
+            while self.flush(&channel).await? == BATCH as usize {}
+            if cancel.is_cancelled() {
+                let _ = conn.close(200, "shutdown").await;
+                return Ok(());
+            }
+            tokio::select! {
+                notified = listener.try_recv() => { notified.map_err(crate::db::DbError::from)?; }
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = cancel.cancelled() => {}
+            }
+        }
+    }
+
+    /// Publishes one batch and marks it sent; returns how many rows it published.
+    pub async fn flush(&self, channel: &Channel) -> Result<usize, QueueError> {
+        let mut tx = self.pool.begin().await.map_err(crate::db::DbError::from)?;
+        let rows = outbox::claim(&mut tx, BATCH).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        // Pipeline the publishes, then wait for all confirmations.
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let headers: BTreeMap<String, String> =
+                serde_json::from_value(row.headers.clone()).unwrap_or_default();
+            let body = serde_json::to_vec(&row.payload).unwrap_or_default();
+            pending.push(publish(channel, &row.exchange, &row.routing_key, &body, &headers).await?);
+        }
+        for (confirm, row) in pending.into_iter().zip(&rows) {
+            confirmed(confirm, &row.exchange, &row.routing_key).await?;
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        outbox::mark_sent(&mut tx, &ids).await?;
+        tx.commit().await.map_err(crate::db::DbError::from)?;
+        self.stats.published.fetch_add(ids.len() as u64, Ordering::Relaxed);
+        Ok(ids.len())
+    }
+}

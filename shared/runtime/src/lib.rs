@@ -1,0 +1,7 @@
+//! What every AlgoAgent process runs on: logging, shutdown on signals, the one backoff, and
+//! the settings shared by the coordinator and the workers.
+
+pub mod backoff;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
