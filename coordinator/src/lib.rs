@@ -146,35 +146,26 @@ async fn connect_redis(
     settings: &Settings,
     cancel: &CancellationToken,
 ) -> anyhow::Result<redis::aio::ConnectionManager> {
-    let mut backoff = algoagent_runtime::backoff::Backoff::new(
+    algoagent_runtime::backoff::wait_for("Redis", startup_backoff(), cancel, || {
+        algoagent_cache::connect(&settings.common.redis_url)
+    })
+    .await
+    .context("cancelled while waiting for Redis")
+}
+
+/// Start-up waits: short, because nothing is served until the dependency answers.
+fn startup_backoff() -> algoagent_runtime::backoff::Backoff {
+    algoagent_runtime::backoff::Backoff::new(
         std::time::Duration::from_millis(200),
         std::time::Duration::from_secs(5),
-    );
-    loop {
-        match algoagent_cache::connect(&settings.common.redis_url).await {
-            Ok(conn) => return Ok(conn),
-            Err(err) => {
-                tracing::warn!(error = %err, "waiting for Redis");
-                if algoagent_runtime::backoff::sleep_or_cancel(backoff.next_delay(), cancel).await {
-                    anyhow::bail!("cancelled while waiting for Redis");
-                }
-            }
-        }
-    }
+    )
 }
 
 /// Migrations at start-up wait for Postgres instead of crash-looping.
 async fn migrate_with_retry(pool: &sqlx::PgPool, cancel: &CancellationToken) -> anyhow::Result<()> {
-    let mut backoff = algoagent_runtime::backoff::Backoff::new(
-        std::time::Duration::from_millis(200),
-        std::time::Duration::from_secs(5),
-    );
-    while let Err(err) = pool.acquire().await {
-        tracing::warn!(error = %err, "waiting for Postgres");
-        if algoagent_runtime::backoff::sleep_or_cancel(backoff.next_delay(), cancel).await {
-            anyhow::bail!("cancelled while waiting for Postgres");
-        }
-    }
+    algoagent_runtime::backoff::wait_for("Postgres", startup_backoff(), cancel, || pool.acquire())
+        .await
+        .context("cancelled while waiting for Postgres")?;
     algoagent_jobs::db::migrate(pool).await.context("applying migrations")
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use algoagent_core::RunId;
-use algoagent_runtime::backoff::{Backoff, sleep_or_cancel};
+use algoagent_runtime::backoff::{Backoff, Connected, reconnect};
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -23,23 +23,14 @@ struct Control {
 
 /// Runs until `cancel` fires, reconnecting with backoff.
 pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
-    let mut backoff = Backoff::default();
-    loop {
-        match session(&ctx, &cancel).await {
-            Ok(()) => return,
-            Err(err) => {
-                tracing::warn!(error = %err, "control listener lost the broker; reconnecting");
-                if sleep_or_cancel(backoff.next_delay(), &cancel).await {
-                    return;
-                }
-            }
-        }
-    }
+    reconnect("control listener", Backoff::default(), &cancel, |connected| session(&ctx, &cancel, connected))
+        .await;
 }
 
 async fn session(
     ctx: &WorkerContext,
     cancel: &CancellationToken,
+    connected: Connected,
 ) -> Result<(), algoagent_jobs::queue::QueueError> {
     let conn =
         algoagent_jobs::queue::connect(&ctx.settings.common.amqp_url, &format!("{}-control", ctx.worker_id))
@@ -70,6 +61,7 @@ async fn session(
             FieldTable::default(),
         )
         .await?;
+    connected.mark();
     loop {
         let next = tokio::select! {
             next = messages.next() => next,

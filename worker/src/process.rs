@@ -41,14 +41,7 @@ async fn process(ctx: &WorkerContext, delivery: &Delivery) -> anyhow::Result<()>
     let envelope = match JobEnvelope::decode(&delivery.data) {
         Ok(envelope) => envelope,
         Err(err) => {
-            let reason = match &err {
-                algoagent_core::DecodeError::Malformed(e) if e.to_string().contains("unknown variant") => {
-                    "unknown_kind"
-                }
-                algoagent_core::DecodeError::Malformed(_) => "undecodable",
-                algoagent_core::DecodeError::Version(_) => "unsupported_version",
-                algoagent_core::DecodeError::KindMismatch { .. } => "kind_mismatch",
-            };
+            let reason = err.reason();
             tracing::warn!(reason, error = %err, "poison message");
             return commit::dead_letter_raw(ctx, &delivery.data, None, reason, &err.to_string()).await;
         }

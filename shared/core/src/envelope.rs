@@ -100,6 +100,10 @@ pub enum JobPayload {
 }
 
 impl JobPayload {
+    /// The payload tags this build decodes (the `type` field), so an unknown one is told apart
+    /// from a malformed message without reading serde's error text.
+    pub const TYPES: [&'static str; 5] = ["generate.v1", "validate.v1", "test.v1", "fix.v1", "merge.v1"];
+
     /// The kind of job this payload belongs to.
     pub fn kind(&self) -> JobKind {
         match self {
@@ -153,6 +157,10 @@ pub enum DecodeError {
     /// Not JSON, or not the envelope shape.
     #[error("undecodable message: {0}")]
     Malformed(#[source] serde_json::Error),
+    /// An envelope whose `kind` (or payload `type`) this build does not know: a newer
+    /// producer, or a message sent to the wrong system.
+    #[error("unknown job kind '{0}'")]
+    UnknownKind(String),
     /// A format version this build does not know.
     #[error("unsupported envelope version {0}")]
     Version(u32),
@@ -166,10 +174,31 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// The dead-letter reason recorded with the refused message.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "undecodable",
+            Self::UnknownKind(_) => "unknown_kind",
+            Self::Version(_) => "unsupported_version",
+            Self::KindMismatch { .. } => "kind_mismatch",
+        }
+    }
+}
+
 impl JobEnvelope {
     /// Decodes and checks an envelope from message bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let envelope: Self = serde_json::from_slice(bytes).map_err(DecodeError::Malformed)?;
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(DecodeError::Malformed)?;
+        if let Some(kind) = value.get("kind").and_then(serde_json::Value::as_str) {
+            kind.parse::<JobKind>().map_err(|_| DecodeError::UnknownKind(kind.to_owned()))?;
+        }
+        if let Some(tag) = value.pointer("/payload/type").and_then(serde_json::Value::as_str)
+            && !JobPayload::TYPES.contains(&tag)
+        {
+            return Err(DecodeError::UnknownKind(tag.to_owned()));
+        }
+        let envelope: Self = serde_json::from_value(value).map_err(DecodeError::Malformed)?;
         if envelope.v != ENVELOPE_VERSION {
             return Err(DecodeError::Version(envelope.v));
         }
@@ -294,10 +323,33 @@ mod tests {
     }
 
     #[test]
+    fn the_payload_tags_are_exactly_the_serialized_ones() {
+        let v = VersionId(1);
+        let payloads = [
+            JobPayload::GenerateV1 {},
+            JobPayload::ValidateV1 { version_id: v },
+            JobPayload::TestV1 { version_id: v },
+            JobPayload::FixV1 { version_id: v },
+            JobPayload::MergeV1 { version_id: v },
+        ];
+        let tags: Vec<String> = payloads
+            .iter()
+            .map(|p| serde_json::to_value(p).expect("encode")["type"].as_str().expect("tag").to_owned())
+            .collect();
+        assert_eq!(tags, JobPayload::TYPES);
+    }
+
+    #[test]
     fn garbage_unknown_kinds_and_mismatches_are_refused() {
         assert!(matches!(JobEnvelope::decode(b"not json"), Err(DecodeError::Malformed(_))));
         let unknown = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","strategy_id":1,"kind":"explode","attempt":1,"payload":{"type":"generate.v1"}}"#;
-        assert!(matches!(JobEnvelope::decode(unknown), Err(DecodeError::Malformed(_))));
+        assert!(matches!(JobEnvelope::decode(unknown), Err(DecodeError::UnknownKind(k)) if k == "explode"));
+        let unknown_payload = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","strategy_id":1,"kind":"generate","attempt":1,"payload":{"type":"generate.v9"}}"#;
+        assert!(
+            matches!(JobEnvelope::decode(unknown_payload), Err(DecodeError::UnknownKind(k)) if k == "generate.v9")
+        );
+        let bad_shape = br#"{"v":1,"job_id":"not-a-uuid","run_id":"0190b3f0-0000-7000-8000-000000000000","strategy_id":1,"kind":"generate","attempt":1,"payload":{"type":"generate.v1"}}"#;
+        assert_eq!(JobEnvelope::decode(bad_shape).map_err(|e| e.reason()).err(), Some("undecodable"));
         let mismatch = br#"{"v":1,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","strategy_id":1,"kind":"test","attempt":1,"payload":{"type":"generate.v1"}}"#;
         assert!(matches!(JobEnvelope::decode(mismatch), Err(DecodeError::KindMismatch { .. })));
         let future = br#"{"v":9,"job_id":"0190b3f0-0000-7000-8000-000000000000","run_id":"0190b3f0-0000-7000-8000-000000000000","strategy_id":1,"kind":"generate","attempt":1,"payload":{"type":"generate.v1"}}"#;

@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use super::connection::{QueueError, connect};
 use super::names::Names;
 use super::topology;
-use algoagent_runtime::backoff::{Backoff, sleep_or_cancel};
+use algoagent_runtime::backoff::{Backoff, Connected, reconnect};
 
 /// What a consumer needs to know.
 #[derive(Clone)]
@@ -53,18 +53,11 @@ pub async fn consume<F, Fut>(
     F: Fn(Delivery) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut backoff = Backoff::default();
-    loop {
-        match session(&config, &permits, &tracker, &cancel, &handle).await {
-            Ok(()) => return,
-            Err(err) => {
-                tracing::warn!(queue = %config.queue, error = %err, source = ?std::error::Error::source(&err), "consumer lost the broker; reconnecting");
-                if sleep_or_cancel(backoff.next_delay(), &cancel).await {
-                    return;
-                }
-            }
-        }
-    }
+    let what = format!("consumer of {}", config.queue);
+    reconnect(&what, Backoff::default(), &cancel, |connected| {
+        session(&config, &permits, &tracker, &cancel, &handle, connected)
+    })
+    .await;
 }
 
 async fn session<F, Fut>(
@@ -73,6 +66,7 @@ async fn session<F, Fut>(
     tracker: &TaskTracker,
     cancel: &CancellationToken,
     handle: &F,
+    connected: Connected,
 ) -> Result<(), QueueError>
 where
     F: Fn(Delivery) -> Fut + Clone + Send + Sync + 'static,
@@ -85,6 +79,7 @@ where
     let mut deliveries = channel
         .basic_consume(&config.queue, &config.tag, BasicConsumeOptions::default(), FieldTable::default())
         .await?;
+    connected.mark();
     tracing::info!(queue = %config.queue, prefetch = config.prefetch, "consuming");
     loop {
         let next = tokio::select! {

@@ -20,7 +20,7 @@ use super::connection::{QueueError, confirmed, connect, publish};
 use super::names::Names;
 use super::topology;
 use crate::db::outbox;
-use algoagent_runtime::backoff::{Backoff, sleep_or_cancel};
+use algoagent_runtime::backoff::{Backoff, Connected, reconnect};
 
 /// Rows published per transaction: large enough to amortise the commit, small enough to
 /// keep lock times short.
@@ -56,24 +56,16 @@ impl Relay {
 
     /// Runs until `cancel` fires, reconnecting with backoff; flushes once more on the way out.
     pub async fn run(self, cancel: CancellationToken) {
-        let mut backoff = Backoff::default();
-        loop {
-            let result = self.session(&cancel).await;
+        reconnect("outbox relay", Backoff::default(), &cancel, |connected| async {
+            let result = self.session(&cancel, connected).await;
             self.stats.connected.store(false, Ordering::Relaxed);
-            match result {
-                Ok(()) => return,
-                Err(err) => {
-                    tracing::warn!(error = %err, source = ?std::error::Error::source(&err), "outbox relay lost a dependency; reconnecting");
-                    if sleep_or_cancel(backoff.next_delay(), &cancel).await {
-                        return;
-                    }
-                }
-            }
-        }
+            result
+        })
+        .await;
     }
 
     /// One connected session: returns Ok on cancellation, Err on a lost dependency.
-    async fn session(&self, cancel: &CancellationToken) -> Result<(), QueueError> {
+    async fn session(&self, cancel: &CancellationToken, connected: Connected) -> Result<(), QueueError> {
         let conn = connect(&self.amqp_url, "algoagent-relay").await?;
         let channel = conn.create_channel().await?;
         topology::declare(&channel, &self.names).await?;
@@ -81,6 +73,7 @@ impl Relay {
         let mut listener = PgListener::connect_with(&self.pool).await.map_err(crate::db::DbError::from)?;
         listener.listen(OUTBOX_CHANNEL).await.map_err(crate::db::DbError::from)?;
         self.stats.connected.store(true, Ordering::Relaxed);
+        connected.mark();
         tracing::info!("outbox relay connected");
         loop {
             if !conn.status().connected() || !channel.status().connected() {
