@@ -355,8 +355,8 @@ async fn a_warm_containers_timeout_counts_from_the_hand_off() {
     assert!(stuck.warm && stuck.timed_out, "{stuck:?}");
     assert!(stuck.duration >= Duration::from_secs(3), "{:?}", stuck.duration);
     assert!(stuck.duration < Duration::from_secs(10), "{:?}", stuck.duration);
-    // The loop's CPU is counted (not the idle time before the hand-off): at least a third of
-    // a core over the 3 s, which holds on a loaded 2-core machine too.
-    assert!(stuck.resource_usage.cpu_time_ms.is_some_and(|ms| ms >= 1_000), "{:?}", stuck.resource_usage);
+    // The loop's CPU is counted (not the idle time before the hand-off): at least a sixth of
+    // a core over the 3 s. A third was too much when four builds shared the 2 cores (927 ms).
+    assert!(stuck.resource_usage.cpu_time_ms.is_some_and(|ms| ms >= 500), "{:?}", stuck.resource_usage);
     h.finish().await;
 }
