@@ -4,7 +4,6 @@
 //! elsewhere and changes nothing, so redeliveries are harmless.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use algoagent_core::{JobEvent, JobId, RunStatus};
 use algoagent_jobs::db::dead_letters::{self, NewDeadLetter};
@@ -12,7 +11,6 @@ use algoagent_jobs::db::jobs::{self, NewJob};
 use algoagent_jobs::queue::ConsumerConfig;
 use algoagent_store::runs;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -47,18 +45,7 @@ async fn handle(state: &AppState, delivery: Delivery) {
         }
         Err(err) => poison(state, &delivery.data, &err.to_string()).await,
     };
-    match result {
-        Ok(()) => {
-            if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
-                tracing::warn!(error = %err, "event ack failed after commit; the redelivery will be a no-op");
-            }
-        }
-        Err(err) => {
-            tracing::warn!(error = format!("{err:#}"), "event not applied; requeueing");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
-        }
-    }
+    algoagent_jobs::queue::settle_delivery(&delivery, "job event", result).await;
 }
 
 /// Applies one event to its run.

@@ -3,12 +3,9 @@
 //! run moves on, poison -> dead-letter. The delivery is acked only after its outcome is
 //! committed (invariant 3); if Postgres itself is unreachable the delivery is requeued.
 
-use std::time::Duration;
-
 use algoagent_core::{JobEnvelope, JobKind};
 use algoagent_jobs::db::jobs::ClaimOutcome;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -18,23 +15,8 @@ use crate::handlers;
 
 /// Handles one delivery and acks or requeues it.
 pub async fn handle_delivery(ctx: &WorkerContext, delivery: Delivery) {
-    match process(ctx, &delivery).await {
-        Ok(()) => {
-            if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
-                // The channel died after our commit: the redelivery will find the job
-                // finished and be acked without re-running.
-                tracing::warn!(error = %err, "ack failed after commit");
-            }
-        }
-        Err(err) => {
-            tracing::warn!(error = format!("{err:#}"), "job could not be committed; requeueing");
-            // Give the dependency a moment instead of spinning on the redelivery.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if let Err(err) = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await {
-                tracing::warn!(error = %err, "nack failed; the broker requeues on channel close");
-            }
-        }
-    }
+    let committed = process(ctx, &delivery).await;
+    algoagent_jobs::queue::settle_delivery(&delivery, "job", committed).await;
 }
 
 async fn process(ctx: &WorkerContext, delivery: &Delivery) -> anyhow::Result<()> {

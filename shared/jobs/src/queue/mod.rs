@@ -2,12 +2,14 @@
 //! the outbox relay. Nothing publishes a state-following message directly: it goes through
 //! the outbox.
 
+mod ack;
 mod connection;
 mod consumer;
 mod names;
 mod relay;
 pub mod topology;
 
+pub use ack::settle_delivery;
 pub use connection::{QueueError, connect, header_str, publish_confirmed};
 pub use consumer::{ConsumerConfig, consume};
 pub use names::Names;
