@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use algoagent_core::JobStatus;
 use algoagent_jobs::db::jobs;
-use algoagent_jobs::db::outbox::{self, OutboxMessage};
+use algoagent_jobs::settle::Settler;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
@@ -41,22 +40,10 @@ pub async fn reap_once(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let expired = jobs::expired_leases(&mut tx, 100).await?;
+    let settler = Settler::new(state.names.clone(), "reaper");
     let mut requeued = 0;
     for row in expired {
-        let Some(envelope) = row.envelope() else { continue };
-        if jobs::set_status(&mut tx, row.id, JobStatus::Queued, Some("lease expired: worker lost"), "reaper")
-            .await?
-        {
-            outbox::push(
-                &mut tx,
-                &OutboxMessage {
-                    exchange: state.names.jobs_exchange(),
-                    routing_key: envelope.kind.as_str().to_owned(),
-                    payload: serde_json::to_value(&envelope)?,
-                    headers: Default::default(),
-                },
-            )
-            .await?;
+        if settler.requeue(&mut tx, &row, "lease expired: worker lost").await? {
             requeued += 1;
         }
     }

@@ -1,20 +1,13 @@
-//! Persisting a job's outcome: the effect rows, the job's new status, its transition and the
-//! event (or retry, or dead-letter) message, all in one transaction. A result commits only
+//! Persisting a job's outcome: the effect rows (versions, backtests, failure memory), then the
+//! engine's settle (status, transition, and the event, retry or dead-letter message), all in
+//! one transaction. A result commits only
 //! while the job row still carries our attempt: a fenced-out worker rolls back.
 
-use std::collections::BTreeMap;
-
 use algoagent_core::LlmCall;
-use algoagent_core::{
-    ENVELOPE_VERSION, JobEnvelope, JobError, JobEvent, JobKind, JobOutcome, JobResult, JobStatus, VersionId,
-    retry_tier, tier_name,
-};
+use algoagent_core::{JobError, JobResult, VersionId, retry_tier};
 use algoagent_gitflow::MergeOutcome;
 use algoagent_jobs::db::DbError;
-use algoagent_jobs::db::dead_letters::{self, NewDeadLetter};
 use algoagent_jobs::db::jobs::{self, JobRow};
-use algoagent_jobs::db::outbox::{self, OutboxMessage};
-use algoagent_jobs::queue::RETRY_TIER_HEADER;
 use algoagent_store::backtests::NewBacktest;
 use algoagent_store::versions::{self, NewVersion, VersionRow};
 use sqlx::PgConnection;
@@ -124,28 +117,6 @@ async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> Resul
     })
 }
 
-fn event_message(ctx: &WorkerContext, row: &JobRow, kind: JobKind, outcome: JobOutcome) -> OutboxMessage {
-    let routing_key = format!("job.{}.{}", kind.as_str(), outcome.word());
-    let event = JobEvent {
-        v: ENVELOPE_VERSION,
-        job_id: row.id,
-        run_id: row.run_id,
-        kind,
-        attempt: row.attempt,
-        outcome,
-    };
-    OutboxMessage {
-        exchange: ctx.names.events_exchange(),
-        routing_key,
-        payload: serde_json::to_value(&event).unwrap_or_default(),
-        headers: BTreeMap::new(),
-    }
-}
-
-fn actor(ctx: &WorkerContext) -> String {
-    format!("worker:{}", ctx.worker_id)
-}
-
 /// Commits a handler's outcome according to its failure class.
 pub async fn outcome(
     ctx: &WorkerContext,
@@ -156,36 +127,22 @@ pub async fn outcome(
         return dead(ctx, row, Some(row.attempt), "unknown_kind", &format!("stored kind '{}'", row.kind))
             .await;
     };
+    let settler = &ctx.settler;
     match result {
         Ok(effect) => {
             let mut tx = ctx.pool.begin().await?;
             let result = persist(&mut tx, row, effect).await?;
-            if !jobs::finish(
-                &mut tx,
-                row.id,
-                row.attempt,
-                JobStatus::Succeeded,
-                Some(&result),
-                None,
-                &actor(ctx),
-            )
-            .await?
-            {
+            if !settler.succeed(&mut tx, row, kind, result).await? {
                 tracing::warn!("fenced out: another attempt owns this job; discarding our result");
                 return Ok(());
             }
-            outbox::push(&mut tx, &event_message(ctx, row, kind, JobOutcome::Succeeded { result })).await?;
             tx.commit().await?;
         }
         Err(JobError::Permanent(error)) => {
             let mut tx = ctx.pool.begin().await?;
-            if !jobs::finish(&mut tx, row.id, row.attempt, JobStatus::Failed, None, Some(&error), &actor(ctx))
-                .await?
-            {
-                return Ok(());
+            if settler.fail(&mut tx, row, kind, error).await? {
+                tx.commit().await?;
             }
-            outbox::push(&mut tx, &event_message(ctx, row, kind, JobOutcome::Failed { error })).await?;
-            tx.commit().await?;
         }
         Err(JobError::Poison(error)) => return dead(ctx, row, Some(row.attempt), "poison", &error).await,
         Err(err @ (JobError::Transient(_) | JobError::RetryAfter { .. })) => {
@@ -203,101 +160,16 @@ pub async fn outcome(
                     .await;
             };
             let mut tx = ctx.pool.begin().await?;
-            if !jobs::finish(&mut tx, row.id, row.attempt, JobStatus::Queued, None, Some(&error), &actor(ctx))
-                .await?
-            {
-                return Ok(());
+            if settler.retry(&mut tx, row, &envelope, &error, tier).await? {
+                tx.commit().await?;
+                tracing::info!(retry_in_s = tier.as_secs(), "transient failure; retry scheduled");
             }
-            outbox::push(&mut tx, &retry_message(ctx, &envelope, tier)).await?;
-            tx.commit().await?;
-            tracing::info!(retry_in_s = tier.as_secs(), "transient failure; retry scheduled");
         }
     }
     Ok(())
 }
 
-fn retry_message(ctx: &WorkerContext, envelope: &JobEnvelope, tier: std::time::Duration) -> OutboxMessage {
-    OutboxMessage {
-        exchange: ctx.names.retry_exchange(),
-        routing_key: envelope.kind.as_str().to_owned(),
-        payload: serde_json::to_value(envelope).unwrap_or_default(),
-        headers: BTreeMap::from([(RETRY_TIER_HEADER.to_owned(), tier_name(tier))]),
-    }
-}
-
-/// Sends the same message back through a retry tier, to look again once the current
-/// holder's lease has run out (a duplicate delivery while another worker runs the job).
-pub async fn recheck_later(ctx: &WorkerContext, envelope: &JobEnvelope) -> anyhow::Result<()> {
-    let lease = ctx.settings.common.lease_ttl;
-    let tier = algoagent_core::RETRY_TIERS
-        .iter()
-        .copied()
-        .find(|t| *t >= lease / 2)
-        .unwrap_or(algoagent_core::RETRY_TIERS[4]);
-    let mut tx = ctx.pool.begin().await?;
-    outbox::push(&mut tx, &retry_message(ctx, envelope, tier)).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-fn dead_letter_message(
-    ctx: &WorkerContext,
-    raw: &[u8],
-    kind: Option<&str>,
-    reason: &str,
-    error: &str,
-) -> OutboxMessage {
-    let payload = serde_json::from_slice(raw).unwrap_or_else(
-        |_| serde_json::json!({
-        // Escaped, because Postgres text and jsonb refuse NUL and the bytes may be anything.
-        "raw": String::from_utf8_lossy(raw).chars().take(4096).collect::<String>().escape_debug().to_string()
-    }),
-    );
-    let mut headers = BTreeMap::from([
-        ("x-algoagent-reason".to_owned(), reason.to_owned()),
-        ("x-algoagent-error".to_owned(), error.chars().take(1024).collect()),
-    ]);
-    if let Some(kind) = kind {
-        headers.insert("x-algoagent-kind".into(), kind.to_owned());
-    }
-    OutboxMessage {
-        exchange: ctx.names.dlx(),
-        routing_key: kind.unwrap_or("unknown").to_owned(),
-        payload,
-        headers,
-    }
-}
-
-/// Dead-letters a message that has no usable job row (undecodable, unknown kind, missing).
-pub async fn dead_letter_raw(
-    ctx: &WorkerContext,
-    raw: &[u8],
-    envelope: Option<&JobEnvelope>,
-    reason: &str,
-    error: &str,
-) -> anyhow::Result<()> {
-    let kind = envelope.map(|e| e.kind.as_str());
-    let mut tx = ctx.pool.begin().await?;
-    dead_letters::insert(
-        &mut tx,
-        &NewDeadLetter {
-            job_id: envelope.map(|e| e.job_id),
-            run_id: envelope.map(|e| e.run_id),
-            kind,
-            reason,
-            error,
-            raw,
-        },
-        &actor(ctx),
-    )
-    .await?;
-    outbox::push(&mut tx, &dead_letter_message(ctx, raw, kind, reason, error)).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Dead-letters a job: row `dead`, a `dead_letters` row, the message to `<ns>.dlx` with the
-/// reason in headers, and a `dead` event so the run shows it.
+/// Dead-letters a job (see [`algoagent_jobs::settle::Settler::dead`]) and says so.
 pub async fn dead(
     ctx: &WorkerContext,
     row: &JobRow,
@@ -305,38 +177,8 @@ pub async fn dead(
     reason: &str,
     error: &str,
 ) -> anyhow::Result<()> {
-    let Some(envelope) = row.envelope() else {
-        return dead_letter_raw(ctx, row.payload.to_string().as_bytes(), None, reason, error).await;
-    };
-    let raw = serde_json::to_vec(&envelope)?;
-    let mut tx = ctx.pool.begin().await?;
-    let moved = match running_attempt {
-        Some(attempt) => {
-            jobs::finish(&mut tx, row.id, attempt, JobStatus::Dead, None, Some(error), &actor(ctx)).await?
-        }
-        None => jobs::set_status(&mut tx, row.id, JobStatus::Dead, Some(error), &actor(ctx)).await?,
-    };
-    if !moved {
-        return Ok(());
+    if ctx.settler.dead(&ctx.pool, row, running_attempt, reason, error).await? {
+        tracing::warn!(reason, error, "job dead-lettered");
     }
-    dead_letters::insert(
-        &mut tx,
-        &NewDeadLetter {
-            job_id: Some(row.id),
-            run_id: Some(row.run_id),
-            kind: Some(envelope.kind.as_str()),
-            reason,
-            error,
-            raw: &raw,
-        },
-        &actor(ctx),
-    )
-    .await?;
-    outbox::push(&mut tx, &dead_letter_message(ctx, &raw, Some(envelope.kind.as_str()), reason, error))
-        .await?;
-    let outcome = JobOutcome::Dead { reason: reason.to_owned(), error: error.to_owned() };
-    outbox::push(&mut tx, &event_message(ctx, row, envelope.kind, outcome)).await?;
-    tx.commit().await?;
-    tracing::warn!(reason, error, "job dead-lettered");
     Ok(())
 }

@@ -10,6 +10,7 @@ use algoagent_cache::{Leases, RateLimiter};
 use algoagent_core::{JobId, JobKind, RunId};
 use algoagent_gitflow::StrategyRepo;
 use algoagent_jobs::queue::Names;
+use algoagent_jobs::settle::Settler;
 use algoagent_llm::Provider;
 use algoagent_sandbox::Sandbox;
 use anyhow::Context as _;
@@ -28,6 +29,8 @@ pub struct WorkerContext {
     pub leases: Leases,
     /// Queue and exchange names.
     pub names: Names,
+    /// The engine's settle path, writing transitions as this worker.
+    pub settler: Settler,
     /// The Docker sandbox, when this worker serves `test`.
     pub sandbox: Option<Sandbox>,
     /// The strategies repository, when this worker serves `merge`.
@@ -82,8 +85,10 @@ impl WorkerContext {
             .id
             .clone()
             .unwrap_or_else(|| format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>()));
+        let names = Names::new(&settings.common.namespace);
         Ok(Self {
-            names: Names::new(&settings.common.namespace),
+            settler: Settler::new(names.clone(), format!("worker:{worker_id}")),
+            names,
             settings,
             pool,
             leases,

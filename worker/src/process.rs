@@ -25,12 +25,18 @@ async fn process(ctx: &WorkerContext, delivery: &Delivery) -> anyhow::Result<()>
         Err(err) => {
             let reason = err.reason();
             tracing::warn!(reason, error = %err, "poison message");
-            return commit::dead_letter_raw(ctx, &delivery.data, None, reason, &err.to_string()).await;
+            return Ok(ctx
+                .settler
+                .dead_letter_raw(&ctx.pool, &delivery.data, None, reason, &err.to_string())
+                .await?);
         }
     };
     if !ctx.kinds.contains(&envelope.kind) {
         let error = format!("worker serving {:?} received a {} job", ctx.kinds, envelope.kind);
-        return commit::dead_letter_raw(ctx, &delivery.data, Some(&envelope), "wrong_queue", &error).await;
+        return Ok(ctx
+            .settler
+            .dead_letter_raw(&ctx.pool, &delivery.data, Some(&envelope), "wrong_queue", &error)
+            .await?);
     }
     let span = tracing::info_span!("job", job_id = %envelope.job_id, run_id = %envelope.run_id, strategy_id = %envelope.strategy_id, kind = %envelope.kind, attempt = tracing::field::Empty);
     run_leased(ctx, &envelope).instrument(span).await
@@ -41,7 +47,7 @@ async fn run_leased(ctx: &WorkerContext, envelope: &JobEnvelope) -> anyhow::Resu
     let owner = format!("{}:{}", ctx.worker_id, uuid::Uuid::new_v4());
     if !ctx.leases.acquire(&key, &owner, ctx.settings.common.lease_ttl).await? {
         tracing::info!("another worker holds the lease; checking again later");
-        return commit::recheck_later(ctx, envelope).await;
+        return recheck_later(ctx, envelope).await;
     }
     let result = run_claimed(ctx, envelope, &owner).await;
     if let Err(err) = ctx.leases.release(&key, &owner).await {
@@ -63,16 +69,17 @@ async fn run_claimed(ctx: &WorkerContext, envelope: &JobEnvelope, owner: &str) -
             tracing::info!(status = status.as_str(), "job already finished; acking the duplicate");
             Ok(())
         }
-        ClaimOutcome::Busy => commit::recheck_later(ctx, envelope).await,
+        ClaimOutcome::Busy => recheck_later(ctx, envelope).await,
         ClaimOutcome::Missing => {
-            commit::dead_letter_raw(
-                ctx,
-                &serde_json::to_vec(envelope)?,
+            let raw = serde_json::to_vec(envelope)?;
+            let settled = ctx.settler.dead_letter_raw(
+                &ctx.pool,
+                &raw,
                 Some(envelope),
                 "missing_job",
                 "no such job row",
-            )
-            .await
+            );
+            Ok(settled.await?)
         }
         ClaimOutcome::OverLimit(row) => {
             let error = row.error.clone().unwrap_or_else(|| "attempt limit reached".into());
@@ -106,4 +113,9 @@ async fn run_claimed(ctx: &WorkerContext, envelope: &JobEnvelope, owner: &str) -
             commit::outcome(ctx, &row, outcome).await
         }
     }
+}
+
+/// Looks at the job again once the lease of the worker holding it has run out.
+async fn recheck_later(ctx: &WorkerContext, envelope: &JobEnvelope) -> anyhow::Result<()> {
+    Ok(ctx.settler.recheck_later(&ctx.pool, envelope, ctx.settings.common.lease_ttl).await?)
 }

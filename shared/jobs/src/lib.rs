@@ -1,6 +1,8 @@
 //! The job engine: the engine's tables (jobs, outbox, transitions, dead letters, worker
-//! heartbeats) and the RabbitMQ side (topology, publisher confirms, the outbox relay, the
-//! consumer). It knows no Docker, git or LLM: the worker's handlers bring those.
+//! heartbeats), the RabbitMQ side (topology, publisher confirms, the outbox relay, the
+//! consumer, the ack mapping) and the one settle path every end of a job goes through. It
+//! knows no Docker, git or LLM: the worker's handlers bring those.
 
 pub mod db;
 pub mod queue;
+pub mod settle;
