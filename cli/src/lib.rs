@@ -46,14 +46,17 @@ pub enum Command {
     },
     /// Live workers from their heartbeats.
     Workers,
-    /// Deploy a merged strategy: an annotated tag `<name>/<tag>` on main.
+    /// Deploy a merged strategy: a deploy commit on main, tagged `<name>/<tag>`.
     Deploy {
         /// Strategy id.
         strategy_id: i64,
         /// Tag version (default `v<number of merged versions>`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_tag")]
         tag: Option<String>,
-        /// Tag message.
+        /// Make no tag (the deploy commit only).
+        #[arg(long)]
+        no_tag: bool,
+        /// The deploy commit's (and tag's) message.
         #[arg(long)]
         message: Option<String>,
     },
@@ -222,8 +225,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dlq { action } => ops::dlq(&client, action).await,
         Command::Workers => ops::workers(&client).await,
-        Command::Deploy { strategy_id, tag, message } => {
-            ops::deploy(&client, strategy_id, tag, message).await
+        Command::Deploy { strategy_id, tag, no_tag, message } => {
+            ops::deploy(&client, strategy_id, tag, !no_tag, message).await
         }
         Command::Rollback { strategy_id, commit, reason } => {
             ops::rollback(&client, strategy_id, &commit, reason).await

@@ -188,14 +188,19 @@ pub async fn memory_search(client: &Client, text: &str, limit: u32) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// `algoagent deploy STRATEGY_ID [--tag T] [--message M]`: tag the strategy on main.
+/// `algoagent deploy STRATEGY_ID [--tag T | --no-tag] [--message M]`: a deploy commit on
+/// main, tagged unless `--no-tag`.
 pub async fn deploy(
     client: &Client,
     id: i64,
     tag: Option<String>,
+    create_tag: bool,
     message: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let body = serde_json::json!({ "create_tag": true, "tag_version": tag, "commit_message": message });
+    let mut body = serde_json::json!({ "create_tag": create_tag, "commit_message": message });
+    if let Some(tag) = tag {
+        body["tag_version"] = serde_json::Value::String(tag);
+    }
     finish(
         client
             .post_raw(&format!("/api/production/strategies/{id}/deploy/"), serde_json::to_vec(&body)?)

@@ -1,5 +1,6 @@
 //! The prototype's strategy lifecycle routes: `{id}/lifecycle/` (state history),
-//! `{id}/deploy/` (an annotated tag on main) and `{id}/rollback/` (a new commit restoring an
+//! `{id}/deploy/` (a deploy commit on main, tagged `<name>/<tag_version>` unless
+//! `create_tag` is false) and `{id}/rollback/` (a new commit restoring an
 //! earlier version), plus `backtests/{id}/status/`. Deploy and rollback change git and the
 //! run's state together, each audited.
 
@@ -121,7 +122,12 @@ async fn with_repo<T: Send + 'static>(
     let cache = state.settings.common.cache_dir.join("git");
     let result =
         tokio::task::spawn_blocking(move || op(&StrategyRepo::open_or_init(&location, &cache)?)).await?;
-    result.map_err(|err| match err {
+    result.map_err(git_error)
+}
+
+/// The HTTP answer to a refused git operation.
+fn git_error(err: GitError) -> ApiError {
+    match err {
         GitError::NotFound(what) => ApiError::not_found(what),
         // The guide answers 400 for every request it refuses as invalid.
         GitError::InvalidName { .. } | GitError::InvalidInput { .. } => ApiError::client(
@@ -134,7 +140,7 @@ async fn with_repo<T: Send + 'static>(
             ApiError::client(StatusCode::CONFLICT, "GIT_CONFLICT", why, serde_json::Value::Null)
         }
         other => ApiError::from(other),
-    })
+    }
 }
 
 /// Moves the strategy's latest run and the strategy itself to `to` (audited), if the run
@@ -187,39 +193,63 @@ async fn deploy(
     ApiJson(req): ApiJson<DeployRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let s = strategy(&state, &raw).await?;
-    if !req.create_tag {
-        return Err(ApiError::client(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            "create_tag: a deploy is a tag on main; it cannot be false",
-            serde_json::json!([{ "loc": ["create_tag"], "msg": "a deploy is a tag on main; it cannot be false", "type": "value_error" }]),
+    if !req.create_tag && req.tag_version.is_some() {
+        return Err(ApiError::invalid_field(
+            "tag_version",
+            "create_tag is false: no tag is made, so give no tag_version",
         ));
     }
-    let version: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM strategy_versions WHERE strategy_id = $1 AND git_commit IS NOT NULL",
-    )
-    .bind(s.id)
-    .fetch_one(&state.pool)
-    .await?;
-    // Tags are repository-wide: name them after the strategy.
-    let tag = format!("{}/{}", s.name, req.tag_version.clone().unwrap_or_else(|| format!("v{version}")));
-    let message = req.commit_message.clone().unwrap_or_else(|| format!("Deploy {}", s.name));
-    let (name, t, m) = (s.name.clone(), tag.clone(), message.clone());
-    let commit = with_repo(&state, move |repo| repo.deploy(&name, &t, &m)).await?;
+    let tag = if req.create_tag {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM strategy_versions WHERE strategy_id = $1 AND git_commit IS NOT NULL",
+        )
+        .bind(s.id)
+        .fetch_one(&state.pool)
+        .await?;
+        Some(req.tag_version.clone().unwrap_or_else(|| format!("v{version}")))
+    } else {
+        None
+    };
+    // Tags are repository-wide: the git ref is named after the strategy.
+    let git_tag = tag.as_ref().map(|t| format!("{}/{t}", s.name));
+    let message = req.commit_message.clone().unwrap_or_else(|| match &tag {
+        Some(t) => format!("Deploy {} {t}", s.name),
+        None => format!("Deploy {}", s.name),
+    });
+    let (name, t, m) = (s.name.clone(), git_tag.clone(), message.clone());
+    let deployment = match with_repo(&state, move |repo| Ok(repo.deploy(&name, t.as_deref(), &m))).await? {
+        Ok(deployment) => deployment,
+        Err(GitError::InvalidName { what: "tag name", reason, .. }) => {
+            return Err(ApiError::invalid_field(
+                "tag_version",
+                &format!("not a valid git tag name: {reason}"),
+            ));
+        }
+        Err(other) => return Err(git_error(other)),
+    };
     record(
         &state,
         &caller.actor("operator"),
         &s,
         RunStatus::Deployed,
-        serde_json::json!({ "tag": tag, "commit": commit, "message": message }),
+        serde_json::json!({
+            "tag": tag,
+            "git_tag": git_tag,
+            "commit": deployment.commit,
+            "deployed_commit": deployment.deployed,
+            "message": message,
+        }),
     )
     .await?;
     Ok(Json(serde_json::json!({
         "status": "deployed",
         "strategy_id": s.id,
         "branch": format!("strategy/{}", s.name),
-        "commit": commit,
+        "commit": deployment.commit,
+        "deployed_commit": deployment.deployed,
         "tag": tag,
+        "git_tag": git_tag,
+        "commit_message": message,
         "message": format!("Strategy {} deployed successfully", s.name),
     })))
 }

@@ -6,9 +6,12 @@
 //! `AlgoAgent-Version-No` and `AlgoAgent-Origin`; it is merged into `main` by a real
 //! two-parent merge commit (`Merge strategy/<name> version <n> (run <uuid>)`). In that merge
 //! the version's directory always wins, so a version merged after a rollback lands exactly.
-//! Deploy is an annotated tag on the strategy's last commit on `main` (tags are global: name
-//! them `<name>/<version>`); rollback is a new commit on `main` restoring the directory as of
-//! an earlier commit (trailers `AlgoAgent-Rollback-To`, `AlgoAgent-Restored-Version`).
+//! Deploy is a deploy commit on `main` carrying the caller's message (the tree unchanged;
+//! trailers `AlgoAgent-Strategy`, `AlgoAgent-Deployed` naming the last commit that changed
+//! the strategy's files, and `AlgoAgent-Tag`), plus, when asked, an annotated tag on it (tags
+//! are global: name them `<name>/<version>`); rollback is a new commit on `main` restoring
+//! the directory as of an earlier commit (trailers `AlgoAgent-Rollback-To`,
+//! `AlgoAgent-Restored-Version`).
 //! History is never rewritten.
 //!
 //! Concurrency: every ref move is a compare-and-swap, and an operation that loses a race is
@@ -32,6 +35,7 @@ mod refs;
 mod repo;
 mod tree;
 
+pub use deploy::Deployment;
 pub use error::GitError;
 pub use history::{CommitInfo, CommitKind};
 pub use merge::{MergeOutcome, VersionFiles};
