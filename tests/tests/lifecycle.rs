@@ -37,9 +37,18 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     let (status, life) = env.get(&format!("/api/production/strategies/{id}/lifecycle/")).await.unwrap();
     assert_eq!(status, 200, "{life}");
     assert_eq!(life["name"], "life");
-    assert_eq!(life["current_status"], "merged");
+    assert_eq!(life["current_status"], "passed", "the guide's word for tested code: {life}");
+    assert_eq!(life["state"], "merged");
     assert_eq!(life["lifecycle_tracking"]["generation_attempts"], 2);
-    assert!(life["audit_log"].as_array().unwrap().len() >= 12, "{life}");
+    let events = life["audit_log"].as_array().unwrap();
+    assert!(events.len() >= 12, "{life}");
+    assert_eq!(events[0]["event"], "created", "{life}");
+    assert_eq!(events[0]["details"], "Strategy registered");
+    assert_eq!(events[0]["entity"], "strategy");
+    let generation = events.iter().find(|e| e["state"] == "generating").unwrap();
+    assert_eq!(generation["event"], "generation");
+    assert!(events.iter().any(|e| e["event"] == "test" && e["state"] == "testing"), "{life}");
+    assert!(events.iter().all(|e| e["event"] != "generating" && e["event"] != "testing"), "{life}");
 
     // Deploy: the tag as asked, a deploy commit on main with the message, tagged.
     let repo = algoagent_gitflow::StrategyRepo::open_or_init(
@@ -70,6 +79,10 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     assert_eq!(tagged.id().to_string(), deploy_commit);
     let (_, run) = env.get(&format!("/api/runs/{}", second["run_id"].as_str().unwrap())).await.unwrap();
     assert_eq!(run["status"], "deployed");
+    let (_, life) = env.get(&format!("/api/production/strategies/{id}/lifecycle/")).await.unwrap();
+    assert_eq!(life["current_status"], "deployed");
+    let last = life["audit_log"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"], "deployment", "{life}");
 
     // Deploy without a tag: accepted, one more commit on main, no tag.
     let (status, body) = env
@@ -124,6 +137,11 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     assert_eq!(body["code"], "INVALID_GIT_INPUT");
     let (status, _) = env.get("/api/production/strategies/999/lifecycle/").await.unwrap();
     assert_eq!(status, 404);
+    let (status, body) = env.get("/api/production/strategies/abc/lifecycle/").await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "BAD_ID");
+    assert!(body["error"].as_str().unwrap().starts_with("id:"), "{body}");
+    assert!(body["timestamp"].is_string(), "{body}");
 
     // A backtest's status, in the prototype's shape.
     let backtest_id = first["backtests"][0]["id"].as_i64().unwrap();

@@ -1,4 +1,5 @@
-//! The prototype's strategy lifecycle routes: `{id}/lifecycle/` (state history),
+//! The prototype's strategy lifecycle routes: `{id}/lifecycle/` (state history in the
+//! guide's words, each with the project's state beside it),
 //! `{id}/deploy/` (a deploy commit on main, tagged `<name>/<tag_version>` unless
 //! `create_tag` is false) and `{id}/rollback/` (a new commit restoring an
 //! earlier version), plus `backtests/{id}/status/`. Deploy and rollback change git and the
@@ -66,6 +67,12 @@ async fn lifecycle(
     .bind(s.id)
     .fetch_one(&state.pool)
     .await?;
+    let latest_run: Option<String> =
+        sqlx::query_scalar("SELECT status FROM runs WHERE strategy_id = $1 ORDER BY created_at DESC LIMIT 1")
+            .bind(s.id)
+            .fetch_optional(&state.pool)
+            .await?;
+    let current = current_state(&s.status, latest_run.as_deref());
     let last_error: Option<String> = sqlx::query_scalar(
         "SELECT error FROM runs WHERE strategy_id = $1 AND error IS NOT NULL ORDER BY updated_at DESC LIMIT 1",
     )
@@ -85,17 +92,29 @@ async fn lifecycle(
     let audit_log: Vec<serde_json::Value> = audit
         .into_iter()
         .map(|(at, entity, to, from, details)| {
-            let text = details.get("reason").and_then(|r| r.as_str()).map_or_else(
-                || format!("{entity}: {} -> {to}", from.as_deref().unwrap_or("new")),
-                |r| format!("{entity}: {} -> {to}: {r}", from.as_deref().unwrap_or("new")),
-            );
-            serde_json::json!({ "timestamp": at, "event": to, "details": text })
+            let text = match (entity.as_str(), from.as_deref()) {
+                ("strategy", None) => "Strategy registered".to_owned(),
+                (_, from) => details.get("reason").and_then(|r| r.as_str()).map_or_else(
+                    || format!("{entity}: {} -> {to}", from.unwrap_or("new")),
+                    |r| format!("{entity}: {} -> {to}: {r}", from.unwrap_or("new")),
+                ),
+            };
+            let event = if entity == "strategy" && from.is_none() { "created" } else { guide_event(&to) };
+            serde_json::json!({
+                "timestamp": at,
+                "event": event,
+                "details": text,
+                "entity": entity,
+                "from_state": from,
+                "state": to,
+            })
         })
         .collect();
     Ok(Json(serde_json::json!({
         "strategy_id": s.id,
         "name": s.name,
-        "current_status": s.status,
+        "current_status": guide_status(current),
+        "state": current,
         "lifecycle_tracking": {
             "generation_attempts": generations,
             "test_attempts": tests,
@@ -111,6 +130,49 @@ async fn lifecycle(
         },
         "audit_log": audit_log,
     })))
+}
+
+/// The project's state of a strategy: its latest run's while that run is in progress (or
+/// when nothing of it was ever merged), else the strategy's own (`merged`, `deployed`,
+/// `rolled_back`: what is on `main`).
+fn current_state<'a>(strategy: &'a str, latest_run: Option<&'a str>) -> &'a str {
+    match latest_run.map(|r| (r, r.parse::<RunStatus>())) {
+        Some((run, Ok(status))) if !status.is_terminal() => run,
+        Some((run, _)) if strategy == "registered" => run,
+        _ => strategy,
+    }
+}
+
+/// The prototype guide's word for a project state in `current_status` (`passed` for code
+/// whose tests passed); unknown states are returned as they are.
+fn guide_status(state: &str) -> &str {
+    match state {
+        "registered" => "created",
+        "submitted" => "pending",
+        "merging" | "merged" => "passed",
+        "dead" => "failed",
+        other => other,
+    }
+}
+
+/// The prototype guide's word for the event of entering a state in `audit_log`
+/// (`generation`, `test`, ...); unknown states are returned as they are.
+fn guide_event(state: &str) -> &str {
+    match state {
+        "registered" => "created",
+        "submitted" => "submission",
+        "generating" => "generation",
+        "validating" => "validation",
+        "testing" => "test",
+        "fixing" => "fix",
+        "merging" => "passed",
+        "merged" => "merge",
+        "deployed" => "deployment",
+        "rolled_back" => "rollback",
+        "failed" | "dead" => "error",
+        "cancelled" => "cancellation",
+        other => other,
+    }
 }
 
 /// Runs a blocking git operation on the strategies repository.
@@ -330,4 +392,20 @@ async fn backtest_status(
         },
         "resource_usage": b.resource_usage,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_state_is_the_run_in_progress_else_what_is_on_main() {
+        assert_eq!(current_state("merged", Some("testing")), "testing");
+        assert_eq!(current_state("merged", Some("failed")), "merged");
+        assert_eq!(current_state("registered", Some("failed")), "failed");
+        assert_eq!(current_state("registered", None), "registered");
+        assert_eq!(guide_status(current_state("deployed", Some("deployed"))), "deployed");
+        assert_eq!(guide_status("merged"), "passed");
+        assert_eq!(guide_event("generating"), "generation");
+    }
 }
