@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use algoagent_gitflow::StrategyRepo;
 use algoagent_spec::{BacktestConfig, RuleMode, SCHEMA_VERSION, StrategySpec};
-use algoagent_validate::{Severity, ValidateOptions, validate};
+use algoagent_validate::{Finding, RuleId, RuleKind, Severity, ValidateOptions, validate};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -85,16 +85,24 @@ async fn validate_code(
     })
     .await?;
     let (report, code) = report;
-    let issues: Vec<String> = report.errors().map(|f| f.render()).collect();
+    // The guide's question is safety: only safety findings make code dangerous. Structure
+    // and style findings (no Strategy subclass, no `init`/`next`, ...) say whether the code
+    // is a runnable strategy yet, beside the guide's answer.
+    let is_safety = |f: &&Finding| RuleId::parse(&f.rule).is_none_or(|r| r.kind() == RuleKind::Safety);
+    let dangers: Vec<String> = report.errors().filter(is_safety).map(Finding::render).collect();
+    let structure_issues: Vec<String> =
+        report.errors().filter(|f| !is_safety(f)).map(Finding::render).collect();
     let warnings: Vec<String> =
         report.findings.iter().filter(|f| f.severity != Severity::Error).map(|f| f.render()).collect();
-    if report.accepted() {
+    if dangers.is_empty() {
         Ok(Json(serde_json::json!({
             "status": "validated",
             "safe": true,
             "message": "Code passed all safety checks",
             "formatted_code": code,
             "checks_passed": report.checks_passed(),
+            "strategy_valid": report.accepted(),
+            "structure_issues": structure_issues,
             "warnings": warnings,
             "findings": report.findings,
             "metadata": report.metadata,
@@ -104,9 +112,11 @@ async fn validate_code(
             "status": "rejected",
             "safe": false,
             "message": "Code contains dangerous patterns",
-            "issues": issues,
-            "severity": report.max_severity().map_or("low", Severity::prototype_level),
+            "issues": dangers,
+            "severity": Severity::Error.prototype_level(),
             "checks_passed": report.checks_passed(),
+            "strategy_valid": false,
+            "structure_issues": structure_issues,
             "warnings": warnings,
             "findings": report.findings,
         })))
