@@ -70,6 +70,12 @@ pub enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Maintain the strategies repository through the coordinator (operator key).
+    Git {
+        /// What to do.
+        #[command(subcommand)]
+        action: GitCmd,
+    },
     /// Search the failure memory the fix loop consults.
     Memory {
         /// What to do.
@@ -219,6 +225,24 @@ pub enum MemoryCmd {
     },
 }
 
+/// `algoagent git ...`
+#[derive(Debug, Subcommand)]
+pub enum GitCmd {
+    /// Delete the `strategy/<name>` branches of strategies whose runs failed more than DAYS
+    /// days ago and never merged (audited).
+    Cleanup {
+        /// Only branches whose strategy's last run finished more than this many days ago.
+        #[arg(long)]
+        days: u32,
+        /// Say what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = client::Client::new(&cli.api_url, cli.api_key.as_deref())?;
@@ -230,6 +254,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Rollback { strategy_id, commit, reason } => {
             ops::rollback(&client, strategy_id, &commit, reason).await
+        }
+        Command::Git { action: GitCmd::Cleanup { days, dry_run, json } } => {
+            ops::git_cleanup(&client, days, dry_run, json).await
         }
         Command::Memory { action: MemoryCmd::Search { text, limit } } => {
             ops::memory_search(&client, &text, limit).await

@@ -176,7 +176,7 @@ fn guide_event(state: &str) -> &str {
 }
 
 /// Runs a blocking git operation on the strategies repository.
-async fn with_repo<T: Send + 'static>(
+pub(super) async fn with_repo<T: Send + 'static>(
     state: &AppState,
     op: impl FnOnce(&StrategyRepo) -> Result<T, GitError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -12,7 +12,8 @@
 //! are global: name them `<name>/<version>`); rollback is a new commit on `main` restoring
 //! the directory as of an earlier commit (trailers `AlgoAgent-Rollback-To`,
 //! `AlgoAgent-Restored-Version`).
-//! History is never rewritten.
+//! History is never rewritten; the only ref ever deleted is the branch of a strategy nothing
+//! of which reached `main` (`cleanup`, on an operator's request).
 //!
 //! Concurrency: every ref move is a compare-and-swap, and an operation that loses a race is
 //! redone from fresh refs (see `refs`), so concurrent workers never lose or duplicate an
@@ -24,6 +25,7 @@
 //! network transports (`default-features = false`), so `https://`, `ssh://` and `host:path`
 //! locations are refused with [`GitError::UnsupportedRemote`]; see `location`.
 
+mod cleanup;
 mod deploy;
 mod error;
 mod history;
@@ -35,6 +37,7 @@ mod refs;
 mod repo;
 mod tree;
 
+pub use cleanup::BranchCleanup;
 pub use deploy::Deployment;
 pub use error::GitError;
 pub use history::{CommitInfo, CommitKind};

@@ -1,8 +1,8 @@
-//! History, deploy (commit and tag), rollback, and a `file://` remote mirrored locally and
-//! pushed to.
+//! History, deploy (commit and tag), rollback, branch cleanup, and a `file://` remote mirrored
+//! locally and pushed to.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on any unexpected error.
 
-use algoagent_gitflow::{CommitKind, GitError, StrategyRepo, VersionFiles};
+use algoagent_gitflow::{BranchCleanup, CommitKind, GitError, StrategyRepo, VersionFiles};
 use git2::{ObjectType, Repository};
 use tempfile::TempDir;
 
@@ -214,4 +214,30 @@ fn a_missing_file_remote_is_reported_as_not_found() {
     let url = format!("file://{}/absent.git", dir.path().display());
     let err = StrategyRepo::open_or_init(&url, dir.path()).unwrap_err();
     assert!(matches!(err, GitError::NotFound(_)), "{err:?}");
+}
+
+#[test]
+fn only_a_branch_whose_tip_is_not_on_main_is_deleted_and_a_dry_run_deletes_nothing() {
+    let (_dir, repo) = new_repo();
+    let merged = repo.merge_version("RSI", RUN, 1, 1, "generated", "x", &files("1")).unwrap();
+    let git = Repository::open_bare(repo.git_dir()).unwrap();
+    let main = git.find_reference("refs/heads/main").unwrap().peel_to_commit().unwrap();
+    let sig = git2::Signature::now("t", "t@example.com").unwrap();
+    let stray = git.commit(None, &sig, &sig, "unmerged", &main.tree().unwrap(), &[&main]).unwrap();
+    git.reference("refs/heads/strategy/Stray", stray, false, "test").unwrap();
+
+    let dry = repo.delete_unmerged_branch("Stray", true).unwrap();
+    let kept = git.refname_to_id("refs/heads/strategy/Stray").is_ok();
+    let real = repo.delete_unmerged_branch("Stray", false).unwrap();
+    let on_main = repo.delete_unmerged_branch("RSI", false).unwrap();
+    let absent = repo.delete_unmerged_branch("Stray", false).unwrap();
+
+    assert_eq!(dry, BranchCleanup::Deleted { tip: stray.to_string() });
+    assert!(kept, "a dry run deletes nothing");
+    assert_eq!(real, BranchCleanup::Deleted { tip: stray.to_string() });
+    assert!(git.refname_to_id("refs/heads/strategy/Stray").is_err());
+    assert_eq!(on_main, BranchCleanup::Merged { tip: merged.version_commit.clone() });
+    assert!(git.refname_to_id("refs/heads/strategy/RSI").is_ok());
+    assert_eq!(absent, BranchCleanup::Absent);
+    assert!(matches!(repo.delete_unmerged_branch("../x", true), Err(GitError::InvalidName { .. })));
 }
