@@ -46,14 +46,17 @@ pub enum Command {
     },
     /// Live workers from their heartbeats.
     Workers,
-    /// Deploy a merged strategy: an annotated tag `<name>/<tag>` on main.
+    /// Deploy a merged strategy: a deploy commit on main, tagged `<name>/<tag>`.
     Deploy {
         /// Strategy id.
         strategy_id: i64,
         /// Tag version (default `v<number of merged versions>`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_tag")]
         tag: Option<String>,
-        /// Tag message.
+        /// Make no tag (the deploy commit only).
+        #[arg(long)]
+        no_tag: bool,
+        /// The deploy commit's (and tag's) message.
         #[arg(long)]
         message: Option<String>,
     },
@@ -66,6 +69,12 @@ pub enum Command {
         /// Why (audited).
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Maintain the strategies repository through the coordinator (operator key).
+    Git {
+        /// What to do.
+        #[command(subcommand)]
+        action: GitCmd,
     },
     /// Search the failure memory the fix loop consults.
     Memory {
@@ -216,17 +225,38 @@ pub enum MemoryCmd {
     },
 }
 
+/// `algoagent git ...`
+#[derive(Debug, Subcommand)]
+pub enum GitCmd {
+    /// Delete the `strategy/<name>` branches of strategies whose runs failed more than DAYS
+    /// days ago and never merged (audited).
+    Cleanup {
+        /// Only branches whose strategy's last run finished more than this many days ago.
+        #[arg(long)]
+        days: u32,
+        /// Say what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = client::Client::new(&cli.api_url, cli.api_key.as_deref())?;
     match cli.command {
         Command::Dlq { action } => ops::dlq(&client, action).await,
         Command::Workers => ops::workers(&client).await,
-        Command::Deploy { strategy_id, tag, message } => {
-            ops::deploy(&client, strategy_id, tag, message).await
+        Command::Deploy { strategy_id, tag, no_tag, message } => {
+            ops::deploy(&client, strategy_id, tag, !no_tag, message).await
         }
         Command::Rollback { strategy_id, commit, reason } => {
             ops::rollback(&client, strategy_id, &commit, reason).await
+        }
+        Command::Git { action: GitCmd::Cleanup { days, dry_run, json } } => {
+            ops::git_cleanup(&client, days, dry_run, json).await
         }
         Command::Memory { action: MemoryCmd::Search { text, limit } } => {
             ops::memory_search(&client, &text, limit).await

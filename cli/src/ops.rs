@@ -188,19 +188,57 @@ pub async fn memory_search(client: &Client, text: &str, limit: u32) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// `algoagent deploy STRATEGY_ID [--tag T] [--message M]`: tag the strategy on main.
+/// `algoagent deploy STRATEGY_ID [--tag T | --no-tag] [--message M]`: a deploy commit on
+/// main, tagged unless `--no-tag`.
 pub async fn deploy(
     client: &Client,
     id: i64,
     tag: Option<String>,
+    create_tag: bool,
     message: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let body = serde_json::json!({ "create_tag": true, "tag_version": tag, "commit_message": message });
+    let mut body = serde_json::json!({ "create_tag": create_tag, "commit_message": message });
+    if let Some(tag) = tag {
+        body["tag_version"] = serde_json::Value::String(tag);
+    }
     finish(
         client
             .post_raw(&format!("/api/production/strategies/{id}/deploy/"), serde_json::to_vec(&body)?)
             .await?,
     )
+}
+
+/// `algoagent git cleanup --days N [--dry-run] [--json]`: delete the branches of strategies
+/// that failed long ago and never merged, one line per branch considered.
+pub async fn git_cleanup(client: &Client, days: u32, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let body = serde_json::json!({ "days": days, "dry_run": dry_run });
+    let body = match client.post_raw("/api/git/cleanup", serde_json::to_vec(&body)?).await? {
+        Ok(body) => body,
+        Err(refusal) => return finish(Err(refusal)),
+    };
+    if json {
+        print_json(&body);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<40} {:<13} {:<26} TIP", "BRANCH", "OUTCOME", "LAST RUN FINISHED");
+    for b in body.get("branches").and_then(|b| b.as_array()).into_iter().flatten() {
+        let text = |key: &str| b.get(key).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
+        let tip = text("tip");
+        println!(
+            "{:<40} {:<13} {:<26} {}",
+            text("branch"),
+            text("outcome"),
+            text("last_run_finished_at").get(..19).unwrap_or("-"),
+            tip.get(..12).unwrap_or(&tip)
+        );
+    }
+    let deleted = body.get("deleted").and_then(|d| d.as_u64()).unwrap_or(0);
+    if dry_run {
+        eprintln!("dry run: nothing deleted");
+    } else {
+        eprintln!("{deleted} branch(es) deleted");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `algoagent rollback STRATEGY_ID COMMIT [--reason R]`: restore an earlier version on main.

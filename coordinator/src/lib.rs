@@ -109,12 +109,20 @@ pub async fn run(settings: Settings, listener: TcpListener, cancel: Cancellation
     let relay = Relay::new(pool.clone(), settings.common.amqp_url.clone(), names.clone());
     let redis = connect_redis(&settings, &cancel).await?;
     let limiter = algoagent_cache::RateLimiter::new(redis, settings.common.namespace.as_str());
+    let docker = match algoagent_sandbox::Sandbox::connect(settings.sandbox.clone()) {
+        Ok(sandbox) => Some(Arc::new(sandbox)),
+        Err(error) => {
+            tracing::warn!(%error, "no Docker client: health will report docker_available false");
+            None
+        }
+    };
     let state = AppState {
         pool: pool.clone(),
         settings: Arc::new(settings),
         names,
         relay_stats: Arc::clone(&relay.stats),
         limiter,
+        docker,
     };
 
     let mut tasks = tokio::task::JoinSet::new();

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use algoagent_runtime::settings::{Common, ConfigError, number};
+use algoagent_sandbox::SandboxSettings;
 
 /// How the HTTP API checks `X-API-Key` (`API_AUTH`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,9 @@ pub struct Settings {
     pub submit_burst: u32,
     /// How API keys are enforced (`API_AUTH`).
     pub api_auth: ApiAuth,
+    /// The sandbox image and limits (`SANDBOX_*`), so health checks ask the Docker engine
+    /// about the image the workers run.
+    pub sandbox: SandboxSettings,
 }
 
 impl Settings {
@@ -67,6 +71,7 @@ impl Settings {
             submit_rpm: u32::try_from(number(lookup, "SUBMIT_RPM", 0, 0, 1_000_000)?).unwrap_or(0),
             submit_burst: u32::try_from(number(lookup, "SUBMIT_BURST", 10, 1, 100_000)?).unwrap_or(10),
             api_auth,
+            sandbox: SandboxSettings::from_lookup(lookup)?,
         })
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::settings::Settings;
 use algoagent_cache::RateLimiter;
 use algoagent_jobs::queue::{Names, RelayStats};
+use algoagent_sandbox::Sandbox;
 use sqlx::PgPool;
 
 /// Cheap to clone: everything inside is shared.
@@ -20,6 +21,9 @@ pub struct AppState {
     pub relay_stats: Arc<RelayStats>,
     /// Per-API-key submission budgets, shared by every coordinator replica through Redis.
     pub limiter: RateLimiter,
+    /// A client of the Docker engine (`DOCKER_HOST` or the local socket), so health reports
+    /// the engine's own answer; `None` when no client could be made (health says unavailable).
+    pub docker: Option<Arc<Sandbox>>,
 }
 
 impl AppState {

@@ -91,7 +91,7 @@ async fn wrong_shaped_bodies_on_the_production_routes_are_400_naming_the_field()
         (code, r#"{"code": "x = 1", "strict_mode": "yes"}"#, json!(["strict_mode"])),
         (code, "[1, 2]", json!([])),
         (&deploy, r#"{"create_tag": "yes"}"#, json!(["create_tag"])),
-        (&deploy, r#"{"create_tag": false}"#, json!(["create_tag"])),
+        (&deploy, r#"{"create_tag": false, "tag_version": "v1"}"#, json!(["tag_version"])),
         (&deploy, r#"{"tag_version": "v1", "force": true}"#, json!(["force"])),
         (&rollback, r#"{"commit_hash": 7}"#, json!(["commit_hash"])),
         (&rollback, r#"{"reason": "bug"}"#, json!(["commit_hash"])),

@@ -37,11 +37,26 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     let (status, life) = env.get(&format!("/api/production/strategies/{id}/lifecycle/")).await.unwrap();
     assert_eq!(status, 200, "{life}");
     assert_eq!(life["name"], "life");
-    assert_eq!(life["current_status"], "merged");
+    assert_eq!(life["current_status"], "passed", "the guide's word for tested code: {life}");
+    assert_eq!(life["state"], "merged");
     assert_eq!(life["lifecycle_tracking"]["generation_attempts"], 2);
-    assert!(life["audit_log"].as_array().unwrap().len() >= 12, "{life}");
+    let events = life["audit_log"].as_array().unwrap();
+    assert!(events.len() >= 12, "{life}");
+    assert_eq!(events[0]["event"], "created", "{life}");
+    assert_eq!(events[0]["details"], "Strategy registered");
+    assert_eq!(events[0]["entity"], "strategy");
+    let generation = events.iter().find(|e| e["state"] == "generating").unwrap();
+    assert_eq!(generation["event"], "generation");
+    assert!(events.iter().any(|e| e["event"] == "test" && e["state"] == "testing"), "{life}");
+    assert!(events.iter().all(|e| e["event"] != "generating" && e["event"] != "testing"), "{life}");
 
-    // Deploy.
+    // Deploy: the tag as asked, a deploy commit on main with the message, tagged.
+    let repo = algoagent_gitflow::StrategyRepo::open_or_init(
+        env.repo_path().to_str().unwrap(),
+        &env.dir.path().join("c"),
+    )
+    .unwrap();
+    let merged_head = repo.head_of_main().unwrap();
     let (status, body) = env
         .post(
             &format!("/api/production/strategies/{id}/deploy/"),
@@ -51,9 +66,53 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
         .unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "deployed");
-    assert_eq!(body["tag"], "life/v1.0.0");
+    assert_eq!(body["tag"], "v1.0.0");
+    assert_eq!(body["git_tag"], "life/v1.0.0");
+    assert_eq!(body["deployed_commit"], merged_head.as_str());
+    let deploy_commit = body["commit"].as_str().unwrap().to_owned();
+    assert_eq!(repo.head_of_main().unwrap(), deploy_commit);
+    let git = git2::Repository::open_bare(repo.git_dir()).unwrap();
+    let commit = git.find_commit(deploy_commit.parse().unwrap()).unwrap();
+    assert_eq!(commit.summary(), Some("Deploy life"));
+    assert_eq!(commit.parent_id(0).unwrap().to_string(), merged_head);
+    let tagged = git.find_reference("refs/tags/life/v1.0.0").unwrap().peel_to_commit().unwrap();
+    assert_eq!(tagged.id().to_string(), deploy_commit);
     let (_, run) = env.get(&format!("/api/runs/{}", second["run_id"].as_str().unwrap())).await.unwrap();
     assert_eq!(run["status"], "deployed");
+    let (_, life) = env.get(&format!("/api/production/strategies/{id}/lifecycle/")).await.unwrap();
+    assert_eq!(life["current_status"], "deployed");
+    let last = life["audit_log"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"], "deployment", "{life}");
+
+    // Deploy without a tag: accepted, one more commit on main, no tag.
+    let (status, body) = env
+        .post(
+            &format!("/api/production/strategies/{id}/deploy/"),
+            r#"{"commit_message":"Redeploy life, untagged","create_tag":false}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "deployed");
+    assert!(body["tag"].is_null() && body["git_tag"].is_null(), "{body}");
+    assert_eq!(body["deployed_commit"], merged_head.as_str());
+    let untagged = body["commit"].as_str().unwrap().to_owned();
+    assert_ne!(untagged, deploy_commit);
+    assert_eq!(repo.head_of_main().unwrap(), untagged);
+    let commit = git.find_commit(untagged.parse().unwrap()).unwrap();
+    assert_eq!(commit.summary(), Some("Redeploy life, untagged"));
+    assert_eq!(git.tag_names(None).unwrap().len(), 1);
+
+    // Deploy with a tag that is no git ref name: 400 naming the field, nothing made.
+    let (status, body) = env
+        .post(&format!("/api/production/strategies/{id}/deploy/"), r#"{"tag_version":"v1 .. 2"}"#)
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "INVALID_REQUEST");
+    assert_eq!(body["details"][0]["loc"], serde_json::json!(["tag_version"]));
+    assert!(body["timestamp"].is_string() && body["error"].is_string(), "{body}");
+    assert_eq!(repo.head_of_main().unwrap(), untagged);
 
     // Rollback to the first version, through the CLI: a new commit on main holding the
     // first code.
@@ -65,11 +124,6 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["status"], "rolled_back");
     assert_eq!(body["reverted_to"], first_commit.as_str());
-    let repo = algoagent_gitflow::StrategyRepo::open_or_init(
-        env.repo_path().to_str().unwrap(),
-        &env.dir.path().join("c"),
-    )
-    .unwrap();
     assert_eq!(repo.file_on_main("life", "strategy.py").unwrap().unwrap(), first_code);
     let (_, life) = env.get(&format!("/api/production/strategies/{id}/lifecycle/")).await.unwrap();
     assert_eq!(life["current_status"], "rolled_back");
@@ -83,6 +137,11 @@ async fn a_strategy_is_deployed_by_tag_and_rolled_back_to_its_first_version() {
     assert_eq!(body["code"], "INVALID_GIT_INPUT");
     let (status, _) = env.get("/api/production/strategies/999/lifecycle/").await.unwrap();
     assert_eq!(status, 404);
+    let (status, body) = env.get("/api/production/strategies/abc/lifecycle/").await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "BAD_ID");
+    assert!(body["error"].as_str().unwrap().starts_with("id:"), "{body}");
+    assert!(body["timestamp"].is_string(), "{body}");
 
     // A backtest's status, in the prototype's shape.
     let backtest_id = first["backtests"][0]["id"].as_i64().unwrap();

@@ -1,6 +1,6 @@
 //! API keys with roles (`X-API-Key`): viewer reads and uses the validate-* checks, submitter
-//! also submits and cancels runs, operator also deploys, rolls back and handles dead
-//! letters. Liveness, metrics and the OpenAPI document stay public.
+//! also submits and cancels runs, operator also deploys, rolls back, handles dead letters and
+//! cleans up git branches. Liveness, metrics and the OpenAPI document stay public.
 //!
 //! `API_AUTH=auto` (the default) closes the API as soon as one key exists; until then a
 //! fresh developer machine works without keys. `required` closes it even before any key
@@ -48,7 +48,7 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     let post = method == Method::POST;
     let production_write = path.starts_with("/api/production/strategies/")
         && (path.ends_with("/deploy") || path.ends_with("/rollback"));
-    if path.starts_with("/api/dlq") || (post && production_write) {
+    if path.starts_with("/api/dlq") || path.starts_with("/api/git/") || (post && production_write) {
         Some(Role::Operator)
     } else if post && (path == "/api/runs" || (path.starts_with("/api/runs/") && path.ends_with("/cancel"))) {
         Some(Role::Submitter)
@@ -123,6 +123,8 @@ mod tests {
         assert_eq!(required_role(&post, "/api/production/strategies/7/deploy/"), Some(Role::Operator));
         assert_eq!(required_role(&post, "/api/production/strategies/7/rollback/"), Some(Role::Operator));
         assert_eq!(required_role(&get, "/api/production/strategies/7/lifecycle/"), Some(Role::Viewer));
+        assert_eq!(required_role(&post, "/api/git/cleanup"), Some(Role::Operator));
+        assert_eq!(required_role(&post, "/api/git/cleanup/"), Some(Role::Operator));
     }
 
     #[test]

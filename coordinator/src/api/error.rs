@@ -31,6 +31,17 @@ impl ApiError {
         Self { status, code, error: error.into(), details }
     }
 
+    /// 400 in the guide's error body for one field of the request body: `details` is
+    /// `[{loc: [field], msg, type}]`, as for a body of the wrong shape.
+    pub fn invalid_field(field: &str, msg: &str) -> Self {
+        Self::client(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            format!("{field}: {msg}"),
+            serde_json::json!([{ "loc": [field], "msg": msg, "type": "value_error" }]),
+        )
+    }
+
     /// 404 for a missing entity.
     pub fn not_found(what: impl Into<String>) -> Self {
         let what = what.into();

@@ -1,5 +1,7 @@
-//! The prototype's strategy lifecycle routes: `{id}/lifecycle/` (state history),
-//! `{id}/deploy/` (an annotated tag on main) and `{id}/rollback/` (a new commit restoring an
+//! The prototype's strategy lifecycle routes: `{id}/lifecycle/` (state history in the
+//! guide's words, each with the project's state beside it),
+//! `{id}/deploy/` (a deploy commit on main, tagged `<name>/<tag_version>` unless
+//! `create_tag` is false) and `{id}/rollback/` (a new commit restoring an
 //! earlier version), plus `backtests/{id}/status/`. Deploy and rollback change git and the
 //! run's state together, each audited.
 
@@ -65,6 +67,12 @@ async fn lifecycle(
     .bind(s.id)
     .fetch_one(&state.pool)
     .await?;
+    let latest_run: Option<String> =
+        sqlx::query_scalar("SELECT status FROM runs WHERE strategy_id = $1 ORDER BY created_at DESC LIMIT 1")
+            .bind(s.id)
+            .fetch_optional(&state.pool)
+            .await?;
+    let current = current_state(&s.status, latest_run.as_deref());
     let last_error: Option<String> = sqlx::query_scalar(
         "SELECT error FROM runs WHERE strategy_id = $1 AND error IS NOT NULL ORDER BY updated_at DESC LIMIT 1",
     )
@@ -84,17 +92,29 @@ async fn lifecycle(
     let audit_log: Vec<serde_json::Value> = audit
         .into_iter()
         .map(|(at, entity, to, from, details)| {
-            let text = details.get("reason").and_then(|r| r.as_str()).map_or_else(
-                || format!("{entity}: {} -> {to}", from.as_deref().unwrap_or("new")),
-                |r| format!("{entity}: {} -> {to}: {r}", from.as_deref().unwrap_or("new")),
-            );
-            serde_json::json!({ "timestamp": at, "event": to, "details": text })
+            let text = match (entity.as_str(), from.as_deref()) {
+                ("strategy", None) => "Strategy registered".to_owned(),
+                (_, from) => details.get("reason").and_then(|r| r.as_str()).map_or_else(
+                    || format!("{entity}: {} -> {to}", from.unwrap_or("new")),
+                    |r| format!("{entity}: {} -> {to}: {r}", from.unwrap_or("new")),
+                ),
+            };
+            let event = if entity == "strategy" && from.is_none() { "created" } else { guide_event(&to) };
+            serde_json::json!({
+                "timestamp": at,
+                "event": event,
+                "details": text,
+                "entity": entity,
+                "from_state": from,
+                "state": to,
+            })
         })
         .collect();
     Ok(Json(serde_json::json!({
         "strategy_id": s.id,
         "name": s.name,
-        "current_status": s.status,
+        "current_status": guide_status(current),
+        "state": current,
         "lifecycle_tracking": {
             "generation_attempts": generations,
             "test_attempts": tests,
@@ -112,8 +132,51 @@ async fn lifecycle(
     })))
 }
 
+/// The project's state of a strategy: its latest run's while that run is in progress (or
+/// when nothing of it was ever merged), else the strategy's own (`merged`, `deployed`,
+/// `rolled_back`: what is on `main`).
+fn current_state<'a>(strategy: &'a str, latest_run: Option<&'a str>) -> &'a str {
+    match latest_run.map(|r| (r, r.parse::<RunStatus>())) {
+        Some((run, Ok(status))) if !status.is_terminal() => run,
+        Some((run, _)) if strategy == "registered" => run,
+        _ => strategy,
+    }
+}
+
+/// The prototype guide's word for a project state in `current_status` (`passed` for code
+/// whose tests passed); unknown states are returned as they are.
+fn guide_status(state: &str) -> &str {
+    match state {
+        "registered" => "created",
+        "submitted" => "pending",
+        "merging" | "merged" => "passed",
+        "dead" => "failed",
+        other => other,
+    }
+}
+
+/// The prototype guide's word for the event of entering a state in `audit_log`
+/// (`generation`, `test`, ...); unknown states are returned as they are.
+fn guide_event(state: &str) -> &str {
+    match state {
+        "registered" => "created",
+        "submitted" => "submission",
+        "generating" => "generation",
+        "validating" => "validation",
+        "testing" => "test",
+        "fixing" => "fix",
+        "merging" => "passed",
+        "merged" => "merge",
+        "deployed" => "deployment",
+        "rolled_back" => "rollback",
+        "failed" | "dead" => "error",
+        "cancelled" => "cancellation",
+        other => other,
+    }
+}
+
 /// Runs a blocking git operation on the strategies repository.
-async fn with_repo<T: Send + 'static>(
+pub(super) async fn with_repo<T: Send + 'static>(
     state: &AppState,
     op: impl FnOnce(&StrategyRepo) -> Result<T, GitError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -121,7 +184,12 @@ async fn with_repo<T: Send + 'static>(
     let cache = state.settings.common.cache_dir.join("git");
     let result =
         tokio::task::spawn_blocking(move || op(&StrategyRepo::open_or_init(&location, &cache)?)).await?;
-    result.map_err(|err| match err {
+    result.map_err(git_error)
+}
+
+/// The HTTP answer to a refused git operation.
+fn git_error(err: GitError) -> ApiError {
+    match err {
         GitError::NotFound(what) => ApiError::not_found(what),
         // The guide answers 400 for every request it refuses as invalid.
         GitError::InvalidName { .. } | GitError::InvalidInput { .. } => ApiError::client(
@@ -134,7 +202,7 @@ async fn with_repo<T: Send + 'static>(
             ApiError::client(StatusCode::CONFLICT, "GIT_CONFLICT", why, serde_json::Value::Null)
         }
         other => ApiError::from(other),
-    })
+    }
 }
 
 /// Moves the strategy's latest run and the strategy itself to `to` (audited), if the run
@@ -187,39 +255,63 @@ async fn deploy(
     ApiJson(req): ApiJson<DeployRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let s = strategy(&state, &raw).await?;
-    if !req.create_tag {
-        return Err(ApiError::client(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            "create_tag: a deploy is a tag on main; it cannot be false",
-            serde_json::json!([{ "loc": ["create_tag"], "msg": "a deploy is a tag on main; it cannot be false", "type": "value_error" }]),
+    if !req.create_tag && req.tag_version.is_some() {
+        return Err(ApiError::invalid_field(
+            "tag_version",
+            "create_tag is false: no tag is made, so give no tag_version",
         ));
     }
-    let version: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM strategy_versions WHERE strategy_id = $1 AND git_commit IS NOT NULL",
-    )
-    .bind(s.id)
-    .fetch_one(&state.pool)
-    .await?;
-    // Tags are repository-wide: name them after the strategy.
-    let tag = format!("{}/{}", s.name, req.tag_version.clone().unwrap_or_else(|| format!("v{version}")));
-    let message = req.commit_message.clone().unwrap_or_else(|| format!("Deploy {}", s.name));
-    let (name, t, m) = (s.name.clone(), tag.clone(), message.clone());
-    let commit = with_repo(&state, move |repo| repo.deploy(&name, &t, &m)).await?;
+    let tag = if req.create_tag {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM strategy_versions WHERE strategy_id = $1 AND git_commit IS NOT NULL",
+        )
+        .bind(s.id)
+        .fetch_one(&state.pool)
+        .await?;
+        Some(req.tag_version.clone().unwrap_or_else(|| format!("v{version}")))
+    } else {
+        None
+    };
+    // Tags are repository-wide: the git ref is named after the strategy.
+    let git_tag = tag.as_ref().map(|t| format!("{}/{t}", s.name));
+    let message = req.commit_message.clone().unwrap_or_else(|| match &tag {
+        Some(t) => format!("Deploy {} {t}", s.name),
+        None => format!("Deploy {}", s.name),
+    });
+    let (name, t, m) = (s.name.clone(), git_tag.clone(), message.clone());
+    let deployment = match with_repo(&state, move |repo| Ok(repo.deploy(&name, t.as_deref(), &m))).await? {
+        Ok(deployment) => deployment,
+        Err(GitError::InvalidName { what: "tag name", reason, .. }) => {
+            return Err(ApiError::invalid_field(
+                "tag_version",
+                &format!("not a valid git tag name: {reason}"),
+            ));
+        }
+        Err(other) => return Err(git_error(other)),
+    };
     record(
         &state,
         &caller.actor("operator"),
         &s,
         RunStatus::Deployed,
-        serde_json::json!({ "tag": tag, "commit": commit, "message": message }),
+        serde_json::json!({
+            "tag": tag,
+            "git_tag": git_tag,
+            "commit": deployment.commit,
+            "deployed_commit": deployment.deployed,
+            "message": message,
+        }),
     )
     .await?;
     Ok(Json(serde_json::json!({
         "status": "deployed",
         "strategy_id": s.id,
         "branch": format!("strategy/{}", s.name),
-        "commit": commit,
+        "commit": deployment.commit,
+        "deployed_commit": deployment.deployed,
         "tag": tag,
+        "git_tag": git_tag,
+        "commit_message": message,
         "message": format!("Strategy {} deployed successfully", s.name),
     })))
 }
@@ -300,4 +392,20 @@ async fn backtest_status(
         },
         "resource_usage": b.resource_usage,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_state_is_the_run_in_progress_else_what_is_on_main() {
+        assert_eq!(current_state("merged", Some("testing")), "testing");
+        assert_eq!(current_state("merged", Some("failed")), "merged");
+        assert_eq!(current_state("registered", Some("failed")), "failed");
+        assert_eq!(current_state("registered", None), "registered");
+        assert_eq!(guide_status(current_state("deployed", Some("deployed"))), "deployed");
+        assert_eq!(guide_status("merged"), "passed");
+        assert_eq!(guide_event("generating"), "generation");
+    }
 }

@@ -7,6 +7,7 @@ mod dlq;
 mod error;
 mod extract;
 mod fallback;
+mod git;
 mod health;
 mod index;
 mod jobs;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(production::router())
         .merge(lifecycle::router())
+        .merge(git::router())
         .merge(dlq::router())
         .merge(workers::router())
         .merge(memory::router())

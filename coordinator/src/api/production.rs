@@ -1,8 +1,11 @@
 //! The prototype's production routes (`/api/production/...`), kept with their documented
 //! request and response shapes so existing clients keep working.
 
+use std::time::Duration;
+
+use algoagent_gitflow::StrategyRepo;
 use algoagent_spec::{BacktestConfig, RuleMode, SCHEMA_VERSION, StrategySpec};
-use algoagent_validate::{Severity, ValidateOptions, validate};
+use algoagent_validate::{Finding, RuleId, RuleKind, Severity, ValidateOptions, validate};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -82,16 +85,24 @@ async fn validate_code(
     })
     .await?;
     let (report, code) = report;
-    let issues: Vec<String> = report.errors().map(|f| f.render()).collect();
+    // The guide's question is safety: only safety findings make code dangerous. Structure
+    // and style findings (no Strategy subclass, no `init`/`next`, ...) say whether the code
+    // is a runnable strategy yet, beside the guide's answer.
+    let is_safety = |f: &&Finding| RuleId::parse(&f.rule).is_none_or(|r| r.kind() == RuleKind::Safety);
+    let dangers: Vec<String> = report.errors().filter(is_safety).map(Finding::render).collect();
+    let structure_issues: Vec<String> =
+        report.errors().filter(|f| !is_safety(f)).map(Finding::render).collect();
     let warnings: Vec<String> =
         report.findings.iter().filter(|f| f.severity != Severity::Error).map(|f| f.render()).collect();
-    if report.accepted() {
+    if dangers.is_empty() {
         Ok(Json(serde_json::json!({
             "status": "validated",
             "safe": true,
             "message": "Code passed all safety checks",
             "formatted_code": code,
             "checks_passed": report.checks_passed(),
+            "strategy_valid": report.accepted(),
+            "structure_issues": structure_issues,
             "warnings": warnings,
             "findings": report.findings,
             "metadata": report.metadata,
@@ -101,9 +112,11 @@ async fn validate_code(
             "status": "rejected",
             "safe": false,
             "message": "Code contains dangerous patterns",
-            "issues": issues,
-            "severity": report.max_severity().map_or("low", Severity::prototype_level),
+            "issues": dangers,
+            "severity": Severity::Error.prototype_level(),
             "checks_passed": report.checks_passed(),
+            "strategy_valid": false,
+            "structure_issues": structure_issues,
             "warnings": warnings,
             "findings": report.findings,
         })))
@@ -143,6 +156,43 @@ async fn live_workers(state: &AppState, kind: &str) -> Result<i64, sqlx::Error> 
     .await
 }
 
+/// How long a health check waits for the Docker engine (or the strategies repository)
+/// before reporting it unavailable: an engine that hangs must not hang the health check.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the Docker engine itself says: whether it answers a ping, and whether it has the
+/// sandbox image. Each question waits at most [`PROBE_TIMEOUT`].
+async fn docker_probe(state: &AppState) -> (bool, bool) {
+    let Some(sandbox) = &state.docker else {
+        return (false, false);
+    };
+    if !matches!(tokio::time::timeout(PROBE_TIMEOUT, sandbox.ping()).await, Ok(Ok(()))) {
+        return (false, false);
+    }
+    (true, matches!(tokio::time::timeout(PROBE_TIMEOUT, sandbox.check_image()).await, Ok(Ok(()))))
+}
+
+/// Whether the strategies repository (where generated code is written, as git objects
+/// only) opens, within [`PROBE_TIMEOUT`].
+async fn repo_probe(state: &AppState) -> bool {
+    let location = state.settings.common.strategy_repo.clone();
+    let cache = state.settings.common.cache_dir.join("git");
+    let open = tokio::task::spawn_blocking(move || StrategyRepo::open_or_init(&location, &cache).map(|_| ()));
+    matches!(tokio::time::timeout(PROBE_TIMEOUT, open).await, Ok(Ok(Ok(()))))
+}
+
+/// The guide's `sandbox_runner` component: the engine's own answer, the image, and the
+/// workers that run sandboxes.
+fn sandbox_runner(state: &AppState, (docker, image): (bool, bool), testers: i64) -> serde_json::Value {
+    serde_json::json!({
+        "available": docker && image && testers > 0,
+        "docker_available": docker,
+        "image": state.settings.sandbox.image,
+        "image_available": image,
+        "workers": testers,
+    })
+}
+
 async fn strategies_health(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
@@ -153,16 +203,24 @@ async fn strategies_health(
     };
     let testers = live_workers(&state, "test").await?;
     let mergers = live_workers(&state, "merge").await?;
-    let healthy = testers > 0 && mergers > 0;
+    let (docker, repo) = tokio::join!(docker_probe(&state), repo_probe(&state));
+    let runner = sandbox_runner(&state, docker, testers);
+    let healthy = runner["available"] == true && repo && mergers > 0;
+    let location = &state.settings.common.strategy_repo;
     Ok((
         if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
         Json(serde_json::json!({
             "overall": if healthy { "healthy" } else { "degraded" },
             "components": {
                 "state_manager": { "available": true, "strategies_tracked": tracked },
+                "safe_tools": {
+                    "available": repo,
+                    "workspace": location,
+                    "writes": "git objects only: a bare repository, no working tree; sandboxed code writes only its container's tmpfs",
+                },
                 "output_validator": { "available": true, "strict_mode": true },
-                "sandbox_runner": { "available": testers > 0, "docker_available": testers > 0, "workers": testers },
-                "git_manager": { "available": mergers > 0, "repo_path": state.settings.common.strategy_repo, "workers": mergers },
+                "sandbox_runner": runner,
+                "git_manager": { "available": repo && mergers > 0, "repo_path": location, "workers": mergers },
             }
         })),
     ))
@@ -177,14 +235,16 @@ async fn backtests_health(
         return Ok(unavailable());
     }
     let testers = live_workers(&state, "test").await?;
+    let runner = sandbox_runner(&state, docker_probe(&state).await, testers);
+    let healthy = runner["available"] == true;
     Ok((
-        if testers > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
         Json(serde_json::json!({
-            "overall": if testers > 0 { "healthy" } else { "degraded" },
+            "overall": if healthy { "healthy" } else { "degraded" },
             "components": {
                 "state_manager": { "available": true },
                 "output_validator": { "available": true, "strict_mode": true },
-                "sandbox_runner": { "available": testers > 0, "docker_available": testers > 0 },
+                "sandbox_runner": runner,
             }
         })),
     ))

@@ -6,10 +6,14 @@
 //! `AlgoAgent-Version-No` and `AlgoAgent-Origin`; it is merged into `main` by a real
 //! two-parent merge commit (`Merge strategy/<name> version <n> (run <uuid>)`). In that merge
 //! the version's directory always wins, so a version merged after a rollback lands exactly.
-//! Deploy is an annotated tag on the strategy's last commit on `main` (tags are global: name
-//! them `<name>/<version>`); rollback is a new commit on `main` restoring the directory as of
-//! an earlier commit (trailers `AlgoAgent-Rollback-To`, `AlgoAgent-Restored-Version`).
-//! History is never rewritten.
+//! Deploy is a deploy commit on `main` carrying the caller's message (the tree unchanged;
+//! trailers `AlgoAgent-Strategy`, `AlgoAgent-Deployed` naming the last commit that changed
+//! the strategy's files, and `AlgoAgent-Tag`), plus, when asked, an annotated tag on it (tags
+//! are global: name them `<name>/<version>`); rollback is a new commit on `main` restoring
+//! the directory as of an earlier commit (trailers `AlgoAgent-Rollback-To`,
+//! `AlgoAgent-Restored-Version`).
+//! History is never rewritten; the only ref ever deleted is the branch of a strategy nothing
+//! of which reached `main` (`cleanup`, on an operator's request).
 //!
 //! Concurrency: every ref move is a compare-and-swap, and an operation that loses a race is
 //! redone from fresh refs (see `refs`), so concurrent workers never lose or duplicate an
@@ -21,6 +25,7 @@
 //! network transports (`default-features = false`), so `https://`, `ssh://` and `host:path`
 //! locations are refused with [`GitError::UnsupportedRemote`]; see `location`.
 
+mod cleanup;
 mod deploy;
 mod error;
 mod history;
@@ -32,6 +37,8 @@ mod refs;
 mod repo;
 mod tree;
 
+pub use cleanup::BranchCleanup;
+pub use deploy::Deployment;
 pub use error::GitError;
 pub use history::{CommitInfo, CommitKind};
 pub use merge::{MergeOutcome, VersionFiles};

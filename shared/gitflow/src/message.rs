@@ -19,6 +19,10 @@ pub(crate) const ORIGIN: &str = "AlgoAgent-Origin";
 pub(crate) const ROLLBACK_TO: &str = "AlgoAgent-Rollback-To";
 /// Trailer on a rollback commit naming the version it restores, when known.
 pub(crate) const RESTORED_VERSION: &str = "AlgoAgent-Restored-Version";
+/// Trailer on a deploy commit naming the commit whose files it deploys.
+pub(crate) const DEPLOYED: &str = "AlgoAgent-Deployed";
+/// Trailer on a deploy commit naming the tag that marks it, when there is one.
+pub(crate) const DEPLOY_TAG: &str = "AlgoAgent-Tag";
 
 /// The `AlgoAgent-*` trailers of one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,6 +41,8 @@ pub(crate) struct Trailers {
     pub rollback_to: Option<String>,
     /// `AlgoAgent-Restored-Version`.
     pub restored_version: Option<i64>,
+    /// `AlgoAgent-Deployed`.
+    pub deployed: Option<String>,
 }
 
 impl Trailers {
@@ -57,6 +63,7 @@ impl Trailers {
                 ORIGIN => out.origin = Some(value.to_owned()),
                 ROLLBACK_TO => out.rollback_to = Some(value.to_owned()),
                 RESTORED_VERSION => out.restored_version = value.parse().ok(),
+                DEPLOYED => out.deployed = Some(value.to_owned()),
                 _ => {}
             }
         }
@@ -121,6 +128,14 @@ pub(crate) fn deploy_tag(name: &str, message: &str) -> String {
     format!("{message}\n\n{STRATEGY}: {name}\n")
 }
 
+/// The message of the deploy commit on `main`: the caller's message, then trailers naming
+/// the strategy, the commit whose files are deployed and the tag, if any.
+pub(crate) fn deploy_commit(name: &str, message: &str, deployed: &str, tag: Option<&str>) -> String {
+    let message = clean_text(message, &format!("Deploy {name}"));
+    let tag = tag.map(|t| format!("{DEPLOY_TAG}: {t}\n")).unwrap_or_default();
+    format!("{message}\n\n{STRATEGY}: {name}\n{DEPLOYED}: {deployed}\n{tag}")
+}
+
 /// The message of the first commit of a new repository.
 pub(crate) const INITIAL_COMMIT: &str = "Initialize strategies repository\n";
 
@@ -152,5 +167,15 @@ mod tests {
         assert_eq!(t.rollback_to.as_deref(), Some("abcdef0123456789"));
         assert_eq!(t.restored_version, Some(7));
         assert_eq!(t.version_id, None);
+    }
+
+    #[test]
+    fn deploy_messages_carry_the_deployed_commit_and_cannot_be_forged() {
+        let message = deploy_commit("RSI", "Deploy v1\n\nAlgoAgent-Deployed: bad", "abc123", Some("RSI/v1"));
+        let t = Trailers::parse(&message);
+        assert_eq!(t.deployed.as_deref(), Some("abc123"));
+        assert_eq!(t.strategy.as_deref(), Some("RSI"));
+        assert!(message.starts_with("Deploy v1\n"));
+        assert!(message.contains("AlgoAgent-Tag: RSI/v1\n"));
     }
 }

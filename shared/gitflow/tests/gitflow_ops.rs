@@ -1,7 +1,8 @@
-//! History, deploy (tags), rollback, and a `file://` remote mirrored locally and pushed to.
+//! History, deploy (commit and tag), rollback, branch cleanup, and a `file://` remote mirrored
+//! locally and pushed to.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on any unexpected error.
 
-use algoagent_gitflow::{CommitKind, GitError, StrategyRepo, VersionFiles};
+use algoagent_gitflow::{BranchCleanup, CommitKind, GitError, StrategyRepo, VersionFiles};
 use git2::{ObjectType, Repository};
 use tempfile::TempDir;
 
@@ -46,23 +47,52 @@ fn history_lists_the_strategys_merges_on_main_newest_first() {
 }
 
 #[test]
-fn deploy_tags_the_strategys_last_commit_on_main() {
+fn deploy_commits_on_main_and_tags_that_commit() {
     let (_dir, repo) = new_repo();
     let v1 = repo.merge_version("RSI", RUN, 1, 1, "generated", "x", &files("1")).unwrap();
     repo.merge_version("Other", RUN, 2, 1, "generated", "x", &files("o")).unwrap();
+    let before = repo.head_of_main().unwrap();
 
-    let commit = repo.deploy("RSI", "RSI/v1.0.0", "Deploy RSI strategy v1.0").unwrap();
+    let deployment = repo.deploy("RSI", Some("RSI/v1.0.0"), "Deploy RSI strategy v1.0").unwrap();
 
-    // Other's later merge did not touch RSI, so the tag is on RSI's own merge.
-    assert_eq!(commit, v1.merge_commit);
+    // Other's later merge did not touch RSI, so RSI's own merge is what is deployed; the
+    // deploy commit is main's new head, with the caller's message and main's tree.
+    assert_eq!(deployment.deployed, v1.merge_commit);
+    assert_eq!(repo.head_of_main().unwrap(), deployment.commit);
     let git = Repository::open_bare(repo.git_dir()).unwrap();
+    let commit = git.find_commit(deployment.commit.parse().unwrap()).unwrap();
+    assert_eq!(commit.parent_id(0).unwrap().to_string(), before);
+    assert_eq!(commit.tree_id(), git.find_commit(before.parse().unwrap()).unwrap().tree_id());
+    let message = commit.message().unwrap();
+    assert!(message.starts_with("Deploy RSI strategy v1.0\n"), "{message}");
+    assert!(message.contains(&format!("AlgoAgent-Deployed: {}", v1.merge_commit)), "{message}");
     let reference = git.find_reference("refs/tags/RSI/v1.0.0").unwrap();
     let tag = reference.peel(ObjectType::Tag).unwrap().into_tag().unwrap();
-    assert_eq!(tag.target_id().to_string(), v1.merge_commit);
+    assert_eq!(tag.target_id().to_string(), deployment.commit);
     assert!(tag.message().unwrap().starts_with("Deploy RSI strategy v1.0"));
     assert_eq!(tag.tagger().unwrap().name(), Some("AlgoAgent"));
-    // Same tag, same commit: accepted again.
-    assert_eq!(repo.deploy("RSI", "RSI/v1.0.0", "again").unwrap(), commit);
+    // Same tag, same files: that deploy again, and no new commit.
+    assert_eq!(repo.deploy("RSI", Some("RSI/v1.0.0"), "again").unwrap(), deployment);
+    assert_eq!(repo.head_of_main().unwrap(), deployment.commit);
+    // The strategy's history (commits that changed its files) has no deploy commit in it.
+    assert!(repo.history("RSI").unwrap().iter().all(|c| c.commit != deployment.commit));
+}
+
+#[test]
+fn an_untagged_deploy_is_a_commit_made_once_per_request() {
+    let (_dir, repo) = new_repo();
+    let v1 = repo.merge_version("RSI", RUN, 1, 1, "generated", "x", &files("1")).unwrap();
+
+    let first = repo.deploy("RSI", None, "Deploy without a tag").unwrap();
+    let retried = repo.deploy("RSI", None, "Deploy without a tag").unwrap();
+    let other = repo.deploy("RSI", None, "Deploy again").unwrap();
+
+    assert_eq!(first.deployed, v1.merge_commit);
+    assert_eq!(retried, first);
+    assert_ne!(other.commit, first.commit);
+    assert_eq!(repo.head_of_main().unwrap(), other.commit);
+    let git = Repository::open_bare(repo.git_dir()).unwrap();
+    assert!(git.tag_names(None).unwrap().is_empty());
 }
 
 #[test]
@@ -70,16 +100,16 @@ fn deploy_refuses_bad_tag_names_and_a_tag_that_points_elsewhere() {
     let (_dir, repo) = new_repo();
     repo.merge_version("RSI", RUN, 1, 1, "generated", "x", &files("1")).unwrap();
     for bad in ["", "v1..2", "v 1", "-v1", "v1~", "v1^", "v1:x", "v1.lock", "a//b", "v1\n"] {
-        let err = repo.deploy("RSI", bad, "m").unwrap_err();
+        let err = repo.deploy("RSI", Some(bad), "m").unwrap_err();
         assert!(matches!(err, GitError::InvalidName { .. }), "{bad:?}: {err:?}");
     }
-    repo.deploy("RSI", "v1", "m").unwrap();
+    repo.deploy("RSI", Some("v1"), "m").unwrap();
     repo.merge_version("RSI", RUN, 2, 2, "fixed", "x", &files("2")).unwrap();
 
-    let err = repo.deploy("RSI", "v1", "m").unwrap_err();
+    let err = repo.deploy("RSI", Some("v1"), "m").unwrap_err();
 
     assert!(matches!(err, GitError::Conflict(_)), "{err:?}");
-    assert!(matches!(repo.deploy("Nope", "v9", "m"), Err(GitError::NotFound(_))));
+    assert!(matches!(repo.deploy("Nope", Some("v9"), "m"), Err(GitError::NotFound(_))));
 }
 
 #[test]
@@ -148,14 +178,15 @@ fn a_file_remote_is_mirrored_and_pushed_to() {
     assert_eq!(host_a.remote_url(), Some(url.as_str()));
     assert!(host_a.git_dir().starts_with(dir.path().join("cache-a")));
     let out = host_a.merge_version("RSI", RUN, 1, 1, "generated", "x", &files("remote")).unwrap();
-    let commit = host_a.deploy("RSI", "RSI/v1", "deploy").unwrap();
+    let deployment = host_a.deploy("RSI", Some("RSI/v1"), "deploy").unwrap();
 
     let remote = Repository::open_bare(&remote_path).unwrap();
     assert_eq!(remote.head().unwrap().name(), Some("refs/heads/main"));
-    assert_eq!(remote.refname_to_id("refs/heads/main").unwrap().to_string(), out.merge_commit);
+    assert_eq!(remote.refname_to_id("refs/heads/main").unwrap().to_string(), deployment.commit);
+    assert_eq!(deployment.deployed, out.merge_commit);
     assert_eq!(remote.refname_to_id("refs/heads/strategy/RSI").unwrap().to_string(), out.version_commit);
     let tag = remote.find_reference("refs/tags/RSI/v1").unwrap();
-    assert_eq!(tag.peel_to_commit().unwrap().id().to_string(), commit);
+    assert_eq!(tag.peel_to_commit().unwrap().id().to_string(), deployment.commit);
     // Only the bounded pool of scratch refs besides main, the branch and the tag.
     let others: Vec<String> = remote
         .references()
@@ -183,4 +214,30 @@ fn a_missing_file_remote_is_reported_as_not_found() {
     let url = format!("file://{}/absent.git", dir.path().display());
     let err = StrategyRepo::open_or_init(&url, dir.path()).unwrap_err();
     assert!(matches!(err, GitError::NotFound(_)), "{err:?}");
+}
+
+#[test]
+fn only_a_branch_whose_tip_is_not_on_main_is_deleted_and_a_dry_run_deletes_nothing() {
+    let (_dir, repo) = new_repo();
+    let merged = repo.merge_version("RSI", RUN, 1, 1, "generated", "x", &files("1")).unwrap();
+    let git = Repository::open_bare(repo.git_dir()).unwrap();
+    let main = git.find_reference("refs/heads/main").unwrap().peel_to_commit().unwrap();
+    let sig = git2::Signature::now("t", "t@example.com").unwrap();
+    let stray = git.commit(None, &sig, &sig, "unmerged", &main.tree().unwrap(), &[&main]).unwrap();
+    git.reference("refs/heads/strategy/Stray", stray, false, "test").unwrap();
+
+    let dry = repo.delete_unmerged_branch("Stray", true).unwrap();
+    let kept = git.refname_to_id("refs/heads/strategy/Stray").is_ok();
+    let real = repo.delete_unmerged_branch("Stray", false).unwrap();
+    let on_main = repo.delete_unmerged_branch("RSI", false).unwrap();
+    let absent = repo.delete_unmerged_branch("Stray", false).unwrap();
+
+    assert_eq!(dry, BranchCleanup::Deleted { tip: stray.to_string() });
+    assert!(kept, "a dry run deletes nothing");
+    assert_eq!(real, BranchCleanup::Deleted { tip: stray.to_string() });
+    assert!(git.refname_to_id("refs/heads/strategy/Stray").is_err());
+    assert_eq!(on_main, BranchCleanup::Merged { tip: merged.version_commit.clone() });
+    assert!(git.refname_to_id("refs/heads/strategy/RSI").is_ok());
+    assert_eq!(absent, BranchCleanup::Absent);
+    assert!(matches!(repo.delete_unmerged_branch("../x", true), Err(GitError::InvalidName { .. })));
 }

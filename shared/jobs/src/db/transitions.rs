@@ -11,7 +11,7 @@ use algoagent_core::{JobId, StrategyId};
 /// One state change to record.
 #[derive(Debug, Clone)]
 pub struct Transition {
-    /// `run`, `job`, `strategy` or `dead_letter`.
+    /// `run`, `job`, `strategy`, `dead_letter` or `branch` (a deleted strategy branch).
     pub entity_type: &'static str,
     /// The entity's id as text.
     pub entity_id: String,
