@@ -209,6 +209,7 @@ pub async fn outcome(
             }
             outbox::push(&mut tx, &retry_message(ctx, &envelope, tier)).await?;
             tx.commit().await?;
+            metrics::counter!("algoagent_job_retries_total", "kind" => kind.as_str()).increment(1);
             tracing::info!(retry_in_s = tier.as_secs(), "transient failure; retry scheduled");
         }
     }
@@ -292,6 +293,7 @@ pub async fn dead_letter_raw(
     .await?;
     outbox::push(&mut tx, &dead_letter_message(ctx, raw, kind, reason, error)).await?;
     tx.commit().await?;
+    count_dead_letter(kind, reason);
     Ok(())
 }
 
@@ -336,6 +338,17 @@ pub async fn dead(
     let outcome = JobOutcome::Dead { reason: reason.to_owned(), error: error.to_owned() };
     outbox::push(&mut tx, &event_message(ctx, row, envelope.kind, outcome)).await?;
     tx.commit().await?;
+    count_dead_letter(Some(envelope.kind.as_str()), reason);
     tracing::warn!(reason, error, "job dead-lettered");
     Ok(())
+}
+
+/// Counts a committed dead letter by kind and reason (a closed set of words).
+fn count_dead_letter(kind: Option<&str>, reason: &str) {
+    metrics::counter!(
+        "algoagent_dead_letters_total",
+        "kind" => kind.unwrap_or("unknown").to_owned(),
+        "reason" => reason.to_owned()
+    )
+    .increment(1);
 }

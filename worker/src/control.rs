@@ -23,12 +23,14 @@ struct Control {
 
 /// Runs until `cancel` fires, reconnecting with backoff.
 pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
+    metrics::counter!("algoagent_amqp_reconnects_total", "role" => "control").increment(0);
     let mut backoff = Backoff::default();
     loop {
         match session(&ctx, &cancel).await {
             Ok(()) => return,
             Err(err) => {
                 tracing::warn!(error = %err, "control listener lost the broker; reconnecting");
+                metrics::counter!("algoagent_amqp_reconnects_total", "role" => "control").increment(1);
                 if sleep_or_cancel(backoff.next_delay(), &cancel).await {
                     return;
                 }

@@ -46,6 +46,7 @@ fn parse_kind(s: &str) -> Result<JobKind, String> {
 /// Runs the worker until `cancel` fires, then drains and returns.
 pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> anyhow::Result<()> {
     let recorder = shared::metrics::install()?;
+    metrics_http::baseline(&args.kinds);
     let metrics_listener = match args.metrics_addr {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)

@@ -53,12 +53,14 @@ pub async fn consume<F, Fut>(
     F: Fn(Delivery) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    metrics::counter!("algoagent_amqp_reconnects_total", "role" => "consumer").increment(0);
     let mut backoff = Backoff::default();
     loop {
         match session(&config, &permits, &tracker, &cancel, &handle).await {
             Ok(()) => return,
             Err(err) => {
                 tracing::warn!(queue = %config.queue, error = %err, source = ?std::error::Error::source(&err), "consumer lost the broker; reconnecting");
+                metrics::counter!("algoagent_amqp_reconnects_total", "role" => "consumer").increment(1);
                 if sleep_or_cancel(backoff.next_delay(), &cancel).await {
                     return;
                 }

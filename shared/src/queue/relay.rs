@@ -56,6 +56,8 @@ impl Relay {
 
     /// Runs until `cancel` fires, reconnecting with backoff; flushes once more on the way out.
     pub async fn run(self, cancel: CancellationToken) {
+        // Present from the start, so a rate over it is 0 rather than missing.
+        metrics::counter!("algoagent_amqp_reconnects_total", "role" => "relay").increment(0);
         let mut backoff = Backoff::default();
         loop {
             let result = self.session(&cancel).await;
@@ -64,6 +66,7 @@ impl Relay {
                 Ok(()) => return,
                 Err(err) => {
                     tracing::warn!(error = %err, source = ?std::error::Error::source(&err), "outbox relay lost a dependency; reconnecting");
+                    metrics::counter!("algoagent_amqp_reconnects_total", "role" => "relay").increment(1);
                     if sleep_or_cancel(backoff.next_delay(), &cancel).await {
                         return;
                     }
@@ -103,6 +106,7 @@ impl Relay {
     pub async fn flush(&self, channel: &Channel) -> Result<usize, QueueError> {
         let mut tx = self.pool.begin().await.map_err(crate::db::DbError::from)?;
         let rows = outbox::claim(&mut tx, BATCH).await?;
+        let claimed = std::time::Instant::now();
         if rows.is_empty() {
             return Ok(0);
         }
@@ -122,6 +126,10 @@ impl Relay {
         tx.commit().await.map_err(crate::db::DbError::from)?;
         self.stats.published.fetch_add(ids.len() as u64, Ordering::Relaxed);
         metrics::counter!("algoagent_outbox_published_total").increment(ids.len() as u64);
+        let publishing = claimed.elapsed().as_secs_f64();
+        for row in &rows {
+            metrics::histogram!("algoagent_outbox_relay_lag_seconds").record(row.age_seconds + publishing);
+        }
         Ok(ids.len())
     }
 }
