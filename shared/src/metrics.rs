@@ -7,6 +7,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Renders this process's metrics for `/metrics` (re-exported so the binaries need not name
+/// the exporter crate).
 pub use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 use tokio_util::sync::CancellationToken;
