@@ -89,19 +89,30 @@ async fn the_worker_and_the_coordinator_export_what_one_run_did() {
         value(&coordinator, "algoagent_http_request_duration_seconds_count", &[("route", "/api/runs")])
             >= 1.0
     );
-    assert_eq!(value(&coordinator, "algoagent_run_transitions_total", &[("to", "merged")]), 1.0);
     assert_eq!(value(&coordinator, "algoagent_runs", &[("status", "merged")]), 1.0);
     assert_eq!(value(&coordinator, "algoagent_postgres_scrape_success", &[]), 1.0);
     assert_eq!(value(&coordinator, "algoagent_dead_letters_open", &[]), 0.0);
 
-    // Every message of the run was published by one relay or the other, and timed.
+    // Every message of the run was published by one relay or the other, and timed, and the
+    // coordinator counted the run's last transition. Both are counted after their commit,
+    // which may trail what the run's state already shows: scrape again until they settle.
     // (A relay that never won a row has no sample.)
-    let both = |name: &str| {
-        prom::sum(&worker, name, &[]).unwrap_or(0.0) + prom::sum(&coordinator, name, &[]).unwrap_or(0.0)
-    };
-    let (published, lagged) =
-        (both("algoagent_outbox_published_total"), both("algoagent_outbox_relay_lag_seconds_count"));
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&env.pool).await.unwrap();
+    let worker_url = env.worker_metrics_url(0).to_owned();
+    let coordinator_url = format!("{}/metrics", env.api);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (published, lagged, merged) = loop {
+        let (w, c) = (scrape(&worker_url).await, scrape(&coordinator_url).await);
+        let both =
+            |name: &str| prom::sum(&w, name, &[]).unwrap_or(0.0) + prom::sum(&c, name, &[]).unwrap_or(0.0);
+        let published = both("algoagent_outbox_published_total");
+        let merged = prom::sum(&c, "algoagent_run_transitions_total", &[("to", "merged")]).unwrap_or(0.0);
+        if (published >= rows as f64 && merged >= 1.0) || std::time::Instant::now() > deadline {
+            break (published, both("algoagent_outbox_relay_lag_seconds_count"), merged);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(merged, 1.0);
     assert_eq!(published, rows as f64);
     assert_eq!(lagged, rows as f64);
     env.shutdown().await.unwrap();
