@@ -91,6 +91,7 @@ pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
         .await?;
     }
     tx.commit().await?;
+    metrics::counter!("algoagent_run_transitions_total", "to" => step.to.as_str()).increment(1);
     tracing::info!(from = %step.from, to = %step.to, "run advanced");
     Ok(())
 }
@@ -105,5 +106,7 @@ async fn poison(state: &AppState, raw: &[u8], error: &str) -> anyhow::Result<()>
     )
     .await?;
     tx.commit().await?;
+    metrics::counter!("algoagent_dead_letters_total", "kind" => "unknown", "reason" => "undecodable_event")
+        .increment(1);
     Ok(())
 }

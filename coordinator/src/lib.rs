@@ -102,6 +102,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// Runs every coordinator subsystem until `cancel` fires.
 pub async fn run(settings: Settings, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
+    let recorder = algoagent_runtime::metrics::install()?;
     let pool = algoagent_jobs::db::connect(&settings.common.database_url, 16).context("database settings")?;
     migrate_with_retry(&pool, &cancel).await?;
     warn_if_open(&pool, &settings).await;
@@ -123,11 +124,13 @@ pub async fn run(settings: Settings, listener: TcpListener, cancel: Cancellation
         relay_stats: Arc::clone(&relay.stats),
         limiter,
         docker,
+        recorder: recorder.clone(),
     };
 
     let mut tasks = tokio::task::JoinSet::new();
     let relay_cancel = CancellationToken::new();
     tasks.spawn(relay.run(relay_cancel.clone()));
+    tasks.spawn(algoagent_runtime::metrics::upkeep(recorder, cancel.clone()));
     tasks.spawn(events::run(state.clone(), cancel.clone()));
     tasks.spawn(reaper::run(state.clone(), cancel.clone()));
 

@@ -15,12 +15,16 @@ const REAPER_LOCK: i64 = 0x7265_6170;
 
 /// Reaps every few seconds until cancelled.
 pub async fn run(state: AppState, cancel: CancellationToken) {
+    metrics::counter!("algoagent_leases_expired_total").increment(0);
     let every =
         (state.settings.common.lease_ttl / 4).clamp(Duration::from_millis(500), Duration::from_secs(10));
     loop {
         match reap_once(&state).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(requeued = n, "reaper requeued jobs with expired leases"),
+            Ok(n) => {
+                tracing::info!(requeued = n, "reaper requeued jobs with expired leases");
+                metrics::counter!("algoagent_leases_expired_total").increment(n as u64);
+            }
             Err(err) => tracing::warn!(error = format!("{err:#}"), "reaper tick failed"),
         }
         if algoagent_runtime::backoff::sleep_or_cancel(every, &cancel).await {

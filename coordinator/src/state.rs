@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::settings::Settings;
 use algoagent_cache::RateLimiter;
 use algoagent_jobs::queue::{Names, RelayStats};
+use algoagent_runtime::metrics::PrometheusHandle;
 use algoagent_sandbox::Sandbox;
 use sqlx::PgPool;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     /// A client of the Docker engine (`DOCKER_HOST` or the local socket), so health reports
     /// the engine's own answer; `None` when no client could be made (health says unavailable).
     pub docker: Option<Arc<Sandbox>>,
+    /// This process's `metrics` recorder, rendered by `GET /metrics`.
+    pub recorder: PrometheusHandle,
 }
 
 impl AppState {

@@ -1,8 +1,10 @@
 //! `deploy/` only uses metrics that exist: every `algoagent_*` metric in the Prometheus alert
-//! rules and in every query of the Grafana dashboard is emitted by a live coordinator's
-//! `GET /metrics` (after a merged run, LLM accounting included), every label they match on or
-//! aggregate by is a label of that metric, and every label value they match is one the code
-//! can write. The alert rules, the dashboard and the provisioning files are well-formed.
+//! rules and in every query of the Grafana dashboard is emitted by a live coordinator's or a
+//! live worker's `GET /metrics` (after a run that went through the LLM, a refusal, a fix, a
+//! rate-limit wait and a merge, plus a dead letter), every label they match on or aggregate
+//! by is a label of that metric, and every label value they match is one the code can write.
+//! The dashboard shows every metric family there is. The alert rules, the dashboard and the
+//! provisioning files are well-formed.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +16,23 @@ use algoagent_tests::TestEnv;
 use algoagent_tests::fake_llm::{FakeLlm, Reply, valid_strategy};
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
+
+/// Outcomes a finished job is counted with (`algoagent_jobs_finished_total`).
+const JOB_OUTCOMES: [&str; 4] = ["succeeded", "failed", "transient", "poison"];
+
+/// How a sandbox run can end (`SandboxRun::exit_reason`, `SandboxError::exit_reason`).
+const EXIT_REASONS: [&str; 10] = [
+    "ok",
+    "timeout",
+    "oom",
+    "code_error",
+    "invalid_request",
+    "output_limit",
+    "no_result",
+    "cancelled",
+    "image_missing",
+    "engine_error",
+];
 
 /// Outcomes an LLM request is recorded with (`algoagent_core::LlmCall::outcome`).
 const LLM_OUTCOMES: [&str; 9] =
@@ -255,14 +274,41 @@ fn label_list(toks: &[Tok], open: usize) -> (Vec<String>, usize) {
 
 /// The values the code can write for `label` of `metric`, where they are a closed set.
 fn known_values(metric: &str, label: &str, value: &str) -> Option<bool> {
+    let llm = metric.starts_with("algoagent_llm_");
     match (metric, label) {
         ("algoagent_runs", "status") => Some(value.parse::<RunStatus>().is_ok()),
+        ("algoagent_run_transitions_total", "to") => Some(value.parse::<RunStatus>().is_ok()),
         ("algoagent_jobs", "status") => Some(value.parse::<JobStatus>().is_ok()),
-        ("algoagent_jobs", "kind") => Some(JobKind::ALL.iter().any(|k| k.as_str() == value)),
-        ("algoagent_llm_requests_total", "outcome") => Some(LLM_OUTCOMES.contains(&value)),
+        ("algoagent_dead_letters_total", "kind") => {
+            Some(value == "unknown" || JobKind::ALL.iter().any(|k| k.as_str() == value))
+        }
+        (_, "kind") => Some(JobKind::ALL.iter().any(|k| k.as_str() == value)),
+        ("algoagent_jobs_finished_total", "outcome") => Some(JOB_OUTCOMES.contains(&value)),
+        ("algoagent_sandbox_runs_total", "exit_reason") => Some(EXIT_REASONS.contains(&value)),
+        (_, "outcome") if llm => Some(LLM_OUTCOMES.contains(&value)),
         ("algoagent_llm_tokens_total", "type") => Some(["prompt", "completion"].contains(&value)),
+        ("algoagent_git_merge_conflicts_total", "type") => {
+            Some(["ref_race", "ref_locked", "push_rejected", "content"].contains(&value))
+        }
+        (_, "budget") => Some(["llm_requests", "llm_tokens", "submissions"].contains(&value)),
+        (_, "role") => Some(["consumer", "control", "relay"].contains(&value)),
         _ => None,
     }
+}
+
+/// The metric family a sample name belongs to: a histogram's `_bucket`, `_sum` and `_count`
+/// series are one family with the name its `# TYPE` line announces.
+fn family<'a>(name: &'a str, catalog: &Catalog) -> &'a str {
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix).filter(|base| catalog.contains_key(*base)))
+        .unwrap_or(name)
+}
+
+/// An unsafe module (imports `os`): the validator refuses it.
+fn unsafe_strategy(class: &str) -> String {
+    valid_strategy(class)
+        .replace("from backtesting import Strategy\n", "import os\nfrom backtesting import Strategy\n")
 }
 
 /// What is wrong with `expr` against the metrics of `catalog`: unknown `algoagent_*`
@@ -491,9 +537,15 @@ fn the_dashboard_is_grafana_json_whose_panels_have_titles_and_queries_on_the_pro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_and_label_the_alerts_and_the_dashboard_use_is_emitted_by_metrics() {
-    // Arrange: a coordinator and one worker whose code provider is a scripted
-    // OpenAI-compatible endpoint, so that one merged run creates the LLM series too.
-    let fake = FakeLlm::start(vec![Reply::json(valid_strategy("SmaCross"), "SmaCross")]).await;
+    // Arrange: a coordinator, a worker for the model steps and one for the rest, whose code
+    // provider is a scripted OpenAI-compatible endpoint: broken JSON (retried at once, so it
+    // waits for the budget of 6 requests a minute), unsafe code (refused), then a fix.
+    let fake = FakeLlm::start(vec![
+        Reply::Raw("this is not JSON".into()),
+        Reply::json(unsafe_strategy("SmaCross"), "SmaCross"),
+        Reply::json(valid_strategy("SmaCross"), "SmaCross"),
+    ])
+    .await;
     let mut env = TestEnv::new().await.unwrap();
     for (k, v) in [
         ("LLM_PROVIDER", "openai"),
@@ -501,28 +553,65 @@ async fn every_metric_and_label_the_alerts_and_the_dashboard_use_is_emitted_by_m
         ("OPENAI_API_KEY", "sk-test-deploy-assets"),
         ("LLM_MODEL", "fake-model"),
         ("LLM_PRICES", "fake-model=1/2"),
+        ("LLM_RPM", "6"),
+        ("LLM_RATE_WAIT_SECS", "30"),
     ] {
         env.extra_env.push((k.into(), v.into()));
     }
     env.start_coordinator().await.unwrap();
-    env.start_worker(&[]).await.unwrap();
+    env.start_worker(&["generate", "fix"]).await.unwrap();
+    env.start_worker(&["validate", "test", "merge"]).await.unwrap();
     let run_id = env.submit_example("sma_crossover.json").await.unwrap();
-    let run = env.wait_for_run(&run_id, Duration::from_secs(240)).await.unwrap();
+    let run = env.wait_for_run(&run_id, Duration::from_secs(300)).await.unwrap();
     assert_eq!(run["status"], "merged", "run {run_id} ended {}: {}", run["status"], run["error"]);
+    // A message no worker can decode: one dead letter.
+    let (_conn, channel) = env.amqp_channel().await.unwrap();
+    algoagent_jobs::queue::publish_confirmed(
+        &channel,
+        &env.names().jobs_exchange(),
+        "generate",
+        b"not an envelope",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    // Worker 0 serves generate; it counts the dead letter once it is committed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = reqwest::get(env.worker_metrics_url(0)).await.unwrap().text().await.unwrap();
+        if text.contains(r#"algoagent_dead_letters_total{kind="unknown",reason="undecodable"} 1"#) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the poison message was never dead-lettered:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
-    // Act
-    let resp = reqwest::get(format!("{}/metrics", env.api)).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let exposition = resp.text().await.unwrap();
-    let catalog = parse_exposition(&exposition);
+    // Act: scrape every process.
+    let mut urls = vec![format!("{}/metrics", env.api)];
+    urls.extend((0..env.worker_count()).map(|i| env.worker_metrics_url(i).to_owned()));
+    let mut exposition = String::new();
+    let mut catalog = Catalog::new();
+    for url in &urls {
+        let resp = reqwest::get(url).await.unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        let text = resp.text().await.unwrap();
+        for (metric, labels) in parse_exposition(&text) {
+            catalog.entry(metric).or_default().extend(labels);
+        }
+        exposition.push_str(&text);
+    }
 
     // Assert: the labelled series exist, so label checks below are meaningful.
     for (metric, labels) in [
         ("algoagent_runs", &["status"][..]),
         ("algoagent_jobs", &["kind", "status"][..]),
         ("algoagent_llm_requests_total", &["provider", "model", "outcome"][..]),
-        ("algoagent_llm_tokens_total", &["provider", "model", "type"][..]),
-        ("algoagent_llm_cost_usd_total", &["provider", "model"][..]),
+        ("algoagent_llm_tokens_total", &["provider", "model", "outcome", "type"][..]),
+        ("algoagent_llm_cost_usd_total", &["provider", "model", "outcome"][..]),
+        ("algoagent_validator_refusals_total", &["rule"][..]),
+        ("algoagent_dead_letters_total", &["kind", "reason"][..]),
+        ("algoagent_ratelimit_wait_seconds_bucket", &["budget", "le"][..]),
+        ("algoagent_http_requests_total", &["method", "route", "status"][..]),
     ] {
         let have = catalog.get(metric).unwrap_or_else(|| panic!("{metric} missing:\n{exposition}"));
         assert!(labels.iter().all(|l| have.contains(*l)), "{metric} has labels {have:?}:\n{exposition}");
@@ -542,9 +631,18 @@ async fn every_metric_and_label_the_alerts_and_the_dashboard_use_is_emitted_by_m
     }
     assert!(problems.is_empty(), "deploy/ uses what /metrics does not emit:\n{}", problems.join("\n"));
 
-    // The dashboard shows every metric there is.
-    let shown: BTreeSet<String> = dashboard.iter().flat_map(|(_, e)| metrics_in(&tokenize(e))).collect();
-    let missing: Vec<&String> = catalog.keys().filter(|m| is_ours(m) && !shown.contains(*m)).collect();
+    // The dashboard shows every metric family there is.
+    let shown: BTreeSet<String> = dashboard
+        .iter()
+        .flat_map(|(_, e)| metrics_in(&tokenize(e)))
+        .map(|m| family(&m, &catalog).to_owned())
+        .collect();
+    let missing: Vec<&str> = catalog
+        .keys()
+        .filter(|m| is_ours(m))
+        .map(|m| family(m, &catalog))
+        .filter(|m| !shown.contains(*m))
+        .collect();
     assert!(missing.is_empty(), "no dashboard panel shows {missing:?}");
     env.shutdown().await.unwrap();
 }

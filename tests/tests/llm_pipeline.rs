@@ -108,12 +108,14 @@ async fn valid_structured_code_is_merged_accounted_and_the_key_stays_secret() {
     assert_eq!(run["llm"]["calls"], 1);
     assert!(run["llm"]["cost_usd"].as_f64().unwrap() > 0.0, "{}", run["llm"]);
     assert_eq!(fake.request_count(), 1);
-    let metrics = reqwest::get(format!("{}/metrics", env.api)).await.unwrap().text().await.unwrap();
+    // The worker that made the request counts it; the coordinator counts runs from Postgres.
+    let worker = reqwest::get(env.worker_metrics_url(0)).await.unwrap().text().await.unwrap();
     assert!(
-        metrics
+        worker
             .contains(r#"algoagent_llm_requests_total{provider="openai",model="fake-model",outcome="ok"} 1"#),
-        "{metrics}"
+        "{worker}"
     );
+    let metrics = reqwest::get(format!("{}/metrics", env.api)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains(r#"algoagent_runs{status="merged"} 1"#), "{metrics}");
     assert_eq!(fake.auth.lock().unwrap()[0].as_deref(), Some(format!("Bearer {key}").as_str()));
     // The sandbox containers this worker keeps warm carry no secret either.
@@ -248,6 +250,14 @@ async fn a_429_with_retry_after_becomes_a_retry_not_a_failure() {
     let outcomes: Vec<String> =
         sqlx::query_scalar("SELECT outcome FROM llm_calls ORDER BY id").fetch_all(&env.pool).await.unwrap();
     assert_eq!(outcomes, ["http_429", "ok"]);
+    // The worker counted the retry and the transient end of the first attempt.
+    let worker = reqwest::get(env.worker_metrics_url(0)).await.unwrap().text().await.unwrap();
+    assert!(worker.contains(r#"algoagent_job_retries_total{kind="generate"} 1"#), "{worker}");
+    assert!(
+        worker.contains(r#"algoagent_jobs_finished_total{kind="generate",outcome="transient"} 1"#),
+        "{worker}"
+    );
+    assert!(worker.contains(r#"algoagent_jobs_started_total{kind="generate"} 2"#), "{worker}");
     env.shutdown().await.unwrap();
 }
 

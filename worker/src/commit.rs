@@ -162,6 +162,7 @@ pub async fn outcome(
             let mut tx = ctx.pool.begin().await?;
             if settler.retry(&mut tx, row, &envelope, &error, tier).await? {
                 tx.commit().await?;
+                metrics::counter!("algoagent_job_retries_total", "kind" => kind.as_str()).increment(1);
                 tracing::info!(retry_in_s = tier.as_secs(), "transient failure; retry scheduled");
             }
         }

@@ -160,6 +160,7 @@ impl InFlight {
             match db {
                 Ok(false) => {
                     tracing::warn!(job_id = %id, "lease lost to another attempt; stopping the job");
+                    metrics::counter!("algoagent_lease_losses_total").increment(1);
                     running.cancel.cancel();
                 }
                 Ok(true) => {}

@@ -23,8 +23,15 @@ struct Control {
 
 /// Runs until `cancel` fires, reconnecting with backoff.
 pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
-    reconnect("control listener", Backoff::default(), &cancel, |connected| session(&ctx, &cancel, connected))
-        .await;
+    metrics::counter!("algoagent_amqp_reconnects_total", "role" => "control").increment(0);
+    reconnect("control listener", Backoff::default(), &cancel, |connected| async {
+        let result = session(&ctx, &cancel, connected).await;
+        if result.is_err() {
+            metrics::counter!("algoagent_amqp_reconnects_total", "role" => "control").increment(1);
+        }
+        result
+    })
+    .await;
 }
 
 async fn session(

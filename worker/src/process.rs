@@ -3,7 +3,7 @@
 //! run moves on, poison -> dead-letter. The delivery is acked only after its outcome is
 //! committed (invariant 3); if Postgres itself is unreachable the delivery is requeued.
 
-use algoagent_core::{JobEnvelope, JobKind};
+use algoagent_core::{JobEnvelope, JobError, JobKind};
 use algoagent_jobs::db::jobs::ClaimOutcome;
 use lapin::message::Delivery;
 use tokio_util::sync::CancellationToken;
@@ -87,6 +87,12 @@ async fn run_claimed(ctx: &WorkerContext, envelope: &JobEnvelope, owner: &str) -
         }
         ClaimOutcome::Claimed(row) => {
             tracing::Span::current().record("attempt", row.attempt);
+            let kind = envelope.kind.as_str();
+            metrics::counter!("algoagent_jobs_started_total", "kind" => kind).increment(1);
+            if let Some(wait) = row.started_at.and_then(|s| (s - row.enqueued_at).to_std().ok()) {
+                metrics::histogram!("algoagent_job_queue_wait_seconds", "kind" => kind)
+                    .record(wait.as_secs_f64());
+            }
             let cancel = CancellationToken::new();
             ctx.in_flight.insert(
                 row.id,
@@ -101,6 +107,11 @@ async fn run_claimed(ctx: &WorkerContext, envelope: &JobEnvelope, owner: &str) -
             let started = std::time::Instant::now();
             let outcome = handlers::run(ctx, &row, &envelope.payload, &cancel).await;
             ctx.in_flight.remove(row.id);
+            let elapsed = started.elapsed();
+            metrics::histogram!("algoagent_job_duration_seconds", "kind" => kind)
+                .record(elapsed.as_secs_f64());
+            metrics::counter!("algoagent_jobs_finished_total", "kind" => kind, "outcome" => outcome_label(&outcome))
+                .increment(1);
             let kind: JobKind = envelope.kind;
             match &outcome {
                 Ok(_) => {
@@ -118,4 +129,14 @@ async fn run_claimed(ctx: &WorkerContext, envelope: &JobEnvelope, owner: &str) -
 /// Looks at the job again once the lease of the worker holding it has run out.
 async fn recheck_later(ctx: &WorkerContext, envelope: &JobEnvelope) -> anyhow::Result<()> {
     Ok(ctx.settler.recheck_later(&ctx.pool, envelope, ctx.settings.common.lease_ttl).await?)
+}
+
+/// The `outcome` label of a finished job: how its handler ended, by failure class.
+fn outcome_label(outcome: &Result<commit::Effect, JobError>) -> &'static str {
+    match outcome {
+        Ok(_) => "succeeded",
+        Err(JobError::Permanent(_)) => "failed",
+        Err(JobError::Transient(_) | JobError::RetryAfter { .. }) => "transient",
+        Err(JobError::Poison(_)) => "poison",
+    }
 }

@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit::refuse_oversized))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(metrics::observe))
         .with_state(state)
 }
 

@@ -124,6 +124,7 @@ async fn check_submission_budget(state: &AppState, headers: &HeaderMap) -> Resul
     match state.limiter.check(&bucket, state.settings.submit_rpm, state.settings.submit_burst, 1).await {
         Ok(decision) if decision.allowed => Ok(()),
         Ok(decision) => {
+            metrics::counter!("algoagent_ratelimit_exhausted_total", "budget" => "submissions").increment(1);
             let secs = decision.retry_after.as_secs_f64().ceil().max(1.0);
             Err(ApiError::client(
                 StatusCode::TOO_MANY_REQUESTS,

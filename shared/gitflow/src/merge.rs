@@ -167,6 +167,7 @@ impl StrategyRepo {
         let theirs = repo.find_commit(version)?;
         let mut index = repo.merge_commits(&ours, &theirs, None)?;
         if index.has_conflicts() {
+            super::refs::count_conflict("content");
             resolve_own_dir_conflicts(&mut index, req.name)?;
         }
         let merged = index.write_tree_to(repo)?;

@@ -78,12 +78,15 @@ pub(crate) fn with_retries<T>(
             Ok(Some(value)) => return Ok(value),
             Ok(None) => {
                 tracing::debug!(op, attempt = n, "lost a race on a reference; retrying");
+                count_conflict("ref_race");
             }
             Err(GitError::Git(e)) if is_race(&e) => {
                 tracing::debug!(op, attempt = n, error = %e, "reference busy; retrying");
+                count_conflict("ref_locked");
             }
             Err(e @ GitError::PushRejected { .. }) => {
                 tracing::debug!(op, attempt = n, error = %e, "push refused; retrying");
+                count_conflict("push_rejected");
             }
             Err(e) => return Err(e),
         }
@@ -256,6 +259,12 @@ fn push(repo: &Repository, url: &str, specs: &[String]) -> Result<(), GitError> 
         Some((refname, message)) => Err(GitError::PushRejected { refname, message }),
         None => Ok(()),
     }
+}
+
+/// Counts a conflict met while merging: a lost race on a reference (`ref_race`, `ref_locked`,
+/// `push_rejected`, each retried) or a content conflict (`content`, see `merge.rs`).
+pub(crate) fn count_conflict(kind: &'static str) {
+    metrics::counter!("algoagent_git_merge_conflicts_total", "type" => kind).increment(1);
 }
 
 #[cfg(test)]

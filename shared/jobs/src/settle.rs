@@ -141,6 +141,7 @@ impl Settler {
         dead_letters::insert(&mut tx, &letter, &self.actor).await?;
         outbox::push(&mut tx, &self.dead_letter_message(raw, kind, reason, error)).await?;
         tx.commit().await?;
+        count_dead_letter(kind, reason);
         Ok(())
     }
 
@@ -185,6 +186,7 @@ impl Settler {
         let outcome = JobOutcome::Dead { reason: reason.to_owned(), error: error.to_owned() };
         outbox::push(&mut tx, &self.event(row, envelope.kind, outcome)).await?;
         tx.commit().await?;
+        count_dead_letter(Some(kind), reason);
         Ok(true)
     }
 
@@ -242,6 +244,16 @@ impl Settler {
             headers,
         }
     }
+}
+
+/// Counts a committed dead letter by kind and reason (a closed set of words).
+fn count_dead_letter(kind: Option<&str>, reason: &str) {
+    metrics::counter!(
+        "algoagent_dead_letters_total",
+        "kind" => kind.unwrap_or("unknown").to_owned(),
+        "reason" => reason.to_owned()
+    )
+    .increment(1);
 }
 
 /// An envelope as an outbox payload.

@@ -64,6 +64,10 @@ impl OpenAiProvider {
     /// Makes every request wait for the shared per-model budget of `LLM_RPM` requests and
     /// `LLM_TPM` tokens per minute.
     pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        for budget in ["llm_requests", "llm_tokens"] {
+            metrics::counter!("algoagent_ratelimit_waits_total", "budget" => budget).increment(0);
+            metrics::counter!("algoagent_ratelimit_exhausted_total", "budget" => budget).increment(0);
+        }
         self.limiter = Some(limiter);
         self
     }
@@ -106,6 +110,7 @@ impl OpenAiProvider {
                 Err(error) => {
                     let (outcome, latency_ms) = (&call.outcome, call.latency_ms);
                     tracing::warn!(%outcome, latency_ms, %error, "LLM request failed.");
+                    observe(&call);
                     calls.push(call);
                     return Err(LlmFailure { error, calls });
                 }
@@ -124,6 +129,7 @@ impl OpenAiProvider {
                         completion_tokens = call.completion_tokens,
                         "Model answered with code."
                     );
+                    observe(&call);
                     calls.push(call);
                     return Ok(LlmOutput {
                         code: answer.code,
@@ -136,6 +142,7 @@ impl OpenAiProvider {
                 Err(why) => {
                     tracing::warn!(attempt, error = %why, answer_chars = raw.len(), "Model answer unusable.");
                     call.outcome = "invalid_output".into();
+                    observe(&call);
                     calls.push(call);
                     let follow_up = prompts::retry_prompt(&why);
                     prompt_chars += raw.len() + follow_up.len();
@@ -157,10 +164,22 @@ impl OpenAiProvider {
         let tokens = prompt_tokens.saturating_add(s.max_tokens.unwrap_or(ASSUMED_COMPLETION_TOKENS));
         let deadline = Instant::now() + s.rate_wait;
         let budgets = [
-            (format!("llm:{OPENAI}:{}:requests", s.model), s.requests_per_minute, s.request_burst, 1),
-            (format!("llm:{OPENAI}:{}:tokens", s.model), s.tokens_per_minute, s.tokens_per_minute, tokens),
+            (
+                "llm_requests",
+                format!("llm:{OPENAI}:{}:requests", s.model),
+                s.requests_per_minute,
+                s.request_burst,
+                1,
+            ),
+            (
+                "llm_tokens",
+                format!("llm:{OPENAI}:{}:tokens", s.model),
+                s.tokens_per_minute,
+                s.tokens_per_minute,
+                tokens,
+            ),
         ];
-        for (key, rate, burst, cost) in budgets {
+        for (budget, key, rate, burst, cost) in budgets {
             loop {
                 let decision = limiter.check(&key, rate, burst, cost).await.map_err(|e| {
                     LlmError::Transient(anyhow::Error::new(e).context("checking the shared LLM budget"))
@@ -171,8 +190,12 @@ impl OpenAiProvider {
                 if Instant::now() + decision.retry_after > deadline {
                     let retry_after_ms = decision.retry_after.as_millis();
                     tracing::info!(budget = %key, retry_after_ms, "Shared LLM budget spent.");
+                    metrics::counter!("algoagent_ratelimit_exhausted_total", "budget" => budget).increment(1);
                     return Err(LlmError::RateLimited { retry_after: Some(decision.retry_after) });
                 }
+                metrics::counter!("algoagent_ratelimit_waits_total", "budget" => budget).increment(1);
+                metrics::histogram!("algoagent_ratelimit_wait_seconds", "budget" => budget)
+                    .record(decision.retry_after.as_secs_f64());
                 tokio::time::sleep(decision.retry_after).await;
             }
         }
@@ -305,4 +328,21 @@ fn assistant(text: String) -> ChatCompletionRequestMessage {
 /// running into its deadline), for callers sizing job leases.
 pub fn worst_case_duration(settings: &LlmSettings) -> Duration {
     (settings.timeout + settings.rate_wait).saturating_mul(settings.output_retries.saturating_add(1))
+}
+
+/// Records one model request in the process's metrics: requests, tokens and cost by provider,
+/// model and outcome, and its latency.
+fn observe(call: &LlmCall) {
+    let (provider, model, outcome) = (call.provider.clone(), call.model.clone(), call.outcome.clone());
+    metrics::counter!("algoagent_llm_requests_total", "provider" => provider.clone(), "model" => model.clone(), "outcome" => outcome.clone())
+        .increment(1);
+    for (kind, tokens) in [("prompt", call.prompt_tokens), ("completion", call.completion_tokens)] {
+        metrics::counter!("algoagent_llm_tokens_total", "provider" => provider.clone(), "model" => model.clone(), "outcome" => outcome.clone(), "type" => kind)
+            .increment(u64::from(tokens));
+    }
+    // A gauge only increased: the facade's counters count integers, and cost is in dollars.
+    metrics::gauge!("algoagent_llm_cost_usd_total", "provider" => provider.clone(), "model" => model.clone(), "outcome" => outcome)
+        .increment(call.cost_usd);
+    metrics::histogram!("algoagent_llm_request_duration_seconds", "provider" => provider, "model" => model)
+        .record(call.latency_ms as f64 / 1000.0);
 }

@@ -2,6 +2,7 @@
 //! the settings shared by the coordinator and the workers.
 
 pub mod backoff;
+pub mod metrics;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

@@ -106,11 +106,24 @@ impl Sandbox {
         }
         let payload = request.to_line()?;
         let docker = self.client().await?;
+        let _active = Active::enter();
         let (launched, warm) = match self.pool.take() {
-            Some(launched) => (launched, true),
-            None => (launch(docker, &self.settings, labels, cancel).await?, false),
+            Some(launched) => {
+                metrics::counter!("algoagent_sandbox_pool_hits_total").increment(1);
+                (launched, true)
+            }
+            None => {
+                metrics::counter!("algoagent_sandbox_pool_misses_total").increment(1);
+                match launch(docker, &self.settings, labels, cancel).await {
+                    Ok(launched) => (launched, false),
+                    Err(error) => {
+                        count_run(error.exit_reason());
+                        return Err(error);
+                    }
+                }
+            }
         };
-        serve(
+        let served = serve(
             docker,
             &self.settings,
             launched,
@@ -118,7 +131,12 @@ impl Sandbox {
             cancel,
             Origin { labels, warm, removals: &self.removals },
         )
-        .await
+        .await;
+        count_run(match &served {
+            Ok(run) => run.exit_reason(),
+            Err(error) => error.exit_reason(),
+        });
+        served
     }
 
     /// Starts keeping [`SandboxSettings::warm_pool`] containers ready, refilling in the
@@ -199,5 +217,27 @@ impl Drop for Sandbox {
         // The refill task holds the pool; stopping it lets the pool drop and its
         // containers' guards remove them.
         self.pool.stop();
+    }
+}
+
+/// Counts one sandbox run by how it ended.
+fn count_run(exit_reason: &'static str) {
+    metrics::counter!("algoagent_sandbox_runs_total", "exit_reason" => exit_reason).increment(1);
+}
+
+/// Holds `algoagent_sandbox_active` one higher while a run is in progress, whichever way
+/// it ends (a cancelled job drops the future).
+struct Active;
+
+impl Active {
+    fn enter() -> Self {
+        metrics::gauge!("algoagent_sandbox_active").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        metrics::gauge!("algoagent_sandbox_active").decrement(1.0);
     }
 }

@@ -52,6 +52,18 @@ impl SandboxError {
             Self::InvalidSettings { .. } | Self::ImageMissing { .. } | Self::Encode(_) => false,
         }
     }
+
+    /// The `exit_reason` label of a run that ended in this error, for
+    /// `algoagent_sandbox_runs_total`: `cancelled`, `image_missing` or `engine_error`.
+    pub fn exit_reason(&self) -> &'static str {
+        match self {
+            Self::Cancelled => "cancelled",
+            Self::ImageMissing { .. } => "image_missing",
+            Self::InvalidSettings { .. } | Self::Connect(_) | Self::Docker { .. } | Self::Encode(_) => {
+                "engine_error"
+            }
+        }
+    }
 }
 
 fn is_transient_docker(error: &bollard::errors::Error) -> bool {

@@ -107,6 +107,7 @@ pub(crate) async fn launch(
         return Err(SandboxError::Cancelled);
     }
     let name = format!("algoagent-sbx-{}", uuid::Uuid::new_v4().simple());
+    let started = Instant::now();
     let created = docker
         .create_container(
             Some(CreateContainerOptions { name: name.as_str(), platform: None }),
@@ -123,6 +124,8 @@ pub(crate) async fn launch(
     let guard = ContainerGuard::new(docker.clone(), created.id.clone());
     match start(docker, settings, &created.id, cancel).await {
         Ok((output, input, capture, startup)) => {
+            metrics::histogram!("algoagent_sandbox_container_start_seconds")
+                .record(started.elapsed().as_secs_f64());
             Ok(Launched { id: created.id, guard, output, input, capture, startup, ready_at: Instant::now() })
         }
         Err(error) => {

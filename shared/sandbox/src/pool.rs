@@ -69,6 +69,11 @@ impl std::fmt::Debug for WarmPool {
 impl WarmPool {
     /// An empty pool of `target` containers with a fresh pool id.
     pub(crate) fn new(target: usize, extra_labels: HashMap<String, String>) -> Self {
+        // Present from the start, so a hit ratio is 0 rather than missing.
+        metrics::counter!("algoagent_sandbox_pool_hits_total").increment(0);
+        metrics::counter!("algoagent_sandbox_pool_misses_total").increment(0);
+        metrics::gauge!("algoagent_sandbox_pool_ready").set(0.0);
+        metrics::gauge!("algoagent_sandbox_active").increment(0.0);
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut labels = extra_labels;
         labels.insert(POOL_LABEL.to_owned(), id.clone());
@@ -98,6 +103,7 @@ impl WarmPool {
         let mut ready = self.ready.lock().unwrap_or_else(PoisonError::into_inner);
         let out = f(&mut ready);
         self.count.send_replace(ready.len());
+        metrics::gauge!("algoagent_sandbox_pool_ready").set(ready.len() as f64);
         out
     }
 

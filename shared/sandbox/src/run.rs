@@ -117,6 +117,21 @@ impl SandboxRun {
     pub fn is_ok(&self) -> bool {
         matches!(self.response, Some(HarnessResponse::Ok(_)))
     }
+
+    /// How the run ended, as one word for `algoagent_sandbox_runs_total{exit_reason}`: `ok`,
+    /// `timeout`, `oom`, `code_error` (the strategy raised), `invalid_request`,
+    /// `output_limit` or `no_result` (the harness died without answering).
+    pub fn exit_reason(&self) -> &'static str {
+        match &self.response {
+            Some(HarnessResponse::Ok(_)) => "ok",
+            _ if self.timed_out => "timeout",
+            _ if self.oom_killed => "oom",
+            Some(HarnessResponse::Error(_)) => "code_error",
+            Some(HarnessResponse::InvalidRequest { .. }) => "invalid_request",
+            None if self.output_truncated => "output_limit",
+            None => "no_result",
+        }
+    }
 }
 
 /// First line of `text`, at most 300 characters.

@@ -45,12 +45,15 @@ pub async fn handle(ctx: &WorkerContext, row: &JobRow, version_id: VersionId) ->
     let run_id = run.id.to_string();
     let name = strategy.name.clone();
     let version_no = version.version;
-    let outcome = tokio::task::spawn_blocking(move || {
+    let started = std::time::Instant::now();
+    let merged = tokio::task::spawn_blocking(move || {
         repo.merge_version(&name, &run_id, version_id.0, version_no, &origin, &reason, &files)
     })
     .await
-    .map_err(JobError::transient)?
-    .map_err(|err| {
+    .map_err(JobError::transient)?;
+    metrics::histogram!("algoagent_git_merge_duration_seconds", "outcome" => if merged.is_ok() { "ok" } else { "error" })
+        .record(started.elapsed().as_secs_f64());
+    let outcome = merged.map_err(|err| {
         if err.is_transient() { JobError::transient(err) } else { JobError::Permanent(format!("git: {err}")) }
     })?;
     // Chaos tests die here: the commit is in git, the job is not yet committed in Postgres.

@@ -22,7 +22,17 @@ pub async fn handle(ctx: &WorkerContext, version_id: VersionId) -> Result<Effect
     };
     // CPU-bound parsing stays off the async executor.
     let code = version.code.clone();
-    let report =
-        tokio::task::spawn_blocking(move || validate(&code, &opts)).await.map_err(JobError::transient)?;
+    let (report, took) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let report = validate(&code, &opts);
+        (report, started.elapsed())
+    })
+    .await
+    .map_err(JobError::transient)?;
+    metrics::histogram!("algoagent_validator_duration_seconds").record(took.as_secs_f64());
+    let refused: std::collections::BTreeSet<&str> = report.errors().map(|f| f.rule.as_str()).collect();
+    for rule in refused {
+        metrics::counter!("algoagent_validator_refusals_total", "rule" => rule.to_owned()).increment(1);
+    }
     Ok(Effect::Validated { version, report })
 }

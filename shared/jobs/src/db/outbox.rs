@@ -33,6 +33,8 @@ pub struct OutboxRow {
     pub payload: serde_json::Value,
     /// Headers as a JSON object of strings.
     pub headers: serde_json::Value,
+    /// Seconds since the row was committed, when it was claimed (the relay's lag).
+    pub age_seconds: f64,
 }
 
 /// Adds a message to the outbox inside the caller's transaction (a trigger NOTIFYs the relay).
@@ -51,7 +53,8 @@ pub async fn push(conn: &mut PgConnection, msg: &OutboxMessage) -> Result<(), Db
 /// Locks up to `limit` unsent rows, oldest first, skipping rows another relay holds.
 pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
     Ok(sqlx::query_as::<_, OutboxRow>(
-        "SELECT id, exchange, routing_key, payload, headers FROM outbox
+        "SELECT id, exchange, routing_key, payload, headers,
+                extract(epoch FROM clock_timestamp() - created_at)::float8 AS age_seconds FROM outbox
           WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)

@@ -53,9 +53,14 @@ pub async fn consume<F, Fut>(
     F: Fn(Delivery) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    metrics::counter!("algoagent_amqp_reconnects_total", "role" => "consumer").increment(0);
     let what = format!("consumer of {}", config.queue);
-    reconnect(&what, Backoff::default(), &cancel, |connected| {
-        session(&config, &permits, &tracker, &cancel, &handle, connected)
+    reconnect(&what, Backoff::default(), &cancel, |connected| async {
+        let result = session(&config, &permits, &tracker, &cancel, &handle, connected).await;
+        if result.is_err() {
+            metrics::counter!("algoagent_amqp_reconnects_total", "role" => "consumer").increment(1);
+        }
+        result
     })
     .await;
 }

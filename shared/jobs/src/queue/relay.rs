@@ -56,9 +56,14 @@ impl Relay {
 
     /// Runs until `cancel` fires, reconnecting with backoff; flushes once more on the way out.
     pub async fn run(self, cancel: CancellationToken) {
+        // Present from the start, so a rate over it is 0 rather than missing.
+        metrics::counter!("algoagent_amqp_reconnects_total", "role" => "relay").increment(0);
         reconnect("outbox relay", Backoff::default(), &cancel, |connected| async {
             let result = self.session(&cancel, connected).await;
             self.stats.connected.store(false, Ordering::Relaxed);
+            if result.is_err() {
+                metrics::counter!("algoagent_amqp_reconnects_total", "role" => "relay").increment(1);
+            }
             result
         })
         .await;
@@ -96,6 +101,7 @@ impl Relay {
     pub async fn flush(&self, channel: &Channel) -> Result<usize, QueueError> {
         let mut tx = self.pool.begin().await.map_err(crate::db::DbError::from)?;
         let rows = outbox::claim(&mut tx, BATCH).await?;
+        let claimed = std::time::Instant::now();
         if rows.is_empty() {
             return Ok(0);
         }
@@ -114,6 +120,11 @@ impl Relay {
         outbox::mark_sent(&mut tx, &ids).await?;
         tx.commit().await.map_err(crate::db::DbError::from)?;
         self.stats.published.fetch_add(ids.len() as u64, Ordering::Relaxed);
+        metrics::counter!("algoagent_outbox_published_total").increment(ids.len() as u64);
+        let publishing = claimed.elapsed().as_secs_f64();
+        for row in &rows {
+            metrics::histogram!("algoagent_outbox_relay_lag_seconds").record(row.age_seconds + publishing);
+        }
         Ok(ids.len())
     }
 }
