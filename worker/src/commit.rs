@@ -1,18 +1,16 @@
-//! Persisting a job's outcome: the effect rows (versions, backtests, failure memory), then the
-//! engine's settle (status, transition, and the event, retry or dead-letter message), all in
-//! one transaction. A result commits only
+//! What a handler produced and how it is written: the effect rows (versions, backtests,
+//! failure memory), inside the engine's settling transaction (`algoagent_jobs::runner`), which
+//! also ends the job and queues its event. A result commits only
 //! while the job row still carries our attempt: a fenced-out worker rolls back.
 
 use algoagent_core::LlmCall;
-use algoagent_core::{JobError, JobResult, VersionId, retry_tier};
+use algoagent_core::{JobResult, VersionId};
 use algoagent_gitflow::MergeOutcome;
 use algoagent_jobs::db::DbError;
-use algoagent_jobs::db::jobs::{self, JobRow};
+use algoagent_jobs::db::jobs::JobRow;
 use algoagent_store::backtests::NewBacktest;
 use algoagent_store::versions::{self, NewVersion, VersionRow};
 use sqlx::PgConnection;
-
-use crate::context::WorkerContext;
 
 /// What a successful handler produced, persisted by [`outcome`].
 #[derive(Debug)]
@@ -64,7 +62,7 @@ async fn remember_failure(
 }
 
 /// Persists the effect rows and returns the result to report.
-async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> Result<JobResult, DbError> {
+pub async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> Result<JobResult, DbError> {
     Ok(match effect {
         Effect::Generated { version, calls } => {
             algoagent_store::memory::record_llm_calls(conn, row.run_id, row.id, &calls).await?;
@@ -115,71 +113,4 @@ async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> Resul
             }
         }
     })
-}
-
-/// Commits a handler's outcome according to its failure class.
-pub async fn outcome(
-    ctx: &WorkerContext,
-    row: &JobRow,
-    result: Result<Effect, JobError>,
-) -> anyhow::Result<()> {
-    let Some(kind) = jobs::kind_of(row) else {
-        return dead(ctx, row, Some(row.attempt), "unknown_kind", &format!("stored kind '{}'", row.kind))
-            .await;
-    };
-    let settler = &ctx.settler;
-    match result {
-        Ok(effect) => {
-            let mut tx = ctx.pool.begin().await?;
-            let result = persist(&mut tx, row, effect).await?;
-            if !settler.succeed(&mut tx, row, kind, result).await? {
-                tracing::warn!("fenced out: another attempt owns this job; discarding our result");
-                return Ok(());
-            }
-            tx.commit().await?;
-        }
-        Err(JobError::Permanent(error)) => {
-            let mut tx = ctx.pool.begin().await?;
-            if settler.fail(&mut tx, row, kind, error).await? {
-                tx.commit().await?;
-            }
-        }
-        Err(JobError::Poison(error)) => return dead(ctx, row, Some(row.attempt), "poison", &error).await,
-        Err(err @ (JobError::Transient(_) | JobError::RetryAfter { .. })) => {
-            let error = err.to_string();
-            if row.attempt >= row.max_attempts {
-                return dead(ctx, row, Some(row.attempt), "attempts_exhausted", &error).await;
-            }
-            let at_least = match &err {
-                JobError::RetryAfter { after, .. } => Some(*after),
-                _ => None,
-            };
-            let tier = retry_tier(row.attempt, at_least);
-            let Some(envelope) = row.envelope() else {
-                return dead(ctx, row, Some(row.attempt), "undecodable", "stored payload no longer decodes")
-                    .await;
-            };
-            let mut tx = ctx.pool.begin().await?;
-            if settler.retry(&mut tx, row, &envelope, &error, tier).await? {
-                tx.commit().await?;
-                metrics::counter!("algoagent_job_retries_total", "kind" => kind.as_str()).increment(1);
-                tracing::info!(retry_in_s = tier.as_secs(), "transient failure; retry scheduled");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Dead-letters a job (see [`algoagent_jobs::settle::Settler::dead`]) and says so.
-pub async fn dead(
-    ctx: &WorkerContext,
-    row: &JobRow,
-    running_attempt: Option<i32>,
-    reason: &str,
-    error: &str,
-) -> anyhow::Result<()> {
-    if ctx.settler.dead(&ctx.pool, row, running_attempt, reason, error).await? {
-        tracing::warn!(reason, error, "job dead-lettered");
-    }
-    Ok(())
 }

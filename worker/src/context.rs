@@ -1,21 +1,17 @@
 //! What every job handler may use: settings, the pool, Redis leases, the sandbox and the
-//! strategies repository, plus the registry of in-flight jobs whose leases the heartbeat
-//! extends.
+//! strategies repository.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::settings::Settings;
 use algoagent_cache::{Leases, RateLimiter};
-use algoagent_core::{JobId, JobKind, RunId};
+use algoagent_core::JobKind;
 use algoagent_gitflow::StrategyRepo;
 use algoagent_jobs::queue::Names;
-use algoagent_jobs::settle::Settler;
 use algoagent_llm::Provider;
 use algoagent_sandbox::Sandbox;
 use anyhow::Context as _;
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
 use crate::Args;
 
@@ -29,8 +25,6 @@ pub struct WorkerContext {
     pub leases: Leases,
     /// Queue and exchange names.
     pub names: Names,
-    /// The engine's settle path, writing transitions as this worker.
-    pub settler: Settler,
     /// The Docker sandbox, when this worker serves `test`.
     pub sandbox: Option<Sandbox>,
     /// The strategies repository, when this worker serves `merge`.
@@ -43,8 +37,6 @@ pub struct WorkerContext {
     pub host: String,
     /// Kinds served.
     pub kinds: Vec<JobKind>,
-    /// Jobs running now, so the heartbeat can extend their leases.
-    pub in_flight: InFlight,
 }
 
 impl WorkerContext {
@@ -87,7 +79,6 @@ impl WorkerContext {
             .unwrap_or_else(|| format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>()));
         let names = Names::new(&settings.common.namespace);
         Ok(Self {
-            settler: Settler::new(names.clone(), format!("worker:{worker_id}")),
             names,
             settings,
             pool,
@@ -98,78 +89,6 @@ impl WorkerContext {
             worker_id,
             host,
             kinds: args.kinds.clone(),
-            in_flight: InFlight::default(),
         })
-    }
-
-    /// The Redis lease key of a job.
-    pub fn lease_key(job_id: JobId) -> String {
-        format!("lease:job:{job_id}")
-    }
-}
-
-/// One job being worked on.
-#[derive(Clone)]
-pub struct Running {
-    /// Its run (cancellation is per run).
-    pub run_id: RunId,
-    /// The attempt we hold (the fence).
-    pub attempt: i32,
-    /// Our Redis lease value.
-    pub owner: String,
-    /// Fired to stop the job (cancellation, lost lease).
-    pub cancel: CancellationToken,
-}
-
-/// Registry of running jobs. A std mutex: held only for map operations, never across await.
-#[derive(Default)]
-pub struct InFlight(Mutex<HashMap<JobId, Running>>);
-
-impl InFlight {
-    /// Registers a job.
-    pub fn insert(&self, id: JobId, running: Running) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(id, running);
-        }
-    }
-
-    /// Forgets a job.
-    pub fn remove(&self, id: JobId) {
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(&id);
-        }
-    }
-
-    /// Tells every job of `run_id` to stop; returns how many were running.
-    pub fn cancel_run(&self, run_id: RunId) -> usize {
-        self.snapshot().iter().filter(|(_, r)| r.run_id == run_id).map(|(_, r)| r.cancel.cancel()).count()
-    }
-
-    fn snapshot(&self) -> Vec<(JobId, Running)> {
-        self.0.lock().map(|m| m.iter().map(|(k, v)| (*k, v.clone())).collect()).unwrap_or_default()
-    }
-
-    /// Extends every held lease; a job whose lease was lost is told to stop. Returns the
-    /// number of jobs in flight.
-    pub async fn extend_all(&self, ctx: &WorkerContext) -> i32 {
-        let jobs = self.snapshot();
-        let ttl = ctx.settings.common.lease_ttl;
-        for (id, running) in &jobs {
-            let redis = ctx.leases.extend(&WorkerContext::lease_key(*id), &running.owner, ttl).await;
-            let db = algoagent_jobs::db::jobs::extend_lease(&ctx.pool, *id, running.attempt, ttl).await;
-            match db {
-                Ok(false) => {
-                    tracing::warn!(job_id = %id, "lease lost to another attempt; stopping the job");
-                    metrics::counter!("algoagent_lease_losses_total").increment(1);
-                    running.cancel.cancel();
-                }
-                Ok(true) => {}
-                Err(err) => tracing::warn!(job_id = %id, error = %err, "could not extend lease in Postgres"),
-            }
-            if let Err(err) = redis {
-                tracing::warn!(job_id = %id, error = %err, "could not extend lease in Redis");
-            }
-        }
-        i32::try_from(jobs.len()).unwrap_or(i32::MAX)
     }
 }

@@ -12,6 +12,7 @@ use lapin::types::FieldTable;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::WorkerRunner;
 use crate::context::WorkerContext;
 
 /// A control message.
@@ -22,10 +23,10 @@ struct Control {
 }
 
 /// Runs until `cancel` fires, reconnecting with backoff.
-pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
+pub async fn run(ctx: Arc<WorkerContext>, runner: Arc<WorkerRunner>, cancel: CancellationToken) {
     metrics::counter!("algoagent_amqp_reconnects_total", "role" => "control").increment(0);
     reconnect("control listener", Backoff::default(), &cancel, |connected| async {
-        let result = session(&ctx, &cancel, connected).await;
+        let result = session(&ctx, &runner, &cancel, connected).await;
         if result.is_err() {
             metrics::counter!("algoagent_amqp_reconnects_total", "role" => "control").increment(1);
         }
@@ -36,6 +37,7 @@ pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
 
 async fn session(
     ctx: &WorkerContext,
+    runner: &WorkerRunner,
     cancel: &CancellationToken,
     connected: Connected,
 ) -> Result<(), algoagent_jobs::queue::QueueError> {
@@ -80,7 +82,7 @@ async fn session(
         match next {
             Some(Ok(delivery)) => match serde_json::from_slice::<Control>(&delivery.data) {
                 Ok(Control { cancel_run }) => {
-                    let stopped = ctx.in_flight.cancel_run(cancel_run);
+                    let stopped = runner.cancel_run(cancel_run);
                     tracing::info!(run_id = %cancel_run, stopped, "run cancelled; its jobs in flight were told to stop");
                 }
                 Err(err) => tracing::warn!(error = %err, "ignoring an undecodable control message"),

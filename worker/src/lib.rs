@@ -7,7 +7,6 @@ mod control;
 mod failpoint;
 mod handlers;
 mod metrics_http;
-mod process;
 pub mod settings;
 
 use std::net::SocketAddr;
@@ -17,12 +16,18 @@ use std::time::Duration;
 use crate::settings::Settings;
 use algoagent_core::JobKind;
 use algoagent_jobs::queue::{ConsumerConfig, Names, Relay};
+use algoagent_jobs::runner::{Runner, RunnerConfig};
+use algoagent_jobs::settle::Settler;
 use anyhow::Context as _;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use context::WorkerContext;
+use handlers::WorkerHandler;
+
+/// The engine's runner over this worker's handlers.
+type WorkerRunner = Runner<WorkerHandler>;
 
 /// Command-line options of the worker.
 #[derive(Debug, Clone, clap::Parser)]
@@ -76,6 +81,17 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
     let relay_cancel = CancellationToken::new();
     tasks.spawn(relay.run(relay_cancel.clone()));
 
+    let runner = Arc::new(Runner::new(
+        WorkerHandler { ctx: Arc::clone(&ctx) },
+        ctx.pool.clone(),
+        ctx.leases.clone(),
+        Settler::new(names.clone(), format!("worker:{}", ctx.worker_id)),
+        RunnerConfig {
+            worker_id: ctx.worker_id.clone(),
+            kinds: args.kinds.clone(),
+            lease_ttl: ctx.settings.common.lease_ttl,
+        },
+    ));
     let permits = Arc::new(Semaphore::new(ctx.settings.worker_concurrency));
     let prefetch = u16::try_from(ctx.settings.worker_concurrency).unwrap_or(u16::MAX);
     let mut consumers = tokio::task::JoinSet::new();
@@ -88,20 +104,20 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
             prefetch,
             drain_timeout: ctx.settings.common.drain_timeout,
         };
-        let ctx = Arc::clone(&ctx);
+        let runner = Arc::clone(&runner);
         consumers.spawn(algoagent_jobs::queue::consume(
             config,
             Arc::clone(&permits),
             tracker.clone(),
             cancel.clone(),
             move |d| {
-                let ctx = Arc::clone(&ctx);
-                async move { process::handle_delivery(&ctx, d).await }
+                let runner = Arc::clone(&runner);
+                async move { runner.handle_delivery(d).await }
             },
         ));
     }
-    tasks.spawn(heartbeat(Arc::clone(&ctx), cancel.clone()));
-    tasks.spawn(control::run(Arc::clone(&ctx), cancel.clone()));
+    tasks.spawn(heartbeat(Arc::clone(&ctx), Arc::clone(&runner), cancel.clone()));
+    tasks.spawn(control::run(Arc::clone(&ctx), Arc::clone(&runner), cancel.clone()));
 
     while consumers.join_next().await.is_some() {}
     if let Some(sandbox) = &ctx.sandbox {
@@ -118,11 +134,11 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
 }
 
 /// Records liveness and extends the leases of in-flight jobs.
-async fn heartbeat(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
+async fn heartbeat(ctx: Arc<WorkerContext>, runner: Arc<WorkerRunner>, cancel: CancellationToken) {
     let every = (ctx.settings.common.lease_ttl / 3).max(Duration::from_millis(500));
     let kinds: Vec<String> = ctx.kinds.iter().map(|k| k.as_str().to_owned()).collect();
     loop {
-        let in_flight = ctx.in_flight.extend_all(&ctx).await;
+        let in_flight = runner.extend_leases().await;
         if let Err(err) = algoagent_jobs::db::workers::heartbeat(
             &ctx.pool,
             &ctx.worker_id,

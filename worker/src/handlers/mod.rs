@@ -7,21 +7,55 @@ mod merge;
 mod test;
 mod validate;
 
-use algoagent_core::{JobError, JobPayload, VersionId};
+use std::sync::Arc;
+
+use algoagent_core::{JobError, JobPayload, JobResult, VersionId};
+use algoagent_jobs::db::DbError;
 use algoagent_jobs::db::jobs::JobRow;
+use algoagent_jobs::runner::Handler;
 use algoagent_spec::{RuleMode, StrategySpec};
 use algoagent_store::runs::RunRow;
 use algoagent_store::versions::VersionRow;
+use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::commit::Effect;
 use crate::context::WorkerContext;
 
+/// The worker's handlers behind the engine's [`Handler`]: one module per kind does the work;
+/// [`crate::commit::persist`] writes what it produced.
+pub struct WorkerHandler {
+    /// What every handler may use.
+    pub ctx: Arc<WorkerContext>,
+}
+
+impl Handler for WorkerHandler {
+    type Effect = Effect;
+
+    async fn handle(
+        &self,
+        row: &JobRow,
+        payload: &JobPayload,
+        cancel: &CancellationToken,
+    ) -> Result<Effect, JobError> {
+        run(&self.ctx, row, payload, cancel).await
+    }
+
+    async fn persist(
+        &self,
+        tx: &mut PgConnection,
+        row: &JobRow,
+        effect: Effect,
+    ) -> Result<JobResult, DbError> {
+        crate::commit::persist(tx, row, effect).await
+    }
+}
+
 /// Runs the handler of the job's kind.
-pub async fn run(
+async fn run(
     ctx: &WorkerContext,
     row: &JobRow,
-    payload: &algoagent_core::JobPayload,
+    payload: &JobPayload,
     cancel: &CancellationToken,
 ) -> Result<Effect, JobError> {
     match payload {

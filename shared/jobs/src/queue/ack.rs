@@ -12,7 +12,11 @@ const REQUEUE_PAUSE: Duration = Duration::from_millis(500);
 
 /// Acks `delivery` when `committed` is `Ok`, else logs the error and requeues it. A failed
 /// ack after a commit is harmless: the redelivery finds the effect done and is acked then.
-pub async fn settle_delivery(delivery: &Delivery, what: &str, committed: anyhow::Result<()>) {
+pub async fn settle_delivery<E: std::fmt::Display>(
+    delivery: &Delivery,
+    what: &str,
+    committed: Result<(), E>,
+) {
     match committed {
         Ok(()) => {
             if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
