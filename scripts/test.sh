@@ -34,6 +34,10 @@ cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(restarts) a
 # The first-run checks build a sandbox image and run the demo from scratch; alone, so their
 # CPU does not disturb the timing-sensitive sandbox tests. `--workspace` (not `-p`) keeps
 # the feature set of the build above, so nothing is compiled again.
+# The engine benchmark in its short form: its correctness (4 jobs per pipeline, each once),
+# never its speed.
+step "engine benchmark, smoke (correctness only)"
+scripts/bench-pipeline.sh --smoke >/dev/null
 step "first-run paths: image build under a new name, demo on a new database (alone)"
 cargo nextest run --workspace --locked --no-fail-fast -E 'binary(first_run)'
 step "dependency restarts (alone)"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Throughput of the job engine alone: N pipelines of no-op jobs (generate -> validate ->
+# test -> merge) through the real path (submission + outbox -> relay with publisher
+# confirms -> quorum queues -> Redis lease -> claim under the attempt fence -> settle with
+# one durable `succeeded` transition per job and the next job in the same transaction ->
+# ack), for 1 and 2 worker processes. Each run has its own database and namespace, a
+# warm-up, then a burst of N; it fails unless exactly 4 jobs per pipeline succeeded once.
+#
+#   scripts/bench-pipeline.sh [N] [WARM]      (defaults 2000 and 200; release build)
+#   scripts/bench-pipeline.sh --smoke         (N=50, debug build: the correctness check CI runs)
+#
+# Prints one line per run on stderr and one JSON object per run on stdout; the last line is
+# one JSON object: the faster run's `pipelines_per_s`, `jobs_per_s`, `queue_wait_p50_ms`,
+# `queue_wait_p99_ms`, `e2e_p50_ms`, `e2e_p99_ms`, `worker_idle_rss_mb`,
+# `worker_peak_rss_mb`, the sums of `lost` and `duplicated` over both runs, and `runs`.
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$(dirname "$0")/.."
+
+profile=release
+n=${1:-2000}
+warm=${2:-200}
+if [ "${1:-}" = "--smoke" ]; then
+  profile=dev
+  n=50
+  warm=10
+fi
+
+step "services"
+scripts/ensure-services.sh >/dev/null
+step "build ($profile)"
+cargo build --locked --profile "$profile" -p algoagent-jobs --example pipeline_bench >&2
+dir=release
+[ "$profile" = dev ] && dir=debug
+bench=target/$dir/examples/pipeline_bench
+
+results=()
+for workers in 1 2; do
+  step "$workers worker(s), N=$n"
+  results+=("$("$bench" run --workers "$workers" --n "$n" --warm "$warm")")
+  echo "${results[-1]}"
+done
+printf '%s\n' "${results[@]}" | python3 -c '
+import json, sys
+runs = [json.loads(line) for line in sys.stdin]
+best = max(runs, key=lambda r: r["pipelines_per_s"])
+keys = ["pipelines_per_s", "jobs_per_s", "queue_wait_p50_ms", "queue_wait_p99_ms", "e2e_p50_ms",
+        "e2e_p99_ms", "worker_idle_rss_mb", "worker_peak_rss_mb", "workers"]
+out = {k: best[k] for k in keys}
+out["lost"] = sum(r["lost"] for r in runs)
+out["duplicated"] = sum(r["duplicated"] for r in runs)
+out["runs"] = runs
+print(json.dumps(out))'
