@@ -101,6 +101,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// Runs every coordinator subsystem until `cancel` fires.
 pub async fn run(settings: Settings, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
+    let recorder = shared::metrics::install()?;
     let pool = shared::db::connect(&settings.database_url, 16).context("database settings")?;
     migrate_with_retry(&pool, &cancel).await?;
     warn_if_open(&pool, &settings).await;
@@ -114,11 +115,13 @@ pub async fn run(settings: Settings, listener: TcpListener, cancel: Cancellation
         names,
         relay_stats: Arc::clone(&relay.stats),
         limiter,
+        recorder: recorder.clone(),
     };
 
     let mut tasks = tokio::task::JoinSet::new();
     let relay_cancel = CancellationToken::new();
     tasks.spawn(relay.run(relay_cancel.clone()));
+    tasks.spawn(shared::metrics::upkeep(recorder, cancel.clone()));
     tasks.spawn(events::run(state.clone(), cancel.clone()));
     tasks.spawn(reaper::run(state.clone(), cancel.clone()));
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use shared::cache::RateLimiter;
 use shared::config::Settings;
+use shared::metrics::PrometheusHandle;
 use shared::queue::{Names, RelayStats};
 use sqlx::PgPool;
 
@@ -20,6 +21,8 @@ pub struct AppState {
     pub relay_stats: Arc<RelayStats>,
     /// Per-API-key submission budgets, shared by every coordinator replica through Redis.
     pub limiter: RateLimiter,
+    /// This process's `metrics` recorder, rendered by `GET /metrics`.
+    pub recorder: PrometheusHandle,
 }
 
 impl AppState {

@@ -12,6 +12,7 @@ pub mod gitflow;
 pub mod job;
 pub mod llm;
 pub mod memory;
+pub mod metrics;
 pub mod queue;
 pub mod sandbox;
 pub mod shutdown;

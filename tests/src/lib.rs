@@ -5,6 +5,7 @@
 
 pub mod fake_llm;
 pub mod fixtures;
+pub mod prom;
 pub mod seed;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ pub struct TestEnv {
     pub api: String,
     coordinator: Option<Child>,
     workers: Vec<Child>,
+    /// `GET /metrics` URL of each worker, by index.
+    worker_metrics: Vec<String>,
     /// Extra environment for spawned processes.
     pub extra_env: Vec<(String, String)>,
     http: reqwest::Client,
@@ -75,6 +78,7 @@ impl TestEnv {
             api: String::new(),
             coordinator: None,
             workers: Vec::new(),
+            worker_metrics: Vec::new(),
             extra_env: Vec::new(),
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
         })
@@ -192,8 +196,9 @@ impl TestEnv {
     /// Starts a worker with extra environment variables; returns its index.
     pub async fn start_worker_with(&mut self, kinds: &[&str], env: &[(&str, &str)]) -> anyhow::Result<usize> {
         let index = self.workers.len();
-        let child = self.spawn_worker(index, kinds, env).await?;
+        let (child, metrics) = self.spawn_worker(index, kinds, env).await?;
         self.workers.push(child);
+        self.worker_metrics.push(metrics);
         Ok(index)
     }
 
@@ -206,7 +211,7 @@ impl TestEnv {
     ) -> anyhow::Result<()> {
         let _ = self.workers[index].start_kill();
         let _ = self.workers[index].wait().await;
-        self.workers[index] = self.spawn_worker(index, kinds, env).await?;
+        (self.workers[index], self.worker_metrics[index]) = self.spawn_worker(index, kinds, env).await?;
         Ok(())
     }
 
@@ -250,13 +255,15 @@ impl TestEnv {
         Ok(self.command("algoagent-coordinator").args(args).stdout(Stdio::piped()).output().await?)
     }
 
+    /// Spawns a worker and waits until it consumes; returns it and its `/metrics` URL.
     async fn spawn_worker(
         &self,
         index: usize,
         kinds: &[&str],
         env: &[(&str, &str)],
-    ) -> anyhow::Result<Child> {
+    ) -> anyhow::Result<(Child, String)> {
         let mut cmd = self.command("algoagent-worker");
+        cmd.env("METRICS_ADDR", "127.0.0.1:0");
         if !kinds.is_empty() {
             cmd.arg("--kinds").arg(kinds.join(","));
         }
@@ -267,17 +274,27 @@ impl TestEnv {
         let mut child = cmd.spawn().context("spawning a worker")?;
         let mut lines = self.capture(&mut child, &format!("worker{index}"));
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut metrics = None;
         loop {
             let line = tokio::time::timeout_at(deadline.into(), lines.recv())
                 .await
                 .context("worker did not start consuming in time")?
                 .with_context(|| format!("worker exited during start-up (see worker{index}.log)"))?;
+            if line.contains("\"metrics listening\"") {
+                let v: serde_json::Value = serde_json::from_str(&line)?;
+                metrics = Some(format!("http://{}/metrics", v["addr"].as_str().context("addr field")?));
+            }
             if line.contains("\"consuming\"") {
                 break;
             }
         }
         tokio::spawn(async move { while lines.recv().await.is_some() {} });
-        Ok(child)
+        Ok((child, metrics.context("the worker did not report its metrics address")?))
+    }
+
+    /// The `GET /metrics` URL of worker `index` (each worker serves on a port of its own).
+    pub fn worker_metrics_url(&self, index: usize) -> &str {
+        &self.worker_metrics[index]
     }
 
     /// The worker process at `index`.

@@ -6,8 +6,10 @@ mod context;
 mod control;
 mod failpoint;
 mod handlers;
+mod metrics_http;
 mod process;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +33,10 @@ pub struct Args {
     /// Worker id (defaults to host-pid-random).
     #[arg(long)]
     pub id: Option<String>,
+    /// Where to serve Prometheus `GET /metrics` (e.g. `0.0.0.0:9100`); not served when unset,
+    /// so several workers on one host need no port plan.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 fn parse_kind(s: &str) -> Result<JobKind, String> {
@@ -39,11 +45,26 @@ fn parse_kind(s: &str) -> Result<JobKind, String> {
 
 /// Runs the worker until `cancel` fires, then drains and returns.
 pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> anyhow::Result<()> {
+    let recorder = shared::metrics::install()?;
+    let metrics_listener = match args.metrics_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding METRICS_ADDR {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            Some(listener)
+        }
+        None => None,
+    };
     let ctx = Arc::new(WorkerContext::connect(settings, &args).await.context("starting worker")?);
     tracing::info!(worker = %ctx.worker_id, kinds = ?args.kinds, "worker started");
     let names = Names::new(&ctx.settings.namespace);
     let tracker = TaskTracker::new();
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(shared::metrics::upkeep(recorder.clone(), cancel.clone()));
+    if let Some(listener) = metrics_listener {
+        tasks.spawn(metrics_http::serve(listener, recorder, cancel.clone()));
+    }
 
     if let Some(sandbox) = &ctx.sandbox {
         // Warm containers (imports done) cut a test job's start-up from ~0.7 s to ~10 ms.

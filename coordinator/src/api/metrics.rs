@@ -1,18 +1,37 @@
-//! `GET /metrics`: Prometheus text format, computed from Postgres at scrape time, so every
-//! coordinator replica reports the same, durable numbers (runs and jobs by state, dead
-//! letters, outbox backlog, live workers, LLM requests, tokens and cost) plus this
-//! process's relay counter. Labels are low-cardinality: kinds, states, providers, models.
+//! `GET /metrics`: the Prometheus text of this process's `metrics` recorder (HTTP, relay,
+//! event handling: see `shared::metrics`) followed by the gauges computed from Postgres at
+//! scrape time, so every coordinator replica reports the same durable numbers (runs and jobs
+//! by state, open dead letters, outbox backlog and the age of its oldest row, live workers,
+//! LLM requests, tokens and cost). The Postgres part has a deadline: a database that does not
+//! answer costs `algoagent_postgres_scrape_success 0`, never a hanging scrape. Labels are
+//! low-cardinality: kinds, states, providers, models.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use sqlx::PgPool;
 
-use super::error::ApiError;
 use crate::state::AppState;
+
+/// How long the Postgres gauges may take before the scrape answers without them (well under
+/// Prometheus' default 10 s scrape timeout).
+const POSTGRES_DEADLINE: Duration = Duration::from_secs(3);
+
+/// Why the Postgres gauges are missing from a scrape.
+#[derive(Debug, thiserror::Error)]
+enum CollectError {
+    /// A query failed.
+    #[error("querying Postgres: {0}")]
+    Query(#[from] sqlx::Error),
+    /// The queries did not finish within [`POSTGRES_DEADLINE`].
+    #[error("Postgres did not answer within {0:?}")]
+    Deadline(Duration),
+}
 
 /// Metrics routes.
 pub fn router() -> Router<AppState> {
@@ -23,8 +42,31 @@ fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ")
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let pool = &state.pool;
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = state.recorder.render();
+    let collected = match tokio::time::timeout(POSTGRES_DEADLINE, collect(&state.pool)).await {
+        Ok(result) => result.map_err(CollectError::from),
+        Err(_) => Err(CollectError::Deadline(POSTGRES_DEADLINE)),
+    };
+    let success = match collected {
+        Ok(text) => {
+            out.push_str(&text);
+            1
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics scrape without the Postgres gauges");
+            0
+        }
+    };
+    let _ = writeln!(
+        out,
+        "# HELP algoagent_postgres_scrape_success Whether this scrape's Postgres gauges were collected (1) or Postgres failed or timed out (0).\n# TYPE algoagent_postgres_scrape_success gauge\nalgoagent_postgres_scrape_success {success}"
+    );
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// The gauges computed from Postgres, as exposition text.
+async fn collect(pool: &PgPool) -> Result<String, sqlx::Error> {
     let mut out = String::new();
     let runs: Vec<(String, i64)> =
         sqlx::query_as("SELECT status, count(*) FROM runs GROUP BY 1 ORDER BY 1").fetch_all(pool).await?;
@@ -107,10 +149,5 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
         );
         let _ = writeln!(out, "algoagent_llm_cost_usd_total{{provider=\"{p}\",model=\"{m}\"}} {cost}");
     }
-    let published = state.relay_stats.published.load(std::sync::atomic::Ordering::Relaxed);
-    let _ = writeln!(
-        out,
-        "# HELP algoagent_outbox_published_total Messages this process's relay published.\n# TYPE algoagent_outbox_published_total counter\nalgoagent_outbox_published_total {published}"
-    );
-    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+    Ok(out)
 }

@@ -121,6 +121,7 @@ impl Relay {
         outbox::mark_sent(&mut tx, &ids).await?;
         tx.commit().await.map_err(crate::db::DbError::from)?;
         self.stats.published.fetch_add(ids.len() as u64, Ordering::Relaxed);
+        metrics::counter!("algoagent_outbox_published_total").increment(ids.len() as u64);
         Ok(ids.len())
     }
 }
