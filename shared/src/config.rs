@@ -177,9 +177,20 @@ impl Settings {
             ..SandboxSettings::default()
         };
         Ok(Self {
-            database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/algoagent").into(),
-            amqp_url: get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f").into(),
-            redis_url: get("REDIS_URL", "redis://127.0.0.1:6379/").into(),
+            database_url: secret_var(
+                &lookup,
+                ("DATABASE_URL", "DATABASE_URL_FILE"),
+                "postgres://postgres@127.0.0.1:5432/algoagent",
+            )?
+            .into(),
+            amqp_url: secret_var(
+                &lookup,
+                ("AMQP_URL", "AMQP_URL_FILE"),
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+            )?
+            .into(),
+            redis_url: secret_var(&lookup, ("REDIS_URL", "REDIS_URL_FILE"), "redis://127.0.0.1:6379/")?
+                .into(),
             namespace,
             strategy_repo: get("STRATEGY_REPO", "var/strategies.git"),
             cache_dir: PathBuf::from(get("ALGOAGENT_CACHE_DIR", "var/cache")),
@@ -215,6 +226,33 @@ impl Settings {
     /// Attempts a job of `kind` gets before it is dead-lettered.
     pub fn attempts_for(&self, kind: JobKind) -> i32 {
         self.max_attempts.get(&kind).copied().unwrap_or_else(|| kind.max_attempts())
+    }
+}
+
+/// A value that may carry a password: from `VAR`, or from the file named by `VAR_FILE`
+/// (Docker and Kubernetes secrets; surrounding whitespace trimmed), not both; `default` when
+/// neither is set.
+fn secret_var(
+    lookup: &impl Fn(&str) -> Option<String>,
+    (var, file_var): (&'static str, &'static str),
+    default: &str,
+) -> Result<String, ConfigError> {
+    match (lookup(var), lookup(file_var)) {
+        (Some(_), Some(_)) => {
+            Err(ConfigError { var: file_var, reason: format!("set either {var} or {file_var}") })
+        }
+        (Some(value), None) => Ok(value),
+        (None, Some(path)) => {
+            let value = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError { var: file_var, reason: format!("cannot read '{path}': {e}") })?
+                .trim()
+                .to_owned();
+            if value.is_empty() {
+                return Err(ConfigError { var: file_var, reason: format!("'{path}' is empty") });
+            }
+            Ok(value)
+        }
+        (None, None) => Ok(default.to_owned()),
     }
 }
 
@@ -300,5 +338,34 @@ mod tests {
         assert_eq!(s.attempts_for(JobKind::Test), 2);
         assert_eq!(s.attempts_for(JobKind::Merge), 7);
         assert_eq!(s.attempts_for(JobKind::Generate), JobKind::Generate.max_attempts());
+    }
+
+    #[test]
+    fn connection_urls_can_come_from_secret_files() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str, body: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, body).expect("write");
+            path.to_string_lossy().into_owned()
+        };
+        let db = file("db", "postgres://app:s3cret@db:5432/algoagent\n");
+        let amqp = file("amqp", "amqp://app:s3cret@mq:5672/%2f");
+        let redis = file("redis", "  redis://:s3cret@cache:6379/ \n");
+        let s = settings(&[("DATABASE_URL_FILE", &db), ("AMQP_URL_FILE", &amqp), ("REDIS_URL_FILE", &redis)])
+            .expect("valid");
+        assert_eq!(s.database_url.expose_secret(), "postgres://app:s3cret@db:5432/algoagent");
+        assert_eq!(s.amqp_url.expose_secret(), "amqp://app:s3cret@mq:5672/%2f");
+        assert_eq!(s.redis_url.expose_secret(), "redis://:s3cret@cache:6379/");
+
+        let err =
+            settings(&[("DATABASE_URL", "postgres://x"), ("DATABASE_URL_FILE", &db)]).expect_err("both");
+        assert_eq!(err.var, "DATABASE_URL_FILE");
+        let missing = dir.path().join("absent").to_string_lossy().into_owned();
+        let err = settings(&[("AMQP_URL_FILE", &missing)]).expect_err("unreadable");
+        assert_eq!(err.var, "AMQP_URL_FILE");
+        let empty = file("empty", "\n");
+        let err = settings(&[("REDIS_URL_FILE", &empty)]).expect_err("empty");
+        assert_eq!(err.var, "REDIS_URL_FILE");
     }
 }
