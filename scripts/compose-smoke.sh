@@ -52,8 +52,8 @@ facts=()
 fail() { failures+=("$*"); printf '!! FAILED: %s\n' "$*" >&2; }
 project="" work="" db="" ns=""
 # The compose file as users run it, less the coordinator's published port (Docker refuses
-# port bindings under host networking, and a compose override can add but not remove them),
-# plus the override of this run.
+# port bindings under host networking, and a compose override can add but not remove them)
+# and the worker's healthcheck on a fixed port, plus the override of this run.
 compose() {
   "${COMPOSE[@]}" -p "$project" --project-directory "$root" -f "$work/compose.yml" -f "$work/override.yml" "$@"
 }
@@ -187,6 +187,9 @@ import sys, yaml
 with open(sys.argv[1]) as f:
     doc = yaml.safe_load(f)
 doc["services"]["coordinator"].pop("ports", None)
+# The worker's healthcheck probes port 9100; under host networking each replica binds a port
+# of its own instead (METRICS_ADDR=127.0.0.1:0), which this script checks itself.
+doc["services"]["worker"].pop("healthcheck", None)
 with open(sys.argv[2], "w") as f:
     yaml.safe_dump(doc, f, sort_keys=False)
 PY
@@ -247,7 +250,13 @@ done
 step "submitting ${#specs[@]} specs to $api"
 export ALGOAGENT_API_URL=$api
 submit_log=$work/submit.log
-"$bin/algoagent" submit --wait --timeout "$TIMEOUT" "${specs[@]}" >"$submit_log" 2>&1 &
+# The first through the CLI inside the coordinator's image (as docs/OPERATIONS.md shows),
+# the others through the host's CLI, which follows them to the end.
+if ! compose exec -T coordinator algoagent submit /dev/stdin <"${specs[0]}" >"$submit_log" 2>&1; then
+  cat "$submit_log" >&2
+  fail "algoagent submit inside the coordinator container failed"
+fi
+"$bin/algoagent" submit --wait --timeout "$TIMEOUT" "${specs[@]:1}" >>"$submit_log" 2>&1 &
 submit_pid=$!
 
 # A replica is stopped (SIGTERM, drain) while jobs run, and started again: its jobs must not
@@ -280,6 +289,11 @@ submit_status=0
 wait "$submit_pid" || submit_status=$?
 cp "$submit_log" "$LOG_DIR/submit.log"
 [ "$submit_status" = 0 ] || fail "algoagent submit --wait exited $submit_status (see $LOG_DIR/submit.log)"
+for _ in $(seq 1 120); do   # the run submitted inside the container is not followed above
+  open_runs=$(psql_db -c "select count(*) from runs where status not in ('merged', 'deployed', 'rolled_back', 'failed', 'dead', 'cancelled')")
+  [ "$open_runs" = 0 ] && break
+  sleep 1
+done
 merged=$(psql_db -c "select count(*) from runs where status = 'merged'")
 total=$(psql_db -c "select count(*) from runs")
 facts+=(" $merged/${#specs[@]} specs merged")

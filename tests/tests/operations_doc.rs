@@ -80,7 +80,7 @@ fn the_compose_file_has_every_service_with_health_and_start_order() {
     ] {
         service(&c, name);
     }
-    for name in ["postgres", "rabbitmq", "redis", "coordinator", "prometheus", "grafana"] {
+    for name in ["postgres", "rabbitmq", "redis", "coordinator", "worker", "prometheus", "grafana"] {
         assert!(service(&c, name)["healthcheck"]["test"].is_sequence(), "{name} has no healthcheck");
     }
     for name in ["postgres", "rabbitmq", "redis", "coordinator", "worker", "prometheus", "grafana", "jaeger"]
