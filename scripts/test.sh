@@ -39,6 +39,11 @@ cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(restarts) a
 step "engine benchmark, smoke (correctness only)"
 scripts/bench-pipeline.sh --smoke >/dev/null
 step "first-run paths: image build under a new name, demo on a new database (alone)"
-cargo nextest run --workspace --locked --no-fail-fast -E 'binary(first_run)'
+cargo nextest run --workspace --locked --no-fail-fast -E 'binary(first_run) and not test(compose)'
+# The compose deployment (scripts/compose-smoke.sh: both images built under names that never
+# existed, coordinator + 3 worker replicas through compose, every example spec); about 2
+# minutes once the binaries above are built.
+step "compose deployment: images, 3 worker replicas, every example (alone)"
+cargo nextest run --workspace --locked --no-fail-fast -E 'binary(first_run) and test(compose)'
 step "dependency restarts (alone)"
 cargo nextest run --workspace --locked --no-fail-fast -E 'binary(restarts)'

@@ -5,7 +5,8 @@
 //! sandbox image build once did exactly that. These tests run the scripts against names that
 //! have never existed: a never-used image name for `deploy/sandbox/build-image.sh`, and a
 //! database, namespace, strategies repository and cache that do not exist yet for
-//! `scripts/demo.sh` (the README's main command).
+//! `scripts/demo.sh` (the README's main command), and never-used image names (base,
+//! coordinator, worker) for `scripts/compose-smoke.sh`.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -153,4 +154,56 @@ async fn the_demo_runs_against_a_database_namespace_and_repository_that_do_not_e
         .unwrap();
     let log = String::from_utf8_lossy(&log.stdout);
     assert!(log.lines().filter(|l| l.contains("Merge")).count() >= 2, "main has no two merges:\n{log}");
+}
+
+#[test]
+fn the_compose_smoke_builds_images_that_never_existed_and_passes() {
+    // Arrange: image names nobody has built (the runtime base too), so the script takes the
+    // paths of a machine that never ran it: the base is imported, both images are built.
+    let suffix = fresh_suffix();
+    let repos = [
+        format!("algoagent-base-firstrun-{suffix}"),
+        format!("algoagent-coordinator-firstrun-{suffix}"),
+        format!("algoagent-worker-firstrun-{suffix}"),
+    ];
+    // Dropped in order: the images first, then the base they were built on.
+    let _guards: Vec<ImageRepoGuard> =
+        repos.iter().rev().map(|r| ImageRepoGuard { repo: r.clone() }).collect();
+    for repo in &repos {
+        assert!(!image_exists(&format!("{repo}:latest")), "{repo} exists before the test");
+    }
+    let logs = tempfile::tempdir().unwrap();
+
+    // Act: the whole smoke, every example spec, 3 replicas.
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/compose-smoke.sh"))
+        .env("RUNTIME_BASE", format!("{}:latest", repos[0]))
+        .env("COORDINATOR_IMAGE", format!("{}:latest", repos[1]))
+        .env("WORKER_IMAGE", format!("{}:latest", repos[2]))
+        .env("SMOKE_LOG_DIR", logs.path())
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+
+    // Assert: exit 0 and a PASS summary as the very last line, naming every spec merged and
+    // at least two replicas with jobs.
+    let last = stdout.lines().last().unwrap_or("");
+    assert!(
+        out.status.success() && last.starts_with("compose-smoke: PASS"),
+        "compose-smoke.sh failed on a first run ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    let specs = std::fs::read_dir(repo_root().join("examples/specs")).unwrap().count();
+    assert!(last.contains(&format!("{specs}/{specs} specs merged")), "{last}");
+    let per_replica = last
+        .split("jobs per replica ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no jobs per replica in: {last}"));
+    let busy = per_replica.split('/').filter(|n| n.parse::<u32>().unwrap_or(0) > 0).count();
+    assert!(busy >= 2, "fewer than 2 replicas did jobs: {last}");
+    for repo in &repos {
+        assert!(image_exists(&format!("{repo}:latest")), "{repo}:latest was not built:\n{stderr}");
+    }
 }
