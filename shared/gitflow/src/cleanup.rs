@@ -3,7 +3,8 @@
 //! A branch is deleted only when its tip is not on `main` (nothing of it was merged), and only
 //! if it still has the tip that was checked: libgit2 deletes a reference only when it has not
 //! changed since it was read, so a version committed meanwhile keeps the branch. With a
-//! `file://` remote the remote's branch is deleted (the source of truth), then the mirror's.
+//! `file://` remote the remote's branch is deleted (the source of truth), then the mirror's;
+//! with an `https://` remote, by a push that deletes it only if it still has the checked tip.
 //! A writer fetching at the very moment a branch disappears can fail that one fetch; its job
 //! is retried like any other git failure.
 
@@ -13,7 +14,9 @@ use super::StrategyRepo;
 use super::error::{GitError, is_race};
 use super::location::Location;
 use super::names::check_strategy_name;
+use super::refs::Applied;
 use super::repo::main_oid;
+use super::transport;
 
 /// What happened (or, in a dry run, would happen) to one strategy's branch.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,9 +56,19 @@ impl StrategyRepo {
         if dry_run {
             return Ok(BranchCleanup::Deleted { tip: tip.to_string() });
         }
+        if let Some(remote) = self.network() {
+            // The push deletes the branch only if it still has the tip checked above.
+            return Ok(match transport::delete(&remote, &branch, tip)? {
+                Applied::Done => {
+                    tracing::info!(strategy = name, %tip, "unmerged strategy branch deleted");
+                    BranchCleanup::Deleted { tip: tip.to_string() }
+                }
+                Applied::Lost => BranchCleanup::Moved,
+            });
+        }
         let remote = match &self.location {
-            Location::Local(_) => None,
             Location::FileRemote { remote_path, .. } => Some(Repository::open_bare(remote_path)?),
+            Location::Local(_) | Location::Network { .. } => None,
         };
         let truth = remote.as_ref().unwrap_or(repo);
         let mut reference = match truth.find_reference(&branch) {

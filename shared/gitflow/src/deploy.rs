@@ -11,7 +11,7 @@ use super::error::GitError;
 use super::history::{describe, touching_commits};
 use super::message::{self, Trailers};
 use super::names::{check_strategy_name, check_tag_name};
-use super::refs::{Applied, RefUpdate, with_retries};
+use super::refs::{Applied, RefUpdate};
 use super::repo::{MAIN_REF, find_commit_hex, main_oid};
 use super::tree::{strategy_dir, with_strategy_dir};
 
@@ -39,7 +39,7 @@ impl StrategyRepo {
             check_tag_name(tag)?;
         }
         let tag_ref = tag.map(|t| format!("refs/tags/{t}"));
-        let deployment = with_retries("deploy", || {
+        let deployment = self.with_retries("deploy", || {
             let session = self.session()?;
             let repo = &session.repo;
             let main = main_oid(&session)?;
@@ -100,7 +100,7 @@ impl StrategyRepo {
     /// those files, no empty commit is made and the last commit that changed them is returned.
     pub fn rollback(&self, name: &str, to_commit: &str, reason: &str) -> Result<String, GitError> {
         check_strategy_name(name)?;
-        let commit = with_retries("rollback", || {
+        let commit = self.with_retries("rollback", || {
             let session = self.session()?;
             let repo = &session.repo;
             let main = main_oid(&session)?;

@@ -80,6 +80,49 @@ pub enum GitError {
         message: String,
     },
 
+    /// The `git` program (which speaks to `https://` remotes) could not be started.
+    #[error("cannot run `git` (needed for an https strategies repository; install git in the image)")]
+    GitProgram {
+        /// Why it could not be started (usually: not installed).
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The remote refused our credentials (or asked for some and none were configured).
+    #[error(
+        "the strategies repository {url} refused the credentials (check STRATEGY_REPO_TOKEN_FILE): {detail}"
+    )]
+    RemoteAuth {
+        /// The URL, without any password.
+        url: String,
+        /// What git said, with every secret replaced by `***`.
+        detail: String,
+    },
+
+    /// The remote refused a reference update for a reason retrying will not fix (a protected
+    /// branch, a hook, a full disk).
+    #[error("the strategies repository {url} refused to update {refname}: {reason}")]
+    RemoteRefused {
+        /// The URL, without any password.
+        url: String,
+        /// The reference it refused.
+        refname: String,
+        /// The remote's reason.
+        reason: String,
+    },
+
+    /// A `git fetch` or `git push` to a network remote failed (unreachable host, timeout,
+    /// server error): worth retrying.
+    #[error("git {op} with the strategies repository {url} failed: {detail}")]
+    Remote {
+        /// `fetch` or `push`.
+        op: &'static str,
+        /// The URL, without any password.
+        url: String,
+        /// What git said, with every secret replaced by `***`.
+        detail: String,
+    },
+
     /// Other writers kept winning the race for the same references.
     #[error("{op} lost the race for the repository's references {attempts} times; giving up")]
     Contended {
@@ -113,7 +156,7 @@ impl GitError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Git(e) => is_transient_git(e),
-            Self::Contended { .. } | Self::PushRejected { .. } => true,
+            Self::Contended { .. } | Self::PushRejected { .. } | Self::Remote { .. } => true,
             _ => false,
         }
     }

@@ -20,12 +20,33 @@
 //! update; merge, deploy and rollback are idempotent. Every method blocks on disk (and on the
 //! remote): call them from `tokio::task::spawn_blocking`.
 //!
-//! `STRATEGY_REPO` is a path (created as a bare repository if missing) or a `file://` URL of an
-//! existing bare repository, mirrored under the cache directory. git2 is built without its
-//! network transports (`default-features = false`), so `https://`, `ssh://` and `host:path`
-//! locations are refused with [`GitError::UnsupportedRemote`]; see `location`.
+//! `STRATEGY_REPO` is one of:
+//! - a path (created as a bare repository if missing): one host, or a volume every writer
+//!   mounts (compose). Ref updates are compare-and-swaps on the ref files themselves;
+//! - a `file://` URL of an existing bare repository, mirrored under the cache directory; the
+//!   refs are compare-and-swapped in the remote repository by path (see `refs`);
+//! - an `https://` (or `http://`) URL: replicas that share no disk (Kubernetes pods). Each
+//!   process keeps a bare mirror under its cache directory; every attempt fetches the remote's
+//!   branches and tags into it (its snapshot), writes the new commits there with libgit2, and
+//!   pushes them with `git push --atomic --force-with-lease=<ref>:<value read>` for every ref
+//!   it moves. A rival's push in between makes ours fail without changing anything (the lease
+//!   is checked by the client against the advertisement and again by the server's
+//!   `receive-pack` inside its ref transaction), and the attempt is redone from a fresh fetch,
+//!   so the version commit already on the remote is found by its trailers and never doubled.
+//!   Fetch and push run the `git` program (see `transport` for why not libgit2's transports,
+//!   which this workspace builds without: `default-features = false`). The token comes from
+//!   `STRATEGY_REPO_TOKEN_FILE` ([`RemoteCredentials`]) and never appears in a command line,
+//!   a log or an error.
+//!
+//! SSH locations (`ssh://`, `user@host:path`) are refused with [`GitError::UnsupportedRemote`].
+//!
+//! No lock is held across an operation: correctness rests on the compare-and-swap alone, which
+//! is itself the fence (a writer that stalled past any lock's expiry still cannot overwrite a
+//! newer `main`, because its lease names the value it read). The merge job handler may also
+//! take a Redis lock around a merge to avoid retry storms; see the worker.
 
 mod cleanup;
+mod credentials;
 mod deploy;
 mod error;
 mod history;
@@ -35,9 +56,11 @@ mod message;
 mod names;
 mod refs;
 mod repo;
+mod transport;
 mod tree;
 
 pub use cleanup::BranchCleanup;
+pub use credentials::RemoteCredentials;
 pub use deploy::Deployment;
 pub use error::GitError;
 pub use history::{CommitInfo, CommitKind};

@@ -13,7 +13,7 @@ use super::StrategyRepo;
 use super::error::GitError;
 use super::message::{self, Trailers};
 use super::names::{check_origin, check_run_id, check_strategy_name};
-use super::refs::{Applied, RefUpdate, with_retries};
+use super::refs::{Applied, RefUpdate};
 use super::repo::{MAIN_REF, main_oid};
 use super::tree::{STRATEGIES_DIR, strategy_dir, with_strategy_dir, write_version_dir};
 
@@ -72,7 +72,7 @@ impl StrategyRepo {
         check_run_id(run_id)?;
         check_origin(origin)?;
         let request = Request { name, run_id, version_id, version_no, origin, reason, files };
-        let outcome = with_retries("merge_version", || self.try_merge(&request))?;
+        let outcome = self.with_retries("merge_version", || self.try_merge(&request))?;
         tracing::info!(
             strategy = name,
             run_id,

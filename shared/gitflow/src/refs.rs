@@ -32,12 +32,34 @@ use git2::{
 
 use super::StrategyRepo;
 use super::error::{GitError, is_race};
-use super::location::Location;
+use super::location::{Location, UrlPassword};
+use super::transport;
 
 /// How many times an operation is attempted before giving up with [`GitError::Contended`].
 const MAX_ATTEMPTS: u32 = 30;
 /// The longest pause between two attempts.
 const MAX_BACKOFF_MS: u64 = 100;
+/// Attempts against a network remote: each one costs a fetch and a push (tens to hundreds of
+/// milliseconds), so a writer can keep losing to rivals for longer than on a local disk.
+const NETWORK_MAX_ATTEMPTS: u32 = 60;
+/// The longest pause between two attempts against a network remote.
+const NETWORK_MAX_BACKOFF_MS: u64 = 500;
+
+/// How often, and how patiently, an operation retries a lost race.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    /// Attempts before [`GitError::Contended`].
+    pub attempts: u32,
+    /// The cap of the exponential backoff, in milliseconds.
+    pub max_backoff_ms: u64,
+}
+
+/// Local repositories and `file://` remotes.
+pub(crate) const LOCAL_RETRIES: RetryPolicy =
+    RetryPolicy { attempts: MAX_ATTEMPTS, max_backoff_ms: MAX_BACKOFF_MS };
+/// `https://` remotes.
+pub(crate) const NETWORK_RETRIES: RetryPolicy =
+    RetryPolicy { attempts: NETWORK_MAX_ATTEMPTS, max_backoff_ms: NETWORK_MAX_BACKOFF_MS };
 /// Where pushed objects are parked in the remote until the real refs are swapped.
 const INCOMING_PREFIX: &str = "refs/algoagent/incoming";
 /// How many scratch slots writers spread over (two writers on one slot: one retries).
@@ -71,9 +93,18 @@ pub(crate) enum Applied {
 /// (another writer held the same scratch ref).
 pub(crate) fn with_retries<T>(
     op: &'static str,
+    attempt: impl FnMut() -> Result<Option<T>, GitError>,
+) -> Result<T, GitError> {
+    with_policy(LOCAL_RETRIES, op, attempt)
+}
+
+/// [`with_retries`] with an explicit policy.
+pub(crate) fn with_policy<T>(
+    policy: RetryPolicy,
+    op: &'static str,
     mut attempt: impl FnMut() -> Result<Option<T>, GitError>,
 ) -> Result<T, GitError> {
-    for n in 1..=MAX_ATTEMPTS {
+    for n in 1..=policy.attempts {
         match attempt() {
             Ok(Some(value)) => return Ok(value),
             Ok(None) => {
@@ -90,15 +121,15 @@ pub(crate) fn with_retries<T>(
             }
             Err(e) => return Err(e),
         }
-        std::thread::sleep(backoff(n));
+        std::thread::sleep(backoff(n, policy.max_backoff_ms));
     }
-    tracing::warn!(op, attempts = MAX_ATTEMPTS, "gave up after losing every race");
-    Err(GitError::Contended { op, attempts: MAX_ATTEMPTS })
+    tracing::warn!(op, attempts = policy.attempts, "gave up after losing every race");
+    Err(GitError::Contended { op, attempts: policy.attempts })
 }
 
-/// Exponential backoff capped at [`MAX_BACKOFF_MS`], half of it random so racers spread out.
-fn backoff(attempt: u32) -> Duration {
-    let cap = (1u64 << attempt.min(7)).min(MAX_BACKOFF_MS);
+/// Exponential backoff capped at `max_ms`, half of it random so racers spread out.
+fn backoff(attempt: u32, max_ms: u64) -> Duration {
+    let cap = (1u64 << attempt.min(10)).min(max_ms);
     let half = cap / 2;
     let jitter = if half == 0 { 0 } else { pseudo_random() % (half + 1) };
     Duration::from_millis(half + jitter)
@@ -170,6 +201,7 @@ impl StrategyRepo {
         let remote_refs = match &self.location {
             Location::Local(_) => None,
             Location::FileRemote { url, remote_path, .. } => Some(fetch_snapshot(&repo, url, remote_path)?),
+            Location::Network { .. } => self.network().map(|remote| transport::fetch(&remote)).transpose()?,
         };
         Ok(Session { repo, remote_refs })
     }
@@ -194,6 +226,53 @@ impl StrategyRepo {
                 push(repo, url, &specs)?;
                 apply_in(&Repository::open_bare(remote_path)?, updates, log)
             }
+            Location::Network { url, user, password, mirror } => {
+                transport::push(&self.remote(url, user, password, mirror), updates)
+            }
+        }
+    }
+
+    /// How patiently operations on this repository retry a lost race.
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        match self.location {
+            Location::Network { .. } => NETWORK_RETRIES,
+            Location::Local(_) | Location::FileRemote { .. } => LOCAL_RETRIES,
+        }
+    }
+
+    /// [`with_policy`] with this repository's policy.
+    pub(crate) fn with_retries<T>(
+        &self,
+        op: &'static str,
+        attempt: impl FnMut() -> Result<Option<T>, GitError>,
+    ) -> Result<T, GitError> {
+        with_policy(self.retry_policy(), op, attempt)
+    }
+
+    /// The network remote, when the repository is a mirror of one.
+    pub(crate) fn network(&self) -> Option<transport::Remote<'_>> {
+        match &self.location {
+            Location::Network { url, user, password, mirror } => {
+                Some(self.remote(url, user, password, mirror))
+            }
+            Location::Local(_) | Location::FileRemote { .. } => None,
+        }
+    }
+
+    /// The parts of [`Location::Network`] with the secret to send: the URL's password, else
+    /// the configured token.
+    fn remote<'a>(
+        &'a self,
+        url: &'a str,
+        user: &'a Option<String>,
+        password: &'a Option<UrlPassword>,
+        mirror: &'a Path,
+    ) -> transport::Remote<'a> {
+        transport::Remote {
+            url,
+            user: user.as_deref(),
+            secret: password.as_ref().map(|p| p.0.as_str()).or_else(|| self.credentials.token()),
+            mirror,
         }
     }
 }
@@ -274,7 +353,10 @@ mod tests {
     #[test]
     fn backoff_is_capped() {
         for n in 1..=MAX_ATTEMPTS {
-            assert!(backoff(n) <= Duration::from_millis(MAX_BACKOFF_MS));
+            assert!(backoff(n, MAX_BACKOFF_MS) <= Duration::from_millis(MAX_BACKOFF_MS));
+        }
+        for n in 1..=NETWORK_MAX_ATTEMPTS {
+            assert!(backoff(n, NETWORK_MAX_BACKOFF_MS) <= Duration::from_millis(NETWORK_MAX_BACKOFF_MS));
         }
     }
 }

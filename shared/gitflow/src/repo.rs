@@ -4,6 +4,7 @@ use std::path::Path;
 
 use git2::{ErrorCode, Oid, Repository, RepositoryInitOptions, Signature};
 
+use super::credentials::RemoteCredentials;
 use super::error::{GitError, is_race};
 use super::location::{Location, parse_location};
 use super::message::{self, Trailers};
@@ -30,13 +31,15 @@ impl Default for Identity {
 }
 
 /// Handle on the strategies repository. Cheap to clone and `Send + Sync`: it holds only the
-/// location, and every operation opens its own libgit2 handle.
+/// location and the remote's credentials, and every operation opens its own libgit2 handle.
 #[derive(Debug, Clone)]
 pub struct StrategyRepo {
     /// Where the repository (or the remote and its mirror) lives.
     pub(crate) location: Location,
     /// Signature for new commits and tags.
     pub(crate) identity: Identity,
+    /// What an `https://` remote is authenticated with (unused for other locations).
+    pub(crate) credentials: RemoteCredentials,
 }
 
 impl StrategyRepo {
@@ -45,7 +48,21 @@ impl StrategyRepo {
     /// missing or an empty directory, and `main` with an empty initial commit when it has none.
     /// An existing non-repository, a repository with a working tree, or an unsupported URL
     /// scheme is an error. A remote must already exist (and be bare).
+    ///
+    /// An `https://` remote is authenticated with the token in `STRATEGY_REPO_TOKEN_FILE`
+    /// ([`RemoteCredentials::from_env`]); see [`Self::open_with_credentials`].
     pub fn open_or_init(location: &str, cache_dir: &Path) -> Result<Self, GitError> {
+        Self::open_with_credentials(location, cache_dir, RemoteCredentials::from_env()?)
+    }
+
+    /// [`Self::open_or_init`] with explicit credentials for an `https://` remote. The remote is
+    /// fetched once here, so an unreachable remote or a refused token fails now, not at the
+    /// first merge; an empty remote gets `main` with the initial commit.
+    pub fn open_with_credentials(
+        location: &str,
+        cache_dir: &Path,
+        credentials: RemoteCredentials,
+    ) -> Result<Self, GitError> {
         let location = parse_location(location, cache_dir)?;
         match &location {
             Location::Local(path) => {
@@ -66,8 +83,20 @@ impl StrategyRepo {
                 }
                 open_or_create_bare(mirror)?;
             }
+            Location::Network { url, password, mirror, .. } => {
+                if password.is_some() && credentials.has_token() {
+                    return Err(GitError::input(
+                        "STRATEGY_REPO_TOKEN_FILE",
+                        format!("STRATEGY_REPO ({url}) already carries a password; set only one of them"),
+                    ));
+                }
+                if url.starts_with("http://") && (password.is_some() || credentials.has_token()) {
+                    tracing::warn!(%url, "the strategies repository's token is sent over plain http");
+                }
+                open_or_create_bare(mirror)?;
+            }
         }
-        let repo = Self { location, identity: Identity::default() };
+        let repo = Self { location, identity: Identity::default(), credentials };
         repo.ensure_main()?;
         Ok(repo)
     }
@@ -82,15 +111,15 @@ impl StrategyRepo {
     pub fn git_dir(&self) -> &Path {
         match &self.location {
             Location::Local(path) => path,
-            Location::FileRemote { mirror, .. } => mirror,
+            Location::FileRemote { mirror, .. } | Location::Network { mirror, .. } => mirror,
         }
     }
 
-    /// The remote URL, when the repository is a mirror of one.
+    /// The remote URL, when the repository is a mirror of one (never with a password).
     pub fn remote_url(&self) -> Option<&str> {
         match &self.location {
             Location::Local(_) => None,
-            Location::FileRemote { url, .. } => Some(url),
+            Location::FileRemote { url, .. } | Location::Network { url, .. } => Some(url),
         }
     }
 
@@ -146,7 +175,7 @@ impl StrategyRepo {
 
     /// Creates `main` with an empty commit if the repository (or the remote) has none.
     fn ensure_main(&self) -> Result<(), GitError> {
-        with_retries("initialize", || {
+        self.with_retries("initialize", || {
             let session = self.session()?;
             let repo = &session.repo;
             if session.ref_oid(MAIN_REF)?.is_some() {
@@ -161,7 +190,7 @@ impl StrategyRepo {
             if self.apply(repo, &[update], "initialize")? == Applied::Lost {
                 return Ok(None);
             }
-            tracing::info!(repo = %self.git_dir().display(), "initialized strategies repository");
+            tracing::info!(repo = %self.git_dir().display(), remote = self.remote_url(), "initialized strategies repository");
             Ok(Some(()))
         })?;
         if let Location::FileRemote { remote_path, .. } = &self.location {
