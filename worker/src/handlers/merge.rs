@@ -1,5 +1,13 @@
 //! merge: commit the version to `strategy/<name>` and merge it into `main`. Idempotent: the
 //! repository recognises a version it already holds, so a redelivered merge adds nothing.
+//!
+//! Merges into one repository are serialized across workers by a Redis lock
+//! (`<namespace>:lock:strategies-repo`), so replicas pushing to a network remote take turns
+//! instead of losing push races to each other and refetching. The lock is only a courtesy:
+//! correctness rests on the repository's compare-and-swap (for an https remote, a push with a
+//! lease on the value read), which acts as the fencing token a lock alone would lack. A worker
+//! that stalls past the lock's expiry, or proceeds after waiting too long, or cannot reach
+//! Redis, still cannot overwrite a newer `main`: its push is refused and redone.
 
 use algoagent_core::{JobError, VersionId};
 use algoagent_gitflow::VersionFiles;
@@ -8,6 +16,13 @@ use algoagent_jobs::db::jobs::JobRow;
 use super::{load_run, load_version};
 use crate::commit::Effect;
 use crate::context::WorkerContext;
+
+/// The Redis lock merges take turns on (one strategies repository per namespace).
+const REPO_LOCK: &str = "lock:strategies-repo";
+/// How long a holder keeps the lock if it never releases it (a crashed worker).
+const REPO_LOCK_TTL: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long a merge waits for the lock before going ahead without it.
+const REPO_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Merges one tested version.
 pub async fn handle(ctx: &WorkerContext, row: &JobRow, version_id: VersionId) -> Result<Effect, JobError> {
@@ -45,12 +60,28 @@ pub async fn handle(ctx: &WorkerContext, row: &JobRow, version_id: VersionId) ->
     let run_id = run.id.to_string();
     let name = strategy.name.clone();
     let version_no = version.version;
+    let owner = format!("{}:{}:{}", ctx.worker_id, row.id, row.attempt);
+    let locked = match ctx.leases.lock(REPO_LOCK, &owner, REPO_LOCK_TTL, REPO_LOCK_WAIT).await {
+        Ok(locked) => locked,
+        Err(err) => {
+            tracing::debug!(error = %err, "repository lock unavailable; merging without it");
+            false
+        }
+    };
+    if !locked {
+        tracing::debug!("repository lock not taken; relying on the repository's compare-and-swap");
+    }
     let started = std::time::Instant::now();
     let merged = tokio::task::spawn_blocking(move || {
         repo.merge_version(&name, &run_id, version_id.0, version_no, &origin, &reason, &files)
     })
     .await
-    .map_err(JobError::transient)?;
+    .map_err(JobError::transient);
+    if locked && let Err(err) = ctx.leases.release(REPO_LOCK, &owner).await {
+        // It expires on its own after REPO_LOCK_TTL.
+        tracing::debug!(error = %err, "repository lock not released");
+    }
+    let merged = merged?;
     metrics::histogram!("algoagent_git_merge_duration_seconds", "outcome" => if merged.is_ok() { "ok" } else { "error" })
         .record(started.elapsed().as_secs_f64());
     let outcome = merged.map_err(|err| {
