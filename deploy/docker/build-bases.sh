@@ -6,7 +6,8 @@
 # stand-ins the same way deploy/sandbox/build-image.sh makes the sandbox image:
 #
 #   runtime  $RUNTIME_BASE (default algoagent-base:bookworm): debootstrap --variant=minbase
-#            of Debian bookworm plus ca-certificates, docs and apt lists stripped;
+#            of Debian bookworm plus ca-certificates and git (the strategies repository
+#            over https, shared/gitflow/src/transport.rs), docs and apt lists stripped;
 #   builder  $BUILDER_BASE (default algoagent-rust:<rustc version>-bookworm): the same plus
 #            gcc, g++, make, cmake, pkg-config, zlib1g-dev, with this machine's Rust toolchain
 #            (the active rustup toolchain's bin/, lib/, libexec/; no docs) in /usr/local/rust,
@@ -150,14 +151,15 @@ build_runtime() {
         echo "runtime=$tag"
         return 0
     fi
-    rootfs "$CACHE_DIR/rootfs-$SUITE-minbase-ca" ca-certificates
+    rootfs "$CACHE_DIR/rootfs-$SUITE-minbase-ca-git" ca-certificates,git
     work="$(mktemp -d "$CACHE_DIR/build-runtime-base.XXXXXX")"
-    cp -a "$CACHE_DIR/rootfs-$SUITE-minbase-ca" "$work/rootfs"
+    cp -a "$CACHE_DIR/rootfs-$SUITE-minbase-ca-git" "$work/rootfs"
     strip_tree "$work/rootfs"
     import_tree "$work/rootfs" "$hash_tag" "$hash" algoagent-base "ENV $BASE_PATH"
     rm -rf "$work"
     docker run --rm "$hash_tag" test -s /etc/ssl/certs/ca-certificates.crt \
         || die "$hash_tag has no CA bundle"
+    docker run --rm "$hash_tag" git --version >/dev/null || die "$hash_tag has no git"
     docker tag "$hash_tag" "$tag"
     drop_old_tags "$repo" "$hash_tag"
     log "done: $tag = $hash_tag ($(docker image inspect --format '{{.Size}}' "$hash_tag" | awk '{printf "%.0f MB", $1/1e6}'))"
