@@ -67,7 +67,7 @@ fn write_csv(dir: &std::path::Path, symbol: &str, phase: f64) {
     let mut text = String::from("Date,Open,High,Low,Close,Volume\n");
     let mut day = chrono::NaiveDate::from_ymd_opt(2023, 1, 2).unwrap();
     let mut i = 0.0_f64;
-    while day.to_string() < "2023-12-30".to_owned() {
+    while day.to_string().as_str() < "2023-12-30" {
         use chrono::Datelike;
         if day.weekday().number_from_monday() <= 5 {
             let close = 100.0 + 10.0 * ((i + phase) / 8.0).sin() + i * 0.05;
