@@ -50,6 +50,12 @@ async fn handle(state: &AppState, delivery: Delivery) {
 
 /// Applies one event to its run.
 pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
+    if event.kind.is_standalone() {
+        // A standalone job (sandbox-test, run-sandbox) ends on its own row; the run it hangs
+        // off is not in a state for it, and the API reads the row.
+        tracing::debug!("standalone job event; no run to advance");
+        return Ok(());
+    }
     let mut tx = state.pool.begin().await?;
     let Some(run) = runs::lock(&mut tx, event.run_id).await? else {
         tracing::warn!("event for an unknown run; dropping it as poison");
@@ -61,7 +67,9 @@ pub async fn apply(state: &AppState, event: &JobEvent) -> anyhow::Result<()> {
         max: run.max_fix_attempts,
         provider_fixes: run.provider != algoagent_llm::BUILTIN,
     };
-    let step = decide(event.kind, &event.outcome, budget);
+    let Some(step) = decide(event.kind, &event.outcome, budget) else {
+        return Ok(());
+    };
     if run.status() != step.from {
         tracing::info!(run_status = %run.status, expected = %step.from, "stale or duplicate event; nothing to do");
         return Ok(());

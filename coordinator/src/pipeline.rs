@@ -51,9 +51,15 @@ fn failed_check(from: RunStatus, version_id: VersionId, reason: String, budget: 
     }
 }
 
-/// Decides the step for a job event.
-pub fn decide(kind: JobKind, outcome: &JobOutcome, budget: FixBudget) -> Step {
-    let from = kind.run_state();
+/// Decides the step for a job event; `None` for the events of standalone kinds, which never
+/// move a run.
+pub fn decide(kind: JobKind, outcome: &JobOutcome, budget: FixBudget) -> Option<Step> {
+    let from = kind.run_state()?;
+    Some(decide_in(kind, from, outcome, budget))
+}
+
+/// The step for an event of a pipeline kind that runs while the run is in `from`.
+fn decide_in(kind: JobKind, from: RunStatus, outcome: &JobOutcome, budget: FixBudget) -> Step {
     let step = |to, next_job, reason| Step { from, to, next_job, reason };
     match outcome {
         JobOutcome::Succeeded { result } => match result {
@@ -77,6 +83,8 @@ pub fn decide(kind: JobKind, outcome: &JobOutcome, budget: FixBudget) -> Step {
                 budget,
             ),
             JobResult::Merged { .. } => step(RunStatus::Merged, None, None),
+            // Standalone results have no pipeline step; `decide` never gets here for them.
+            JobResult::SandboxRan { .. } => step(from, None, None),
         },
         JobOutcome::Failed { error } => {
             step(RunStatus::Failed, None, Some(format!("{kind} failed: {error}")))
@@ -100,7 +108,8 @@ mod tests {
             JobKind::Generate,
             &JobOutcome::Succeeded { result: JobResult::Generated { version_id: v } },
             NO_FIX,
-        );
+        )
+        .expect("a pipeline kind");
         assert_eq!(
             (s.from, s.to, s.next_job),
             (RunStatus::Generating, RunStatus::Validating, Some(JobPayload::ValidateV1 { version_id: v }))
@@ -111,7 +120,8 @@ mod tests {
                 result: JobResult::Validated { version_id: v, accepted: true, summary: String::new() },
             },
             NO_FIX,
-        );
+        )
+        .expect("a pipeline kind");
         assert_eq!(s.next_job, Some(JobPayload::TestV1 { version_id: v }));
         let s = decide(
             JobKind::Test,
@@ -119,7 +129,8 @@ mod tests {
                 result: JobResult::Tested { version_id: v, backtest_id: 1, passed: true, reason: None },
             },
             NO_FIX,
-        );
+        )
+        .expect("a pipeline kind");
         assert_eq!(s.next_job, Some(JobPayload::MergeV1 { version_id: v }));
         let s = decide(
             JobKind::Merge,
@@ -131,7 +142,8 @@ mod tests {
                 },
             },
             NO_FIX,
-        );
+        )
+        .expect("a pipeline kind");
         assert_eq!((s.to, s.next_job), (RunStatus::Merged, None));
     }
 
@@ -144,17 +156,20 @@ mod tests {
                 summary: "eval".into(),
             },
         };
-        let s = decide(JobKind::Validate, &rejected, FixBudget { used: 1, max: 3, provider_fixes: true });
+        let s = decide(JobKind::Validate, &rejected, FixBudget { used: 1, max: 3, provider_fixes: true })
+            .expect("a pipeline kind");
         assert_eq!(
             (s.to, s.next_job),
             (RunStatus::Fixing, Some(JobPayload::FixV1 { version_id: VersionId(5) }))
         );
         assert!(s.reason.as_deref().is_some_and(|r| r.starts_with("fix 2 of 3")));
-        let s = decide(JobKind::Validate, &rejected, FixBudget { used: 3, max: 3, provider_fixes: true });
+        let s = decide(JobKind::Validate, &rejected, FixBudget { used: 3, max: 3, provider_fixes: true })
+            .expect("a pipeline kind");
         assert_eq!(s.to, RunStatus::Failed);
         assert!(s.reason.as_deref().is_some_and(|r| r.contains("budget of 3 spent")));
         let fixed = JobOutcome::Succeeded { result: JobResult::Generated { version_id: VersionId(6) } };
-        let s = decide(JobKind::Fix, &fixed, FixBudget { used: 1, max: 3, provider_fixes: true });
+        let s = decide(JobKind::Fix, &fixed, FixBudget { used: 1, max: 3, provider_fixes: true })
+            .expect("a pipeline kind");
         assert_eq!((s.from, s.to), (RunStatus::Fixing, RunStatus::Validating));
     }
 
@@ -170,17 +185,22 @@ mod tests {
                 },
             },
             NO_FIX,
-        );
+        )
+        .expect("a pipeline kind");
         assert_eq!(s.to, RunStatus::Failed);
         assert!(s.reason.as_deref().is_some_and(|r| r.contains("eval")));
         let s = decide(
             JobKind::Test,
             &JobOutcome::Dead { reason: "attempts_exhausted".into(), error: "docker".into() },
             NO_FIX,
-        );
+        )
+        .expect("a pipeline kind");
         assert_eq!((s.from, s.to), (RunStatus::Testing, RunStatus::Dead));
         for kind in JobKind::ALL {
-            let s = decide(kind, &JobOutcome::Failed { error: "x".into() }, NO_FIX);
+            let Some(s) = decide(kind, &JobOutcome::Failed { error: "x".into() }, NO_FIX) else {
+                assert!(kind.is_standalone(), "{kind}");
+                continue;
+            };
             assert!(s.from.can_move_to(s.to), "{kind}");
         }
     }

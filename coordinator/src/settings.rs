@@ -37,6 +37,10 @@ pub struct Settings {
     /// The sandbox image and limits (`SANDBOX_*`), so health checks ask the Docker engine
     /// about the image the workers run.
     pub sandbox: SandboxSettings,
+    /// How long past a standalone sandbox job's own timeout the API waits for it before
+    /// answering 202 with a status URL (`SANDBOX_SYNC_GRACE_SECS`, default 15, 0 to 300):
+    /// the queue wait and the container's start.
+    pub sandbox_sync_grace: std::time::Duration,
 }
 
 impl Settings {
@@ -72,6 +76,9 @@ impl Settings {
             submit_burst: u32::try_from(number(lookup, "SUBMIT_BURST", 10, 1, 100_000)?).unwrap_or(10),
             api_auth,
             sandbox: SandboxSettings::from_lookup(lookup)?,
+            sandbox_sync_grace: std::time::Duration::from_secs(
+                number(lookup, "SANDBOX_SYNC_GRACE_SECS", 15, 0, 300)?.unsigned_abs(),
+            ),
         })
     }
 }

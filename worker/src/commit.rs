@@ -40,6 +40,15 @@ pub enum Effect {
         /// What a fix needs to know: the reason plus the traceback, when it did not pass.
         failure: Option<String>,
     },
+    /// A standalone sandbox run's report, and its backtest row (run-sandbox).
+    SandboxRan {
+        /// The version run.
+        version_id: VersionId,
+        /// What happened.
+        report: algoagent_core::SandboxReport,
+        /// The backtest to store, for run-sandbox.
+        backtest: Option<NewBacktest>,
+    },
     /// The merge that happened.
     Merged {
         /// The version merged.
@@ -103,6 +112,13 @@ pub async fn persist(conn: &mut PgConnection, row: &JobRow, effect: Effect) -> R
                 }
             }
             JobResult::Tested { version_id: version.id, backtest_id, passed: backtest.passed, reason }
+        }
+        Effect::SandboxRan { version_id, report, backtest } => {
+            let backtest_id = match &backtest {
+                Some(b) => Some(algoagent_store::backtests::insert(conn, b).await?),
+                None => None,
+            };
+            JobResult::SandboxRan { version_id, backtest_id, report }
         }
         Effect::Merged { version_id, outcome } => {
             versions::set_commit(conn, version_id, &outcome.merge_commit).await?;

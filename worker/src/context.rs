@@ -49,7 +49,7 @@ impl WorkerContext {
         let leases = Leases::new(redis.clone(), settings.common.namespace.as_str());
         let provider = Provider::new(settings.common.llm_provider, &settings.llm)
             .with_rate_limiter(RateLimiter::new(redis, settings.common.namespace.as_str()));
-        let sandbox = if args.kinds.contains(&JobKind::Test) {
+        let sandbox = if args.kinds.contains(&JobKind::Test) || args.kinds.contains(&JobKind::Sandbox) {
             let sandbox = Sandbox::connect(settings.sandbox.clone()).context("connecting to Docker")?;
             // Containers left by a crashed worker are removed before taking new work.
             match sandbox.sweep(settings.sandbox.timeout).await {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use algoagent_core::RunId;
+use algoagent_core::{JobId, RunId};
 use algoagent_runtime::backoff::{Backoff, Connected, reconnect};
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
@@ -15,11 +15,20 @@ use tokio_util::sync::CancellationToken;
 use crate::WorkerRunner;
 use crate::context::WorkerContext;
 
-/// A control message.
+/// A control message: stop a run's jobs, or one standalone job.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Control {
-    cancel_run: RunId,
+#[serde(untagged)]
+enum Control {
+    /// `{"cancel_run": id}`.
+    Run {
+        /// The run whose jobs stop.
+        cancel_run: RunId,
+    },
+    /// `{"cancel_job": id}`.
+    Job {
+        /// The job to stop.
+        cancel_job: JobId,
+    },
 }
 
 /// Runs until `cancel` fires, reconnecting with backoff.
@@ -81,9 +90,13 @@ async fn session(
         };
         match next {
             Some(Ok(delivery)) => match serde_json::from_slice::<Control>(&delivery.data) {
-                Ok(Control { cancel_run }) => {
+                Ok(Control::Run { cancel_run }) => {
                     let stopped = runner.cancel_run(cancel_run);
                     tracing::info!(run_id = %cancel_run, stopped, "run cancelled; its jobs in flight were told to stop");
+                }
+                Ok(Control::Job { cancel_job }) => {
+                    let stopped = runner.cancel_job(cancel_job);
+                    tracing::info!(job_id = %cancel_job, stopped, "job cancelled; told to stop if it runs here");
                 }
                 Err(err) => tracing::warn!(error = %err, "ignoring an undecodable control message"),
             },

@@ -34,7 +34,7 @@ type WorkerRunner = Runner<WorkerHandler>;
 #[command(name = "algoagent-worker", about = "Consumes AlgoAgent jobs")]
 pub struct Args {
     /// Job kinds to serve, comma-separated (sandbox-heavy kinds can scale separately).
-    #[arg(long, value_delimiter = ',', default_value = "generate,validate,test,fix,merge", value_parser = parse_kind)]
+    #[arg(long, value_delimiter = ',', default_value = "generate,validate,test,fix,merge,sandbox", value_parser = parse_kind)]
     pub kinds: Vec<JobKind>,
     /// Worker id (defaults to host-pid-random).
     #[arg(long)]

@@ -50,7 +50,12 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         && (path.ends_with("/deploy") || path.ends_with("/rollback"));
     if path.starts_with("/api/dlq") || path.starts_with("/api/git/") || (post && production_write) {
         Some(Role::Operator)
-    } else if post && (path == "/api/runs" || (path.starts_with("/api/runs/") && path.ends_with("/cancel"))) {
+    } else if post
+        && (path == "/api/runs"
+            || (path.starts_with("/api/runs/") && path.ends_with("/cancel"))
+            || path.starts_with("/api/production/strategies/sandbox-test")
+            || path.starts_with("/api/production/backtests/run-sandbox"))
+    {
         Some(Role::Submitter)
     } else {
         Some(Role::Viewer)
@@ -124,6 +129,9 @@ mod tests {
         assert_eq!(required_role(&post, "/api/production/strategies/7/rollback/"), Some(Role::Operator));
         assert_eq!(required_role(&get, "/api/production/strategies/7/lifecycle/"), Some(Role::Viewer));
         assert_eq!(required_role(&post, "/api/git/cleanup"), Some(Role::Operator));
+        assert_eq!(required_role(&post, "/api/production/strategies/sandbox-test/"), Some(Role::Submitter));
+        assert_eq!(required_role(&post, "/api/production/backtests/run-sandbox/"), Some(Role::Submitter));
+        assert_eq!(required_role(&get, "/api/production/backtests/run-sandbox/x/"), Some(Role::Viewer));
         assert_eq!(required_role(&post, "/api/git/cleanup/"), Some(Role::Operator));
     }
 

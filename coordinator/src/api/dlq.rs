@@ -132,19 +132,13 @@ async fn replay(state: &AppState, id: i64, actor: &str) -> Result<serde_json::Va
         .map_err(refusal)?;
     let envelope =
         job.envelope().ok_or_else(|| anyhow::anyhow!("stored payload of job {job_id} does not decode"))?;
-    if let Some(run) = runs::lock(&mut tx, job.run_id).await?
+    // A standalone kind never killed its run, so its replay does not revive one.
+    if let Some(step_state) = kind.run_state()
+        && let Some(run) = runs::lock(&mut tx, job.run_id).await?
         && run.status() == RunStatus::Dead
     {
-        runs::advance(
-            &mut tx,
-            run.id,
-            RunStatus::Dead,
-            kind.run_state(),
-            actor,
-            Some(job_id),
-            details.clone(),
-        )
-        .await?;
+        runs::advance(&mut tx, run.id, RunStatus::Dead, step_state, actor, Some(job_id), details.clone())
+            .await?;
     }
     outbox::push(
         &mut tx,

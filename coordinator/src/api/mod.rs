@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod production;
 mod runs;
+mod sandbox;
 mod strategies;
 mod workers;
 
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(backtests::router())
         .merge(jobs::router())
         .merge(production::router())
+        .merge(sandbox::router())
         .merge(lifecycle::router())
         .merge(git::router())
         .merge(dlq::router())

@@ -9,10 +9,11 @@ use algoagent_validate::{Finding, RuleId, RuleKind, Severity, ValidateOptions, v
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 use super::ApiRoutes;
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{ApiJson, Body};
 use crate::state::AppState;
@@ -123,18 +124,37 @@ async fn validate_code(
     }
 }
 
-async fn validate_config(Body(body): Body) -> (StatusCode, Json<serde_json::Value>) {
+/// Checks a backtest config; a valid one is stored (audited) and its id returned as
+/// `config_id`, which `run-sandbox` takes. An invalid one stores nothing.
+async fn validate_config(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(body): Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     match BacktestConfig::parse_json(&body) {
-        Ok((config, warnings)) => (
-            StatusCode::OK,
-            Json(serde_json::json!({
-                "status": "valid",
-                "message": "Backtest configuration is valid",
-                "validated_config": config,
-                "warnings": warnings,
-            })),
-        ),
-        Err(errors) => (
+        Ok((config, warnings)) => {
+            let value = serde_json::to_value(&config)?;
+            let mut tx = state.pool.begin().await?;
+            let id = algoagent_store::backtest_configs::insert(
+                &mut tx,
+                &value,
+                &serde_json::to_value(&warnings)?,
+                &caller.actor("api"),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok((
+                StatusCode::OK,
+                Json(serde_json::json!({
+                    "status": "valid",
+                    "message": "Backtest configuration is valid",
+                    "validated_config": config,
+                    "warnings": warnings,
+                    "config_id": id,
+                })),
+            ))
+        }
+        Err(errors) => Ok((
             StatusCode::BAD_REQUEST,
             Json(serde_json::json!({
                 "status": "invalid",
@@ -142,7 +162,7 @@ async fn validate_config(Body(body): Body) -> (StatusCode, Json<serde_json::Valu
                 "errors": errors,
                 "details": errors.to_string(),
             })),
-        ),
+        )),
     }
 }
 

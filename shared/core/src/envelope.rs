@@ -25,11 +25,15 @@ pub enum JobKind {
     Fix,
     /// Tested code -> commit on the strategies repository.
     Merge,
+    /// A standalone sandbox run asked for through the API (sandbox-test, run-sandbox): no
+    /// pipeline step, so its outcome never moves a run.
+    Sandbox,
 }
 
 impl JobKind {
     /// Every kind, in pipeline order.
-    pub const ALL: [JobKind; 5] = [Self::Generate, Self::Validate, Self::Test, Self::Fix, Self::Merge];
+    pub const ALL: [JobKind; 6] =
+        [Self::Generate, Self::Validate, Self::Test, Self::Fix, Self::Merge, Self::Sandbox];
 
     /// The lowercase name used in queue names, metrics and the database.
     pub fn as_str(self) -> &'static str {
@@ -39,7 +43,14 @@ impl JobKind {
             Self::Test => "test",
             Self::Fix => "fix",
             Self::Merge => "merge",
+            Self::Sandbox => "sandbox",
         }
+    }
+
+    /// True for kinds that run on their own, outside a run's pipeline: their events are
+    /// recorded on the job row and never move the run they hang off.
+    pub fn is_standalone(self) -> bool {
+        matches!(self, Self::Sandbox)
     }
 
     /// Attempts allowed for transient failures before the job is dead-lettered.
@@ -48,6 +59,7 @@ impl JobKind {
             Self::Generate | Self::Fix => 5,
             Self::Validate => 3,
             Self::Test | Self::Merge => 5,
+            Self::Sandbox => 3,
         }
     }
 }
@@ -97,12 +109,82 @@ pub enum JobPayload {
         /// The version to merge.
         version_id: VersionId,
     },
+    /// Run one version's code in the sandbox on its run's dataset, on request
+    /// (`POST /api/production/strategies/sandbox-test/`).
+    #[serde(rename = "sandbox_test.v1")]
+    SandboxTestV1 {
+        /// The version to run.
+        version_id: VersionId,
+        /// The request's limits.
+        limits: SandboxLimits,
+    },
+    /// Backtest one version on request on the given datasets and dates
+    /// (`POST /api/production/backtests/run-sandbox/`).
+    #[serde(rename = "sandbox_backtest.v1")]
+    SandboxBacktestV1 {
+        /// The version to run.
+        version_id: VersionId,
+        /// The request's limits (the timeout covers every symbol together).
+        limits: SandboxLimits,
+        /// What to run it on.
+        backtest: SandboxBacktest,
+    },
+}
+
+/// Per-request limits of a standalone sandbox job, already checked by the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxLimits {
+    /// Wall-clock limit in seconds.
+    pub timeout_secs: u32,
+    /// Memory (and memory + swap) limit in MiB.
+    pub memory_mb: u32,
+    /// CPU quota in thousandths of a CPU (500 = half a CPU).
+    pub cpu_millis: u32,
+}
+
+/// One symbol of a standalone backtest and the dataset that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolDataset {
+    /// The symbol as the caller named it (`GOOG`, `AAPL`).
+    pub symbol: String,
+    /// The sandbox dataset (`GOOG`, `csv:AAPL.csv`).
+    pub dataset: String,
+}
+
+/// What a standalone backtest runs on, resolved and checked by the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxBacktest {
+    /// The stored backtest config the settings came from, if any.
+    pub config_id: Option<i64>,
+    /// The symbols, each backtested on its own with the full capital.
+    pub symbols: Vec<SymbolDataset>,
+    /// First day (`YYYY-MM-DD`), inclusive.
+    pub start_date: Option<String>,
+    /// Last day (`YYYY-MM-DD`), inclusive.
+    pub end_date: Option<String>,
+    /// Starting cash.
+    pub cash: f64,
+    /// Commission rate per trade side.
+    pub commission: f64,
+    /// Slippage, as backtesting.py's spread.
+    pub spread: f64,
 }
 
 impl JobPayload {
     /// The payload tags this build decodes (the `type` field), so an unknown one is told apart
     /// from a malformed message without reading serde's error text.
-    pub const TYPES: [&'static str; 5] = ["generate.v1", "validate.v1", "test.v1", "fix.v1", "merge.v1"];
+    pub const TYPES: [&'static str; 7] = [
+        "generate.v1",
+        "validate.v1",
+        "test.v1",
+        "fix.v1",
+        "merge.v1",
+        "sandbox_test.v1",
+        "sandbox_backtest.v1",
+    ];
 
     /// The kind of job this payload belongs to.
     pub fn kind(&self) -> JobKind {
@@ -112,6 +194,7 @@ impl JobPayload {
             Self::TestV1 { .. } => JobKind::Test,
             Self::FixV1 { .. } => JobKind::Fix,
             Self::MergeV1 { .. } => JobKind::Merge,
+            Self::SandboxTestV1 { .. } | Self::SandboxBacktestV1 { .. } => JobKind::Sandbox,
         }
     }
 
@@ -122,7 +205,9 @@ impl JobPayload {
             Self::ValidateV1 { version_id }
             | Self::TestV1 { version_id }
             | Self::FixV1 { version_id }
-            | Self::MergeV1 { version_id } => Some(*version_id),
+            | Self::MergeV1 { version_id }
+            | Self::SandboxTestV1 { version_id, .. }
+            | Self::SandboxBacktestV1 { version_id, .. } => Some(*version_id),
         }
     }
 }
@@ -247,6 +332,50 @@ pub enum JobResult {
         /// The merge commit on `main`.
         merge_commit: String,
     },
+    /// A standalone sandbox job ran (its code may still have failed: see the report).
+    SandboxRan {
+        /// The version run.
+        version_id: VersionId,
+        /// The stored backtest, for run-sandbox jobs.
+        backtest_id: Option<i64>,
+        /// What happened, in the API's words.
+        report: SandboxReport,
+    },
+}
+
+/// What a standalone sandbox job observed, as the API reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxReport {
+    /// The code ran to the end without an error on every dataset.
+    pub success: bool,
+    /// The container's exit code (of the last run; 0 ok, 1 code error, 2 invalid request).
+    pub exit_code: Option<i64>,
+    /// What the code printed and a summary of the backtest.
+    pub output: String,
+    /// Why it failed, with the traceback; empty on success.
+    pub errors: String,
+    /// A run was killed at the wall-clock limit.
+    pub timed_out: bool,
+    /// Seconds spent in the sandbox (every run together).
+    pub execution_time: f64,
+    /// Peak memory (MiB) and CPU use (percent of one CPU over the execution time).
+    pub resource_usage: SandboxUsage,
+    /// The backtest's summary in the guide's words (fractions), when it ran.
+    pub results: Option<serde_json::Value>,
+    /// One entry per symbol (run-sandbox), with its dataset, metrics and error.
+    #[serde(default)]
+    pub per_symbol: Vec<serde_json::Value>,
+}
+
+/// Resource use of a standalone sandbox job.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxUsage {
+    /// Peak memory of the container(s), in MiB.
+    pub max_memory_mb: Option<u64>,
+    /// CPU time over wall time, in percent of one CPU.
+    pub cpu_percent: Option<f64>,
 }
 
 /// A job's outcome as reported on `<ns>.events`.
@@ -331,6 +460,23 @@ mod tests {
             JobPayload::TestV1 { version_id: v },
             JobPayload::FixV1 { version_id: v },
             JobPayload::MergeV1 { version_id: v },
+            JobPayload::SandboxTestV1 {
+                version_id: v,
+                limits: SandboxLimits { timeout_secs: 1, memory_mb: 64, cpu_millis: 100 },
+            },
+            JobPayload::SandboxBacktestV1 {
+                version_id: v,
+                limits: SandboxLimits { timeout_secs: 1, memory_mb: 64, cpu_millis: 100 },
+                backtest: SandboxBacktest {
+                    config_id: None,
+                    symbols: Vec::new(),
+                    start_date: None,
+                    end_date: None,
+                    cash: 1.0,
+                    commission: 0.0,
+                    spread: 0.0,
+                },
+            },
         ];
         let tags: Vec<String> = payloads
             .iter()

@@ -12,6 +12,7 @@ mod state;
 pub use config::{LlmProvider, Namespace};
 pub use envelope::{
     DecodeError, ENVELOPE_VERSION, JobEnvelope, JobEvent, JobKind, JobOutcome, JobPayload, JobResult,
+    SandboxBacktest, SandboxLimits, SandboxReport, SandboxUsage, SymbolDataset,
 };
 pub use failure::{JobError, RETRY_TIERS, retry_tier, tier_name};
 pub use ids::{JobId, RunId, StrategyId, VersionId};

@@ -9,14 +9,16 @@ use serde::{Deserialize, Serialize};
 use super::envelope::JobKind;
 
 impl JobKind {
-    /// The run state in which a job of this kind runs.
-    pub fn run_state(self) -> RunStatus {
+    /// The run state in which a job of this kind runs; `None` for standalone kinds, which
+    /// run beside a run's pipeline and never move it.
+    pub fn run_state(self) -> Option<RunStatus> {
         match self {
-            Self::Generate => RunStatus::Generating,
-            Self::Validate => RunStatus::Validating,
-            Self::Test => RunStatus::Testing,
-            Self::Fix => RunStatus::Fixing,
-            Self::Merge => RunStatus::Merging,
+            Self::Generate => Some(RunStatus::Generating),
+            Self::Validate => Some(RunStatus::Validating),
+            Self::Test => Some(RunStatus::Testing),
+            Self::Fix => Some(RunStatus::Fixing),
+            Self::Merge => Some(RunStatus::Merging),
+            Self::Sandbox => None,
         }
     }
 }

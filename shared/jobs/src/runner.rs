@@ -106,6 +106,17 @@ impl<H: Handler> Runner<H> {
         self.in_flight.cancel_run(run_id)
     }
 
+    /// Tells one running job to stop (a cancelled standalone job); says whether it ran here.
+    pub fn cancel_job(&self, job_id: JobId) -> bool {
+        self.in_flight
+            .snapshot()
+            .iter()
+            .filter(|(id, _)| *id == job_id)
+            .map(|(_, r)| r.cancel.cancel())
+            .count()
+            > 0
+    }
+
     /// Extends the Redis and Postgres leases of every running job; a job whose Postgres lease
     /// was taken by another attempt is told to stop. Returns the number of jobs in flight.
     pub async fn extend_leases(&self) -> i32 {

@@ -101,20 +101,46 @@ impl Sandbox {
         labels: &HashMap<String, String>,
         cancel: &CancellationToken,
     ) -> Result<SandboxRun, SandboxError> {
+        self.run_with_limits(request, labels, cancel, None).await
+    }
+
+    /// Like [`Sandbox::run`], held to `limits` instead of the settings' memory, CPU and
+    /// wall-clock limits when given (a request's own limits). Such a run always gets a cold
+    /// container: warm ones were created with the settings' limits. The other hardening
+    /// options stay as the settings say.
+    pub async fn run_with_limits(
+        &self,
+        request: &HarnessRequest,
+        labels: &HashMap<String, String>,
+        cancel: &CancellationToken,
+        limits: Option<&RunOverrides>,
+    ) -> Result<SandboxRun, SandboxError> {
+        let settings = match limits {
+            Some(limits) => {
+                let settings = limits.apply(&self.settings);
+                settings.validate()?;
+                Some(settings)
+            }
+            None => None,
+        };
+        let settings = settings.as_ref().unwrap_or(&self.settings);
+        let pooled = limits.is_none();
         if cancel.is_cancelled() {
             return Err(SandboxError::Cancelled);
         }
         let payload = request.to_line()?;
         let docker = self.client().await?;
         let _active = Active::enter();
-        let (launched, warm) = match self.pool.take() {
+        // A run with its own limits must not use (and so must not take) a warm container.
+        let warm_one = if pooled { self.pool.take() } else { None };
+        let (launched, warm) = match warm_one {
             Some(launched) => {
                 metrics::counter!("algoagent_sandbox_pool_hits_total").increment(1);
                 (launched, true)
             }
             None => {
                 metrics::counter!("algoagent_sandbox_pool_misses_total").increment(1);
-                match launch(docker, &self.settings, labels, cancel).await {
+                match launch(docker, settings, labels, cancel).await {
                     Ok(launched) => (launched, false),
                     Err(error) => {
                         count_run(error.exit_reason());
@@ -125,7 +151,7 @@ impl Sandbox {
         };
         let served = serve(
             docker,
-            &self.settings,
+            settings,
             launched,
             payload,
             cancel,
@@ -217,6 +243,29 @@ impl Drop for Sandbox {
         // The refill task holds the pool; stopping it lets the pool drop and its
         // containers' guards remove them.
         self.pool.stop();
+    }
+}
+
+/// A request's own limits, replacing the settings' for one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOverrides {
+    /// Memory (and memory + swap) limit in bytes.
+    pub memory_bytes: i64,
+    /// CPU quota in billionths of a CPU.
+    pub nano_cpus: i64,
+    /// Wall-clock limit from the hand-off of the request.
+    pub timeout: Duration,
+}
+
+impl RunOverrides {
+    /// The settings with these limits in place of their own.
+    fn apply(&self, settings: &SandboxSettings) -> SandboxSettings {
+        SandboxSettings {
+            memory_bytes: self.memory_bytes,
+            nano_cpus: self.nano_cpus,
+            timeout: self.timeout,
+            ..settings.clone()
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 //! each container still serves exactly one job. Peak memory and CPU time of every run come
 //! from the container's cgroup ([`ResourceUsage`]).
 
+mod catalog;
 mod container;
 mod error;
 mod hardening;
@@ -29,7 +30,8 @@ mod settings;
 mod sweep;
 mod usage;
 
-pub use container::Sandbox;
+pub use catalog::{BUNDLED, CatalogError, DatasetCatalog, DatasetInfo};
+pub use container::{RunOverrides, Sandbox};
 pub use error::SandboxError;
 pub use hardening::{POOL_LABEL, SANDBOX_LABEL};
 pub use protocol::{

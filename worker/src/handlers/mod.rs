@@ -4,6 +4,7 @@
 mod fix;
 mod generate;
 mod merge;
+mod sandbox;
 mod test;
 mod validate;
 
@@ -64,6 +65,12 @@ async fn run(
         JobPayload::TestV1 { version_id } => test::handle(ctx, row, *version_id, cancel).await,
         JobPayload::MergeV1 { version_id } => merge::handle(ctx, row, *version_id).await,
         JobPayload::FixV1 { version_id } => fix::handle(ctx, row, *version_id).await,
+        JobPayload::SandboxTestV1 { version_id, limits } => {
+            sandbox::test(ctx, row, *version_id, *limits, cancel).await
+        }
+        JobPayload::SandboxBacktestV1 { version_id, limits, backtest } => {
+            sandbox::backtest(ctx, row, *version_id, *limits, backtest, cancel).await
+        }
     }
 }
 

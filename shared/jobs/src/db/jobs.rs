@@ -97,7 +97,12 @@ pub struct NewJob {
 
 impl NewJob {
     /// The dedupe key: one job per run, kind and version, however often an event repeats.
+    /// A standalone job is one per request, so its own id is its key.
     pub fn idempotency_key(&self) -> String {
+        let kind = self.payload.kind();
+        if kind.is_standalone() {
+            return format!("{}:{kind}:{}", self.run_id, self.id);
+        }
         let version = self.payload.version_id().map_or_else(|| "-".to_owned(), |v| v.to_string());
         format!("{}:{}:{}", self.run_id, self.payload.kind(), version)
     }

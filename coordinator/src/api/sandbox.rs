@@ -1,0 +1,526 @@
+//! The prototype's on-demand sandbox routes: `POST /api/production/strategies/sandbox-test/`
+//! (run a stored strategy's code in the sandbox) and `POST
+//! /api/production/backtests/run-sandbox/` (backtest it on given symbols and dates). Each
+//! request becomes one standalone job of kind `sandbox` on its own queue, hung off the run
+//! that produced the version (so `algoagent status <run>` and `GET /api/jobs?kind=sandbox`
+//! show it), retried and dead-lettered like every job, and cancellable. The request waits
+//! for the job up to its timeout plus `SANDBOX_SYNC_GRACE_SECS` and answers with the result,
+//! or 202 with a status URL. Every input is checked before anything is stored or queued.
+
+use std::time::{Duration, Instant};
+
+use algoagent_core::{
+    JobId, JobKind, JobPayload, JobResult, SandboxBacktest, SandboxLimits, StrategyId, SymbolDataset,
+};
+use algoagent_jobs::db::jobs::{self, JobRow, NewJob};
+use algoagent_jobs::db::outbox::{self, OutboxMessage};
+use algoagent_sandbox::{CatalogError, DatasetCatalog};
+use algoagent_spec::BacktestConfig;
+use algoagent_store::versions::{self, VersionRow};
+use algoagent_store::{backtest_configs, runs};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::ApiRoutes;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use crate::state::AppState;
+
+/// Longest timeout a request may ask for, in seconds.
+const MAX_TIMEOUT_SECS: u64 = 600;
+/// CPU a request may ask for, in thousandths of a CPU.
+const CPU_MILLIS: (u32, u32) = (100, 4000);
+/// Memory a request may ask for, in MiB.
+const MEMORY_MB: (u32, u32) = (64, 4096);
+/// Most symbols in one run-sandbox request.
+const MAX_SYMBOLS: usize = 20;
+/// How often a waiting request looks at its job row.
+const POLL: Duration = Duration::from_millis(100);
+
+const TEST_BASE: &str = "/api/production/strategies/sandbox-test";
+const BACKTEST_BASE: &str = "/api/production/backtests/run-sandbox";
+
+/// The on-demand sandbox routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .api_route("/api/production/strategies/sandbox-test/", post(sandbox_test))
+        .api_route("/api/production/strategies/sandbox-test/{job_id}/", get(test_status))
+        .api_route("/api/production/strategies/sandbox-test/{job_id}/cancel/", post(test_cancel))
+        .api_route("/api/production/backtests/run-sandbox/", post(run_sandbox))
+        .api_route("/api/production/backtests/run-sandbox/{job_id}/", get(backtest_status))
+        .api_route("/api/production/backtests/run-sandbox/{job_id}/cancel/", post(backtest_cancel))
+}
+
+/// The guide's `resource_limits` (`cpu` "0.5" or 0.5, `memory` "512m"/"1g", `timeout` s).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResourceLimits {
+    #[serde(default)]
+    cpu: Option<serde_json::Value>,
+    #[serde(default)]
+    memory: Option<serde_json::Value>,
+    #[serde(default)]
+    timeout: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxTestRequest {
+    strategy_id: i64,
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    timeout: Option<u64>,
+    #[serde(default)]
+    resource_limits: Option<ResourceLimits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunSandboxRequest {
+    strategy_id: i64,
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    config_id: Option<i64>,
+    #[serde(default)]
+    start_date: Option<String>,
+    #[serde(default)]
+    end_date: Option<String>,
+    #[serde(default)]
+    symbols: Option<Vec<String>>,
+    #[serde(default)]
+    timeout: Option<u64>,
+    #[serde(default)]
+    resource_limits: Option<ResourceLimits>,
+}
+
+async fn sandbox_test(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(req): ApiJson<SandboxTestRequest>,
+) -> Result<Response, ApiError> {
+    let limits = limits(&state, req.timeout, req.resource_limits.as_ref())?;
+    let version = pick_version(&state, req.strategy_id, req.version).await?;
+    let payload = JobPayload::SandboxTestV1 { version_id: version.id, limits };
+    submit(&state, &caller, &version, payload, limits, TEST_BASE).await
+}
+
+async fn run_sandbox(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(req): ApiJson<RunSandboxRequest>,
+) -> Result<Response, ApiError> {
+    let limits = limits(&state, req.timeout, req.resource_limits.as_ref())?;
+    let start = date_field("start_date", req.start_date.as_deref())?;
+    let end = date_field("end_date", req.end_date.as_deref())?;
+    if let Some(symbols) = &req.symbols {
+        check_symbols(symbols)?;
+    }
+    let version = pick_version(&state, req.strategy_id, req.version).await?;
+    let config = match req.config_id {
+        Some(id) => {
+            let row = backtest_configs::get(&state.pool, id)
+                .await?
+                .ok_or_else(|| ApiError::invalid_field("config_id", &format!("no stored config {id}")))?;
+            serde_json::from_value::<BacktestConfig>(row.config)?
+        }
+        None => {
+            let run = runs::get(&state.pool, version.run_id).await?.ok_or_else(|| {
+                ApiError::not_found(format!("run {} of version {}", version.run_id, version.id))
+            })?;
+            serde_json::from_value::<BacktestConfig>(run.spec["backtest"].clone()).unwrap_or_default()
+        }
+    };
+    let start = start.or(config.start_date);
+    let end = end.or(config.end_date);
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(ApiError::invalid_field("end_date", "must not be before start_date"));
+    }
+    let symbols = match req.symbols {
+        Some(symbols) => symbols,
+        None if !config.symbols.is_empty() => config.symbols.clone(),
+        None => vec![config.dataset.clone()],
+    };
+    check_symbols(&symbols)?;
+    let dir = state.settings.sandbox.datasets_dir.clone();
+    let catalog = tokio::task::spawn_blocking(move || DatasetCatalog::scan(dir.as_deref())).await?;
+    let mut resolved = Vec::new();
+    for (i, symbol) in symbols.iter().enumerate() {
+        let name = symbol.strip_prefix("csv:").and_then(|n| n.strip_suffix(".csv")).unwrap_or(symbol);
+        let info = catalog.resolve(name, start, end).map_err(|err| data_error(i, &err))?;
+        resolved.push(SymbolDataset { symbol: symbol.clone(), dataset: info.dataset.clone() });
+    }
+    let backtest = SandboxBacktest {
+        config_id: req.config_id,
+        symbols: resolved,
+        start_date: start.map(|d| d.to_string()),
+        end_date: end.map(|d| d.to_string()),
+        cash: config.initial_capital,
+        commission: config.commission,
+        spread: config.slippage,
+    };
+    let payload = JobPayload::SandboxBacktestV1 { version_id: version.id, limits, backtest };
+    submit(&state, &caller, &version, payload, limits, BACKTEST_BASE).await
+}
+
+/// 400 for a symbol or range the data does not cover, naming what exists.
+fn data_error(index: usize, err: &CatalogError) -> ApiError {
+    let (code, kind) = match err {
+        CatalogError::UnknownSymbol { .. } => ("UNKNOWN_SYMBOL", "unknown_symbol"),
+        CatalogError::OutOfRange { .. } => ("DATE_RANGE_NOT_COVERED", "date_range"),
+    };
+    let msg = err.to_string();
+    ApiError::client(
+        StatusCode::BAD_REQUEST,
+        code,
+        format!("symbols.{index}: {msg}"),
+        serde_json::json!([{ "loc": ["symbols", index], "msg": msg, "type": kind }]),
+    )
+}
+
+/// Symbols: 1 to 20, each a plain name (`[A-Za-z0-9][A-Za-z0-9._-]{0,31}`, or `csv:<file>`).
+fn check_symbols(symbols: &[String]) -> Result<(), ApiError> {
+    if symbols.is_empty() || symbols.len() > MAX_SYMBOLS {
+        return Err(ApiError::invalid_field("symbols", &format!("give 1 to {MAX_SYMBOLS} symbols")));
+    }
+    for (i, symbol) in symbols.iter().enumerate() {
+        let name = symbol.strip_prefix("csv:").and_then(|n| n.strip_suffix(".csv")).unwrap_or(symbol);
+        let mut chars = name.chars();
+        let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && name.len() <= 32
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            && !name.contains("..");
+        if !ok {
+            let msg = "a symbol is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit";
+            return Err(ApiError::client(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                format!("symbols.{i}: {msg}"),
+                serde_json::json!([{ "loc": ["symbols", i], "msg": msg, "type": "value_error" }]),
+            ));
+        }
+        if symbols[..i].contains(symbol) {
+            return Err(ApiError::invalid_field("symbols", &format!("'{symbol}' is given twice")));
+        }
+    }
+    Ok(())
+}
+
+fn date_field(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    raw.map(|r| {
+        NaiveDate::parse_from_str(r, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid_field(field, &format!("'{r}' is not a YYYY-MM-DD date")))
+    })
+    .transpose()
+}
+
+/// The request's limits, checked, with the settings' as defaults.
+fn limits(
+    state: &AppState,
+    timeout: Option<u64>,
+    resources: Option<&ResourceLimits>,
+) -> Result<SandboxLimits, ApiError> {
+    let none = ResourceLimits::default();
+    let resources = resources.unwrap_or(&none);
+    let timeout = match (timeout, resources.timeout) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::invalid_field(
+                "timeout",
+                "given twice (timeout and resource_limits.timeout) with different values",
+            ));
+        }
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => state.settings.sandbox.timeout.as_secs(),
+    };
+    if !(1..=MAX_TIMEOUT_SECS).contains(&timeout) {
+        return Err(ApiError::invalid_field("timeout", &format!("must be 1 to {MAX_TIMEOUT_SECS} seconds")));
+    }
+    let cpu_millis = match &resources.cpu {
+        None => u32::try_from(state.settings.sandbox.nano_cpus / 1_000_000).unwrap_or(1000),
+        Some(value) => parse_cpu(value).ok_or_else(|| {
+            ApiError::invalid_field(
+                "resource_limits.cpu",
+                &format!("a number of CPUs from {} to {} (\"0.5\" or 0.5)", 0.1, 4),
+            )
+        })?,
+    };
+    let memory_mb = match &resources.memory {
+        None => u32::try_from(state.settings.sandbox.memory_bytes / (1024 * 1024)).unwrap_or(512),
+        Some(value) => parse_memory(value).ok_or_else(|| {
+            ApiError::invalid_field(
+                "resource_limits.memory",
+                &format!("a size from {}m to {}m (\"512m\", \"1g\")", MEMORY_MB.0, MEMORY_MB.1),
+            )
+        })?,
+    };
+    let timeout_secs = u32::try_from(timeout).unwrap_or(u32::MAX);
+    Ok(SandboxLimits { timeout_secs, memory_mb, cpu_millis })
+}
+
+fn parse_cpu(value: &serde_json::Value) -> Option<u32> {
+    let cpus = match value {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    let millis = (cpus * 1000.0).round();
+    (millis.is_finite() && millis >= f64::from(CPU_MILLIS.0) && millis <= f64::from(CPU_MILLIS.1))
+        .then_some(millis as u32)
+}
+
+fn parse_memory(value: &serde_json::Value) -> Option<u32> {
+    let mb = match value {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => {
+            let s = s.trim().to_ascii_lowercase();
+            let s = s.strip_suffix('b').unwrap_or(&s);
+            let (digits, factor) = match s.chars().last()? {
+                'k' => (&s[..s.len() - 1], 1.0 / 1024.0),
+                'm' => (&s[..s.len() - 1], 1.0),
+                'g' => (&s[..s.len() - 1], 1024.0),
+                _ => (s, 1.0 / (1024.0 * 1024.0)),
+            };
+            digits.parse::<f64>().ok()? * factor
+        }
+        _ => return None,
+    };
+    let mb = mb.round();
+    (mb.is_finite() && mb >= f64::from(MEMORY_MB.0) && mb <= f64::from(MEMORY_MB.1)).then_some(mb as u32)
+}
+
+/// The strategy's version to run: `version` (numbered from 1) or its newest.
+async fn pick_version(
+    state: &AppState,
+    strategy_id: i64,
+    number: Option<i64>,
+) -> Result<VersionRow, ApiError> {
+    let id = StrategyId(strategy_id);
+    runs::strategy(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("strategy {strategy_id}")))?;
+    let version = match number {
+        Some(n) if n < 1 => return Err(ApiError::invalid_field("version", "versions are numbered from 1")),
+        Some(n) => versions::nth_of_strategy(&state.pool, id, n).await?,
+        None => versions::for_strategy(&state.pool, id).await?.into_iter().next(),
+    };
+    let version = version.ok_or_else(|| {
+        ApiError::client(
+            StatusCode::CONFLICT,
+            "NO_VERSION",
+            format!("strategy {strategy_id} has no such version of code yet"),
+            serde_json::json!({ "strategy_id": strategy_id, "version": number }),
+        )
+    })?;
+    if version.accepted == Some(false) {
+        return Err(ApiError::client(
+            StatusCode::CONFLICT,
+            "CODE_REJECTED",
+            format!(
+                "version {} of strategy {strategy_id} was refused by the validator; it is not run",
+                version.id
+            ),
+            serde_json::json!({ "strategy_id": strategy_id, "version_id": version.id }),
+        ));
+    }
+    Ok(version)
+}
+
+/// Enqueues the job (row, transition and message in one transaction) and waits for it.
+async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    version: &VersionRow,
+    payload: JobPayload,
+    limits: SandboxLimits,
+    base: &'static str,
+) -> Result<Response, ApiError> {
+    let job = NewJob {
+        id: JobId::new(),
+        run_id: version.run_id,
+        strategy_id: version.strategy_id,
+        payload,
+        max_attempts: state.settings.common.attempts_for(JobKind::Sandbox),
+    };
+    let mut tx = state.pool.begin().await?;
+    jobs::enqueue(&mut tx, &job, &state.names.jobs_exchange(), &caller.actor("api")).await?;
+    tx.commit().await?;
+    tracing::info!(job_id = %job.id, version_id = %version.id, "sandbox job queued");
+    let within = Duration::from_secs(u64::from(limits.timeout_secs)) + state.settings.sandbox_sync_grace;
+    let row = wait_for(state, job.id, within).await?;
+    Ok(answer(&row, base))
+}
+
+/// The job row once it ended, or as it is when `within` has passed.
+async fn wait_for(state: &AppState, id: JobId, within: Duration) -> Result<JobRow, ApiError> {
+    let deadline = Instant::now() + within;
+    loop {
+        let row =
+            jobs::get(&state.pool, id).await?.ok_or_else(|| ApiError::not_found(format!("job {id}")))?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !matches!(row.status.as_str(), "queued" | "running") || left.is_zero() {
+            return Ok(row);
+        }
+        tokio::time::sleep(POLL.min(left)).await;
+    }
+}
+
+/// The answer for a job: 200 with the result once it ended, 202 with the status URL before.
+fn answer(row: &JobRow, base: &str) -> Response {
+    let status_url = format!("{base}/{}/", row.id);
+    let mut body = serde_json::json!({
+        "job_id": row.id,
+        "strategy_id": row.strategy_id,
+        "run_id": row.run_id,
+        "status_url": status_url,
+        "attempt": row.attempt,
+    });
+    let pending = matches!(row.status.as_str(), "queued" | "running");
+    match row.status.as_str() {
+        "queued" | "running" => {
+            body["status"] = row.status.clone().into();
+            body["message"] = "still running; poll status_url for the result".into();
+        }
+        "succeeded" => {
+            let result = row.result.clone().and_then(|r| serde_json::from_value::<JobResult>(r).ok());
+            if let Some(JobResult::SandboxRan { version_id, backtest_id, report }) = result {
+                body["status"] = "completed".into();
+                body["version_id"] = serde_json::json!(version_id);
+                if let (Some(map), Ok(serde_json::Value::Object(report))) =
+                    (body.as_object_mut(), serde_json::to_value(&report))
+                {
+                    map.extend(report);
+                }
+                if base == BACKTEST_BASE {
+                    body["backtest_id"] = serde_json::json!(backtest_id);
+                }
+            } else {
+                body["status"] = "failed".into();
+                body["errors"] = "the job's stored result does not decode".into();
+            }
+        }
+        other => {
+            body["status"] = other.into();
+            body["success"] = false.into();
+            body["errors"] = row.error.clone().unwrap_or_default().into();
+        }
+    }
+    if pending {
+        (StatusCode::ACCEPTED, [(LOCATION, status_url)], Json(body)).into_response()
+    } else {
+        (StatusCode::OK, Json(body)).into_response()
+    }
+}
+
+/// The job behind a status or cancel URL, if it is of that route's flavour.
+async fn job_of(state: &AppState, raw: &str, base: &str) -> Result<JobRow, ApiError> {
+    let id: JobId = raw.parse().map_err(|_| {
+        ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "BAD_ID",
+            "job_id: not a job id (UUID expected)",
+            serde_json::Value::String(raw.to_owned()),
+        )
+    })?;
+    let row = jobs::get(&state.pool, id).await?;
+    let wanted = if base == TEST_BASE { "sandbox_test.v1" } else { "sandbox_backtest.v1" };
+    row.filter(|r| r.payload["type"] == wanted).ok_or_else(|| ApiError::not_found(format!("job {raw}")))
+}
+
+async fn test_status(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(answer(&job_of(&state, &id, TEST_BASE).await?, TEST_BASE))
+}
+
+async fn backtest_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(answer(&job_of(&state, &id, BACKTEST_BASE).await?, BACKTEST_BASE))
+}
+
+async fn test_cancel(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    cancel(&state, &caller, &id, TEST_BASE).await
+}
+
+async fn backtest_cancel(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    cancel(&state, &caller, &id, BACKTEST_BASE).await
+}
+
+/// Cancels a queued or running standalone job: `cancelled` (audited) and, in the same
+/// transaction, `{cancel_job}` on `<ns>.control` so the worker running it kills its
+/// container; a result that still arrives is fenced out.
+async fn cancel(state: &AppState, caller: &Caller, raw: &str, base: &str) -> Result<Response, ApiError> {
+    let row = job_of(state, raw, base).await?;
+    let mut tx = state.pool.begin().await?;
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind(row.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let status = status.unwrap_or_default();
+    if !matches!(status.as_str(), "queued" | "running") {
+        return Err(ApiError::client(
+            StatusCode::CONFLICT,
+            "JOB_FINISHED",
+            format!("job {} is already {status}", row.id),
+            serde_json::json!({ "status": status }),
+        ));
+    }
+    let actor = caller.actor("api");
+    jobs::set_status(
+        &mut tx,
+        row.id,
+        algoagent_core::JobStatus::Cancelled,
+        Some("cancelled by a user"),
+        &actor,
+    )
+    .await?;
+    outbox::push(
+        &mut tx,
+        &OutboxMessage {
+            exchange: state.names.control_exchange(),
+            routing_key: String::new(),
+            payload: serde_json::json!({ "cancel_job": row.id }),
+            headers: Default::default(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let row =
+        jobs::get(&state.pool, row.id).await?.ok_or_else(|| ApiError::not_found(format!("job {raw}")))?;
+    Ok(answer(&row, base))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_the_guides_spellings_and_refuse_absurd_ones() {
+        assert_eq!(parse_cpu(&serde_json::json!("0.5")), Some(500));
+        assert_eq!(parse_cpu(&serde_json::json!(1.0)), Some(1000));
+        assert_eq!(parse_cpu(&serde_json::json!("1000")), None);
+        assert_eq!(parse_memory(&serde_json::json!("512m")), Some(512));
+        assert_eq!(parse_memory(&serde_json::json!("1g")), Some(1024));
+        assert_eq!(parse_memory(&serde_json::json!("1t")), None);
+        assert_eq!(parse_memory(&serde_json::json!("999g")), None);
+        assert!(check_symbols(&["../etc/passwd".to_owned()]).is_err());
+        assert!(check_symbols(&["AAPL".to_owned(), "GOOGL".to_owned()]).is_ok());
+    }
+}
