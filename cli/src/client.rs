@@ -39,9 +39,7 @@ impl Client {
     /// GET a JSON document.
     pub async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .get(&url)
+        let resp = traced(self.http.get(&url))
             .send()
             .await
             .with_context(|| format!("GET {url} (is the coordinator running?)"))?;
@@ -58,7 +56,7 @@ impl Client {
     /// tell "no such strategy" (exit 1) from a coordinator it cannot reach (exit 2).
     pub async fn get_checked(&self, path: &str) -> anyhow::Result<Result<serde_json::Value, Refused>> {
         let url = format!("{}{path}", self.base);
-        answer("GET", &url, self.http.get(&url).send().await).await
+        answer("GET", &url, traced(self.http.get(&url)).send().await).await
     }
 
     /// POST raw JSON bytes; a 4xx comes back as `Err(Refused)` inside `Ok`.
@@ -68,9 +66,16 @@ impl Client {
         body: Vec<u8>,
     ) -> anyhow::Result<Result<serde_json::Value, Refused>> {
         let url = format!("{}{path}", self.base);
-        let sent = self.http.post(&url).header("content-type", "application/json").body(body).send().await;
+        let sent =
+            traced(self.http.post(&url)).header("content-type", "application/json").body(body).send().await;
         answer("POST", &url, sent).await
     }
+}
+
+/// The request with the current span's trace context (`traceparent`), so the coordinator's
+/// spans join the command's trace; unchanged when traces are off.
+fn traced(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    algoagent_runtime::tracecontext::current_headers().into_iter().fold(request, |r, (k, v)| r.header(k, v))
 }
 
 /// A response as `get_checked` and `post_raw` return it: a 4xx as `Err(Refused)` inside

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tracing::Instrument;
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
@@ -245,6 +246,20 @@ pub enum GitCmd {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let span =
+        tracing::info_span!("algoagent", otel.name = format!("algoagent {}", command_word(&cli.command)));
+    algoagent_runtime::tracecontext::continue_from(&span, |_| None);
+    run_command(cli).instrument(span).await
+}
+
+/// The subcommand's name as typed (`submit`, `status`, ...), for the command's span.
+fn command_word(command: &Command) -> String {
+    let debug = format!("{command:?}");
+    debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or_default().to_lowercase()
+}
+
+/// Runs one subcommand.
+async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = client::Client::new(&cli.api_url, cli.api_key.as_deref())?;
     match cli.command {
         Command::Dlq { action } => ops::dlq(&client, action).await,

@@ -12,6 +12,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = algoagent_cli::Cli::parse();
+    // Warnings only on the terminal; with an OTLP endpoint set, the command is a trace's root.
+    let _telemetry = algoagent_runtime::telemetry::init("algoagent-cli", "warn");
     match algoagent_cli::run(cli).await {
         Ok(code) => code,
         Err(err) => {

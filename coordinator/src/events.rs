@@ -40,7 +40,19 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 async fn handle(state: &AppState, delivery: Delivery) {
     let result = match serde_json::from_slice::<JobEvent>(&delivery.data) {
         Ok(event) => {
-            let span = tracing::info_span!("event", job_id = %event.job_id, run_id = %event.run_id, kind = %event.kind, outcome = event.outcome.word());
+            let span = tracing::info_span!(
+                "event",
+                otel.name = format!("event {} {}", event.kind, event.outcome.word()),
+                otel.kind = "consumer",
+                job_id = %event.job_id,
+                run_id = %event.run_id,
+                kind = %event.kind,
+                outcome = event.outcome.word(),
+            );
+            let headers = delivery.properties.headers().as_ref();
+            algoagent_runtime::tracecontext::continue_from(&span, |key| {
+                algoagent_jobs::queue::header_str(headers, key)
+            });
             apply(state, &event).instrument(span).await
         }
         Err(err) => poison(state, &delivery.data, &err.to_string()).await,

@@ -11,7 +11,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = algoagent_coordinator::Args::parse();
-    algoagent_runtime::telemetry::init("info,lapin=warn,sqlx=warn,tower_http=info");
+    let _telemetry = algoagent_runtime::telemetry::init(
+        "algoagent-coordinator",
+        "info,lapin=warn,sqlx=warn,tower_http=info",
+    );
     let settings = algoagent_coordinator::settings::Settings::from_env().context("reading settings")?;
     match args.command.unwrap_or_default() {
         algoagent_coordinator::Command::Migrate => algoagent_coordinator::migrate(&settings).await,

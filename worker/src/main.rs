@@ -11,7 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = algoagent_worker::Args::parse();
-    algoagent_runtime::telemetry::init("info,lapin=warn,sqlx=warn");
+    let _telemetry = algoagent_runtime::telemetry::init("algoagent-worker", "info,lapin=warn,sqlx=warn");
     let settings = algoagent_worker::settings::Settings::from_env().context("reading settings")?;
     let cancel = algoagent_runtime::shutdown::on_signals();
     algoagent_worker::run(settings, args, cancel).await

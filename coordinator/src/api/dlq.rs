@@ -146,7 +146,8 @@ async fn replay(state: &AppState, id: i64, actor: &str) -> Result<serde_json::Va
             exchange: state.names.jobs_exchange(),
             routing_key: kind.as_str().to_owned(),
             payload: serde_json::to_value(&envelope)?,
-            headers: Default::default(),
+            // The replay belongs to the operator's request, a trace of its own.
+            headers: algoagent_runtime::tracecontext::current_headers(),
         },
     )
     .await?;

@@ -20,6 +20,7 @@ mod production;
 mod runs;
 mod sandbox;
 mod strategies;
+mod trace;
 mod workers;
 
 use axum::Router;
@@ -54,7 +55,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit::refuse_oversized))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(trace::request_span).on_response(trace::record_status),
+        )
         .layer(axum::middleware::from_fn(metrics::observe))
         .with_state(state)
 }

@@ -278,7 +278,7 @@ async fn cancel_run(
             exchange: state.names.control_exchange(),
             routing_key: String::new(),
             payload: serde_json::json!({ "cancel_run": run_id }),
-            headers: Default::default(),
+            headers: algoagent_runtime::tracecontext::current_headers(),
         },
     )
     .await?;

@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use crate::db::DbError;
 use crate::db::jobs::{self, ClaimOutcome, JobRow};
-use crate::queue::settle_delivery;
+use crate::queue::{header_str, settle_delivery};
 use crate::settle::Settler;
 
 /// What a job kind does. `handle` does the work (it may take minutes and is told to stop
@@ -161,7 +161,18 @@ impl<H: Handler> Runner<H> {
                 .dead_letter_raw(&self.pool, raw, Some(&envelope), "wrong_queue", &error)
                 .await?);
         }
-        let span = tracing::info_span!("job", job_id = %envelope.job_id, run_id = %envelope.run_id, strategy_id = %envelope.strategy_id, kind = %envelope.kind, attempt = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "job",
+            otel.name = format!("job {}", envelope.kind),
+            otel.kind = "consumer",
+            job_id = %envelope.job_id,
+            run_id = %envelope.run_id,
+            strategy_id = %envelope.strategy_id,
+            kind = %envelope.kind,
+            attempt = tracing::field::Empty,
+        );
+        let headers = delivery.properties.headers().as_ref();
+        algoagent_runtime::tracecontext::continue_from(&span, |key| header_str(headers, key));
         self.run_leased(&envelope).instrument(span).await
     }
 

@@ -79,7 +79,7 @@ impl Settler {
         if !jobs::finish(tx, row.id, row.attempt, JobStatus::Queued, None, Some(error), &self.actor).await? {
             return Ok(false);
         }
-        outbox::push(tx, &self.retry_message(envelope, tier)?).await?;
+        outbox::push(tx, &self.retry_message(envelope, tier, row.trace_headers())?).await?;
         Ok(true)
     }
 
@@ -96,7 +96,7 @@ impl Settler {
                 exchange: self.names.jobs_exchange(),
                 routing_key: envelope.kind.as_str().to_owned(),
                 payload: encode(&envelope)?,
-                headers: BTreeMap::new(),
+                headers: row.trace_headers(),
             },
         )
         .await?;
@@ -113,7 +113,8 @@ impl Settler {
     ) -> Result<(), DbError> {
         let tier = RETRY_TIERS.iter().copied().find(|t| *t >= lease / 2).unwrap_or(RETRY_TIERS[4]);
         let mut tx = pool.begin().await?;
-        outbox::push(&mut tx, &self.retry_message(envelope, tier)?).await?;
+        let trace = algoagent_runtime::tracecontext::current_headers();
+        outbox::push(&mut tx, &self.retry_message(envelope, tier, trace)?).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -204,16 +205,23 @@ impl Settler {
             exchange: self.names.events_exchange(),
             routing_key,
             payload: serde_json::to_value(&event).unwrap_or_default(),
-            headers: BTreeMap::new(),
+            // The job's span parents what the coordinator does with the event.
+            headers: algoagent_runtime::tracecontext::current_headers(),
         }
     }
 
-    fn retry_message(&self, envelope: &JobEnvelope, tier: Duration) -> Result<OutboxMessage, DbError> {
+    fn retry_message(
+        &self,
+        envelope: &JobEnvelope,
+        tier: Duration,
+        mut headers: BTreeMap<String, String>,
+    ) -> Result<OutboxMessage, DbError> {
+        headers.insert(RETRY_TIER_HEADER.to_owned(), tier_name(tier));
         Ok(OutboxMessage {
             exchange: self.names.retry_exchange(),
             routing_key: envelope.kind.as_str().to_owned(),
             payload: encode(envelope)?,
-            headers: BTreeMap::from([(RETRY_TIER_HEADER.to_owned(), tier_name(tier))]),
+            headers,
         })
     }
 
@@ -230,10 +238,9 @@ impl Settler {
                 "raw": String::from_utf8_lossy(raw).chars().take(4096).collect::<String>().escape_debug().to_string()
             })
         });
-        let mut headers = BTreeMap::from([
-            ("x-algoagent-reason".to_owned(), reason.to_owned()),
-            ("x-algoagent-error".to_owned(), error.chars().take(1024).collect()),
-        ]);
+        let mut headers = algoagent_runtime::tracecontext::current_headers();
+        headers.insert("x-algoagent-reason".to_owned(), reason.to_owned());
+        headers.insert("x-algoagent-error".to_owned(), error.chars().take(1024).collect());
         if let Some(kind) = kind {
             headers.insert("x-algoagent-kind".into(), kind.to_owned());
         }

@@ -1,4 +1,4 @@
-//! What every AlgoAgent process runs on: logging, shutdown on signals, the one backoff, and
+//! What every AlgoAgent process runs on: logging and traces, shutdown on signals, the one backoff, and
 //! the settings shared by the coordinator and the workers.
 
 pub mod backoff;
@@ -6,3 +6,4 @@ pub mod metrics;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tracecontext;

@@ -52,9 +52,17 @@ pub struct JobRow {
     pub started_at: Option<DateTime<Utc>>,
     /// Finished.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The trace context it was enqueued under (`traceparent`, `tracestate`).
+    #[sqlx(default)]
+    pub trace_context: serde_json::Value,
 }
 
 impl JobRow {
+    /// The trace context its messages carry as headers (empty when tracing was off).
+    pub fn trace_headers(&self) -> std::collections::BTreeMap<String, String> {
+        serde_json::from_value(self.trace_context.clone()).unwrap_or_default()
+    }
+
     /// The typed status.
     pub fn status(&self) -> JobStatus {
         self.status.parse().unwrap_or(JobStatus::Failed)
@@ -118,9 +126,11 @@ pub async fn enqueue(
 ) -> Result<bool, DbError> {
     let kind = job.payload.kind();
     let payload = serde_json::to_value(&job.payload).map_err(|e| DbError::Conflict(e.to_string()))?;
+    // The enqueuing span (an HTTP request, an event the coordinator applies) parents the job.
+    let trace = algoagent_runtime::tracecontext::current_headers();
     let inserted = sqlx::query(
-        "INSERT INTO jobs (id, run_id, strategy_id, kind, status, max_attempts, idempotency_key, payload)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+        "INSERT INTO jobs (id, run_id, strategy_id, kind, status, max_attempts, idempotency_key, payload, trace_context)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(job.id)
     .bind(job.run_id)
@@ -129,6 +139,7 @@ pub async fn enqueue(
     .bind(job.max_attempts)
     .bind(job.idempotency_key())
     .bind(&payload)
+    .bind(serde_json::to_value(&trace).unwrap_or_default())
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -164,7 +175,7 @@ pub async fn enqueue(
             exchange: exchange.to_owned(),
             routing_key: kind.as_str().to_owned(),
             payload: serde_json::to_value(&envelope).map_err(|e| DbError::Conflict(e.to_string()))?,
-            headers: Default::default(),
+            headers: trace,
         },
     )
     .await?;
