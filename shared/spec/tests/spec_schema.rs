@@ -112,7 +112,18 @@ fn the_job_envelope_schema_pins_the_version_and_lists_payload_types() {
         .flatten()
         .filter_map(|v| v["properties"]["type"]["const"].as_str())
         .collect();
-    assert_eq!(types, ["generate.v1", "validate.v1", "test.v1", "fix.v1", "merge.v1"]);
+    assert_eq!(
+        types,
+        [
+            "generate.v1",
+            "validate.v1",
+            "test.v1",
+            "fix.v1",
+            "merge.v1",
+            "sandbox_test.v1",
+            "sandbox_backtest.v1"
+        ]
+    );
     assert_eq!(def(&s, "JobId")["format"], "uuid");
 }
 
