@@ -98,6 +98,19 @@ fn spec_of(run: &RunRow) -> Result<StrategySpec, JobError> {
         .map_err(|e| JobError::Permanent(format!("stored spec is no longer valid: {e}")))
 }
 
+/// The backtest settings a spec asks for, as the sandbox harness takes them (the pipeline's
+/// test job and a standalone sandbox job backtest a version the same way).
+fn backtest_params(spec: &StrategySpec) -> algoagent_sandbox::BacktestParams {
+    algoagent_sandbox::BacktestParams {
+        cash: spec.backtest.initial_capital,
+        commission: spec.backtest.commission,
+        spread: spec.backtest.slippage,
+        start: spec.backtest.start_date.map(|d| d.to_string()),
+        end: spec.backtest.end_date.map(|d| d.to_string()),
+        ..algoagent_sandbox::BacktestParams::default()
+    }
+}
+
 /// Database errors inside a handler are worth a retry.
 fn db_error(err: algoagent_jobs::db::DbError) -> JobError {
     JobError::transient(err)

@@ -13,7 +13,7 @@ use algoagent_store::backtests::NewBacktest;
 use algoagent_store::versions::VersionRow;
 use tokio_util::sync::CancellationToken;
 
-use super::{load_run, load_version, spec_of};
+use super::{backtest_params, load_run, load_version, spec_of};
 use crate::commit::Effect;
 use crate::context::WorkerContext;
 
@@ -38,14 +38,7 @@ pub async fn test(
     let target = Target {
         symbol: spec.backtest.dataset.clone(),
         dataset: spec.backtest.dataset.clone(),
-        config: BacktestParams {
-            cash: spec.backtest.initial_capital,
-            commission: spec.backtest.commission,
-            spread: spec.backtest.slippage,
-            start: spec.backtest.start_date.map(|d| d.to_string()),
-            end: spec.backtest.end_date.map(|d| d.to_string()),
-            ..BacktestParams::default()
-        },
+        config: backtest_params(&spec),
     };
     let runs = run_all(ctx, row, &version, &[target], limits, cancel).await?;
     Ok(Effect::SandboxRan { version_id, report: report(&runs), backtest: None })

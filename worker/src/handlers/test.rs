@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use algoagent_core::{JobError, VersionId};
 use algoagent_jobs::db::jobs::JobRow;
-use algoagent_sandbox::{BacktestParams, HarnessRequest, HarnessResponse, SandboxRun};
+use algoagent_sandbox::{HarnessRequest, HarnessResponse, SandboxRun};
 use algoagent_spec::StrategySpec;
 use algoagent_store::backtests::NewBacktest;
 use tokio_util::sync::CancellationToken;
 
-use super::{load_run, load_version, spec_of};
+use super::{backtest_params, load_run, load_version, spec_of};
 use crate::commit::Effect;
 use crate::context::WorkerContext;
 
@@ -33,14 +33,7 @@ pub async fn handle(
         code: version.code.clone(),
         entrypoint: version.entrypoint.clone(),
         dataset: spec.backtest.dataset.clone(),
-        config: BacktestParams {
-            cash: spec.backtest.initial_capital,
-            commission: spec.backtest.commission,
-            spread: spec.backtest.slippage,
-            start: spec.backtest.start_date.map(|d| d.to_string()),
-            end: spec.backtest.end_date.map(|d| d.to_string()),
-            ..BacktestParams::default()
-        },
+        config: backtest_params(&spec),
     };
     let labels = HashMap::from([
         ("algoagent.job".to_owned(), row.id.to_string()),
