@@ -34,10 +34,12 @@ impl CodeProvider for BuiltinProvider {
         None
     }
     async fn generate(&self, req: &GenerateRequest) -> Result<LlmOutput, LlmFailure> {
-        BuiltinProvider::generate(self, req)
+        tracing::info_span!("rules.generate", provider = BUILTIN)
+            .in_scope(|| BuiltinProvider::generate(self, req))
     }
     async fn fix(&self, req: &FixRequest) -> Result<LlmOutput, LlmFailure> {
-        BuiltinProvider::fix(self, req)
+        tracing::info_span!("rules.fix", provider = BUILTIN, attempt = req.attempt)
+            .in_scope(|| BuiltinProvider::fix(self, req))
     }
 }
 
@@ -98,13 +100,13 @@ impl CodeProvider for Provider {
     }
     async fn generate(&self, req: &GenerateRequest) -> Result<LlmOutput, LlmFailure> {
         match self {
-            Self::Builtin(p) => p.generate(req),
+            Self::Builtin(p) => CodeProvider::generate(p, req).await,
             Self::OpenAi(p) => p.generate(req).await,
         }
     }
     async fn fix(&self, req: &FixRequest) -> Result<LlmOutput, LlmFailure> {
         match self {
-            Self::Builtin(p) => p.fix(req),
+            Self::Builtin(p) => CodeProvider::fix(p, req).await,
             Self::OpenAi(p) => p.fix(req).await,
         }
     }

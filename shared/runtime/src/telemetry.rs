@@ -32,6 +32,10 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::tracecontext::TraceIdTag;
 
+/// Which spans are exported, whatever `RUST_LOG` says of the log lines: ours and the
+/// libraries' at info, without the chatty client libraries.
+const TRACE_FILTER: &str = "info,lapin=warn,sqlx=warn,hyper=warn,h2=warn,reqwest=warn,bollard=warn";
+
 /// How long shutdown waits for the last spans to reach the collector.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -74,7 +78,10 @@ pub fn init(service: &str, default_filter: &str) -> Telemetry {
         false => (None, None),
     };
     let otel = provider.as_ref().map(|p| {
-        tracing_opentelemetry::layer().with_tracer(p.tracer("algoagent")).with_tracked_inactivity(false)
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("algoagent"))
+            .with_tracked_inactivity(false)
+            .with_filter(EnvFilter::new(TRACE_FILTER))
     });
     let fmt = if std::io::stderr().is_terminal() {
         tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
@@ -85,7 +92,10 @@ pub fn init(service: &str, default_filter: &str) -> Telemetry {
             .event_format(JsonLines)
             .boxed()
     };
-    let installed = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init().is_ok();
+    // `RUST_LOG` chooses the log lines only: a CLI that logs warnings still exports its
+    // command's span.
+    let installed =
+        tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).try_init().is_ok();
     if let Some(err) = exporter_error {
         tracing::warn!(error = %err, "OTLP trace exporter could not be built; traces are off");
     }

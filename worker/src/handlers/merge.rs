@@ -72,7 +72,10 @@ pub async fn handle(ctx: &WorkerContext, row: &JobRow, version_id: VersionId) ->
         tracing::debug!("repository lock not taken; relying on the repository's compare-and-swap");
     }
     let started = std::time::Instant::now();
+    // The merge's own span in the job's trace (the closure runs on another thread).
+    let span = tracing::info_span!("git.merge", strategy = %name, version = version_no);
     let merged = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         repo.merge_version(&name, &run_id, version_id.0, version_no, &origin, &reason, &files)
     })
     .await

@@ -22,7 +22,10 @@ pub async fn handle(ctx: &WorkerContext, version_id: VersionId) -> Result<Effect
     };
     // CPU-bound parsing stays off the async executor.
     let code = version.code.clone();
+    // The validator's own span in the job's trace (the closure runs on another thread).
+    let span = tracing::info_span!("validate", lines = code.lines().count());
     let (report, took) = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         let started = std::time::Instant::now();
         let report = validate(&code, &opts);
         (report, started.elapsed())
