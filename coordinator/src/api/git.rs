@@ -33,10 +33,21 @@ pub fn router() -> Router<AppState> {
 pub(super) struct CleanupRequest {
     /// How long ago the strategy's last run must have finished, in days (at most 36500).
     #[schema(maximum = 36500)]
+    #[serde(deserialize_with = "whole_number")]
     days: u32,
     /// Only say what would be deleted.
     #[serde(default)]
     dry_run: bool,
+}
+
+/// A count as JSON Schema's `integer` means it: `640` or `640.0`, not `640.5` or `-1`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u32, D::Error> {
+    let n = f64::deserialize(de)?;
+    if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(serde::de::Error::custom(format!("expected a whole number from 0 to {}, got {n}", u32::MAX)))
+    }
 }
 
 /// One strategy branch considered.

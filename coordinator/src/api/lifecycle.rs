@@ -357,7 +357,8 @@ pub(super) struct Deployed {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RollbackRequest {
-    /// The commit whose version of the strategy to restore.
+    /// The commit whose version of the strategy to restore: 4 to 40 hexadecimal digits.
+    #[schema(pattern = "^[0-9a-fA-F]{4,40}$")]
     commit_hash: String,
     /// Why (recorded in the commit and the audit).
     #[serde(default)]

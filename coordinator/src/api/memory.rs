@@ -23,8 +23,14 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct SearchQuery {
-    /// An error text (findings or a traceback), 1 to 10000 characters, not only spaces.
-    #[param(min_length = 1, max_length = 10000, example = "ZeroDivisionError in next")]
+    /// An error text (findings or a traceback), 1 to 10000 characters, not only spaces, no
+    /// NUL.
+    #[param(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$",
+        example = "ZeroDivisionError in next"
+    )]
     q: String,
     /// Most hits answered (out-of-range values are clamped to 1..=50).
     #[param(default = 5)]
@@ -50,18 +56,19 @@ pub(super) struct SearchHits {
     params(SearchQuery),
     responses(
         (status = 200, description = "The most similar failures", body = SearchHits),
-        (status = 400, description = "`BAD_QUERY`: `q` missing, blank or too long, or an unknown or malformed parameter", body = ErrorBody),
+        (status = 400, description = "`BAD_QUERY`: `q` missing, blank, too long or holding NUL, or an unknown or malformed parameter", body = ErrorBody),
     )
 )]
 pub(super) async fn search(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<SearchHits>, ApiError> {
-    if query.q.trim().is_empty() || query.q.chars().count() > 10_000 {
+    // Postgres text cannot hold NUL, so such a text is the client's fault, not a 500.
+    if query.q.trim().is_empty() || query.q.chars().count() > 10_000 || query.q.contains('\0') {
         return Err(ApiError::client(
             StatusCode::BAD_REQUEST,
             "BAD_QUERY",
-            "q: give an error text of 1 to 10000 characters",
+            "q: give an error text of 1 to 10000 characters, without NUL",
             serde_json::Value::Null,
         ));
     }

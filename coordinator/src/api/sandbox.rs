@@ -74,6 +74,7 @@ pub(super) struct ResourceLimits {
     memory: Option<serde_json::Value>,
     /// Wall-clock limit in seconds, 1 to 600 (the same as `timeout` when both are given).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     timeout: Option<u64>,
 }
 
@@ -85,9 +86,11 @@ pub(super) struct SandboxTestRequest {
     strategy_id: i64,
     /// Its version number, from 1 (default its newest).
     #[serde(default)]
+    #[schema(minimum = 1)]
     version: Option<i64>,
     /// Wall-clock limit in seconds, 1 to 600 (default `SANDBOX_TIMEOUT_SECS`).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     timeout: Option<u64>,
     /// CPU, memory and time limits.
     #[serde(default)]
@@ -102,21 +105,26 @@ pub(super) struct RunSandboxRequest {
     strategy_id: i64,
     /// Its version number, from 1 (default its newest).
     #[serde(default)]
+    #[schema(minimum = 1)]
     version: Option<i64>,
     /// A config stored by `validate-config` (default: the spec's backtest settings).
     #[serde(default)]
     config_id: Option<i64>,
     /// First day, `YYYY-MM-DD`.
     #[serde(default)]
+    #[schema(format = Date)]
     start_date: Option<String>,
     /// Last day, `YYYY-MM-DD`, not before `start_date`.
     #[serde(default)]
+    #[schema(format = Date)]
     end_date: Option<String>,
     /// 1 to 20 datasets (`GOOG`, `csv:<file>.csv`), each once.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 20)]
     symbols: Option<Vec<String>>,
     /// Wall-clock limit in seconds, 1 to 600 (default `SANDBOX_TIMEOUT_SECS`).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     timeout: Option<u64>,
     /// CPU, memory and time limits.
     #[serde(default)]
