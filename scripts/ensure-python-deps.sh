@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
-# The codegen numeric checks run the generated indicator helpers under the host's python3
-# against pandas' own rolling/ewm; install numpy and pandas (the sandbox image's versions)
-# when they are missing.
+# Python tools the tests run on the host:
+# - numpy and pandas (the sandbox image's versions): the codegen numeric checks run the
+#   generated indicator helpers under the host's python3 against pandas' own rolling/ewm;
+# - schemathesis (pinned), in a virtualenv of its own so its dependencies cannot disturb
+#   the others: tests/tests/schemathesis.rs fuzzes the live coordinator against its OpenAPI
+#   document with it. Its path is printed by `scripts/ensure-python-deps.sh --schemathesis`.
+# Each is installed only when missing, so a second run costs about a second.
 # shellcheck source=lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$(dirname "$0")/.."
-if python3 -c 'import numpy, pandas' 2>/dev/null; then
+
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV=${SCHEMATHESIS_VENV:-/var/cache/algoagent/schemathesis-$SCHEMATHESIS_VERSION}
+if [ "${1:-}" = --schemathesis ]; then
+  echo "$SCHEMATHESIS_VENV/bin/schemathesis"
   exit 0
 fi
-pins=$(grep -E '^(numpy|pandas|python-dateutil|pytz|tzdata|six)==' deploy/sandbox/requirements.txt)
-echo "[python] installing: $pins" >&2
-# shellcheck disable=SC2086
-python3 -m pip install --quiet --disable-pip-version-check $pins
+
+if ! python3 -c 'import numpy, pandas' 2>/dev/null; then
+  pins=$(grep -E '^(numpy|pandas|python-dateutil|pytz|tzdata|six)==' deploy/sandbox/requirements.txt)
+  echo "[python] installing: $pins" >&2
+  # shellcheck disable=SC2086
+  python3 -m pip install --quiet --disable-pip-version-check $pins
+fi
+
+if ! "$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+  echo "[python] installing schemathesis==$SCHEMATHESIS_VERSION into $SCHEMATHESIS_VENV" >&2
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    apt-get install -y -qq python3-venv >/dev/null
+  fi
+  rm -rf "$SCHEMATHESIS_VENV"
+  mkdir -p "$(dirname "$SCHEMATHESIS_VENV")"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi

@@ -1,6 +1,6 @@
 //! API keys with roles (`X-API-Key`): viewer reads and uses the validate-* checks, submitter
 //! also submits and cancels runs, operator also deploys, rolls back, handles dead letters and
-//! cleans up git branches. Liveness, metrics and the OpenAPI document stay public.
+//! cleans up git branches. Liveness, metrics, the OpenAPI document and its page stay public.
 //!
 //! `API_AUTH=auto` (the default) closes the API as soon as one key exists; until then a
 //! fresh developer machine works without keys. `required` closes it even before any key
@@ -41,6 +41,7 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     let public = path == "/health"
         || path == "/metrics"
         || path == "/openapi.json"
+        || path == "/docs"
         || (path.starts_with("/api/production/") && path.ends_with("/health"));
     if public && method == Method::GET {
         return None;
@@ -117,6 +118,7 @@ mod tests {
         let post = Method::POST;
         assert_eq!(required_role(&get, "/health"), None);
         assert_eq!(required_role(&get, "/metrics"), None);
+        assert_eq!(required_role(&get, "/docs"), None);
         assert_eq!(required_role(&get, "/api/production/backtests/health/"), None);
         assert_eq!(required_role(&post, "/health"), Some(Role::Viewer));
         assert_eq!(required_role(&get, "/api/runs"), Some(Role::Viewer));

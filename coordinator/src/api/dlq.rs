@@ -1,20 +1,24 @@
 //! Dead letters (invariant 5): list, show, replay and purge, each action audited. Replay
 //! puts the job back in its queue with a fresh attempt budget and resumes its run.
 
+use algoagent_core::{JobId, RunId};
 use algoagent_core::{JobKind, RunStatus};
 use algoagent_jobs::db::dead_letters;
+use algoagent_jobs::db::dead_letters::DeadLetterRow;
 use algoagent_jobs::db::outbox::{self, OutboxMessage};
+use algoagent_jobs::db::transitions::TransitionRow;
 use algoagent_jobs::db::{DbError, jobs};
 use algoagent_store::runs;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::ApiRoutes;
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
@@ -29,12 +33,87 @@ pub fn router() -> Router<AppState> {
         .api_route("/api/dlq/purge", post(purge_many))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which dead letters to list; an unknown parameter is refused.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct Filter {
+#[into_params(parameter_in = Query)]
+pub(super) struct Filter {
+    /// Only the dead letters of this job kind.
+    #[param(value_type = Option<JobKind>)]
     kind: Option<String>,
+    /// Only those of this reason (`undecodable`, `unknown_kind`, `attempts_exhausted`,
+    /// `missing_job`).
     reason: Option<String>,
+    /// Most rows answered (out-of-range values are clamped to 1..=1000).
+    #[param(default = 100)]
     limit: Option<i64>,
+}
+
+/// Open dead letters.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct DeadLetterList {
+    /// Newest first.
+    dead_letters: Vec<DeadLetterRow>,
+}
+
+/// One dead letter and its history.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct DeadLetterDetail {
+    /// The dead letter.
+    dead_letter: DeadLetterRow,
+    /// Its audited transitions (replayed, purged), oldest first.
+    transitions: Vec<TransitionRow>,
+}
+
+/// What replaying one dead letter did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Replayed {
+    /// The dead letter.
+    id: i64,
+    /// Always `replayed`.
+    #[schema(pattern = "^replayed$")]
+    status: &'static str,
+    /// The revived job.
+    job_id: JobId,
+    /// Its run.
+    run_id: RunId,
+    /// Its kind.
+    kind: JobKind,
+}
+
+/// What purging one dead letter did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Purged {
+    /// The dead letter.
+    id: i64,
+    /// Always `purged`.
+    #[schema(pattern = "^purged$")]
+    status: &'static str,
+}
+
+/// A dead letter a bulk replay could not replay.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Refused {
+    /// The dead letter.
+    id: i64,
+    /// Why (as the single replay's error says).
+    error: String,
+}
+
+/// What a bulk replay did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ReplayResult {
+    /// The dead letters replayed.
+    replayed: Vec<Replayed>,
+    /// Those refused (nothing to replay, already closed).
+    refused: Vec<Refused>,
+}
+
+/// What a bulk purge did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct PurgeResult {
+    /// The dead letters purged.
+    purged: Vec<Purged>,
 }
 
 fn check_kind(kind: Option<&str>) -> Result<(), ApiError> {
@@ -51,10 +130,24 @@ fn check_kind(kind: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn list(
+/// List open dead letters
+///
+/// Newest first, filtered by `kind` and `reason`.
+#[utoipa::path(
+    get,
+    path = "/api/dlq",
+    tag = "dlq",
+    operation_id = "listDeadLetters",
+    params(Filter),
+    responses(
+        (status = 200, description = "Open dead letters", body = DeadLetterList),
+        (status = 400, description = "`BAD_QUERY`: an unknown kind, or an unknown or malformed parameter", body = ErrorBody),
+    )
+)]
+pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(f): ApiQuery<Filter>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DeadLetterList>, ApiError> {
     check_kind(f.kind.as_deref())?;
     let rows = dead_letters::list(
         &state.pool,
@@ -63,7 +156,7 @@ async fn list(
         f.limit.unwrap_or(100).clamp(1, 1000),
     )
     .await?;
-    Ok(Json(serde_json::json!({ "dead_letters": rows })))
+    Ok(Json(DeadLetterList { dead_letters: rows }))
 }
 
 fn parse_id(raw: &str) -> Result<i64, ApiError> {
@@ -77,17 +170,30 @@ fn parse_id(raw: &str) -> Result<i64, ApiError> {
     })
 }
 
-async fn show(
+/// Show one dead letter and its history
+#[utoipa::path(
+    get,
+    path = "/api/dlq/{id}",
+    tag = "dlq",
+    operation_id = "showDeadLetter",
+    params(("id" = i64, Path, description = "Dead-letter id")),
+    responses(
+        (status = 200, description = "The dead letter", body = DeadLetterDetail),
+        (status = 400, description = "`BAD_ID`: not an integer", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such dead letter", body = ErrorBody),
+    )
+)]
+pub(super) async fn show(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DeadLetterDetail>, ApiError> {
     let id = parse_id(&raw)?;
     let row = dead_letters::get(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("dead letter {id}")))?;
     let history =
         algoagent_jobs::db::transitions::for_entity(&state.pool, "dead_letter", &id.to_string()).await?;
-    Ok(Json(serde_json::json!({ "dead_letter": row, "transitions": history })))
+    Ok(Json(DeadLetterDetail { dead_letter: row, transitions: history }))
 }
 
 /// Maps a database refusal to the right client error.
@@ -103,7 +209,7 @@ fn refusal(err: DbError) -> ApiError {
 
 /// Replays one dead letter in one transaction: job revived, run resumed, message queued,
 /// dead letter closed.
-async fn replay(state: &AppState, id: i64, actor: &str) -> Result<serde_json::Value, ApiError> {
+async fn replay(state: &AppState, id: i64, actor: &str) -> Result<Replayed, ApiError> {
     let mut tx = state.pool.begin().await?;
     let letter = dead_letters::lock_open(&mut tx, id).await.map_err(refusal)?;
     let Some(job_id) = letter.job_id else {
@@ -154,42 +260,77 @@ async fn replay(state: &AppState, id: i64, actor: &str) -> Result<serde_json::Va
     dead_letters::close(&mut tx, id, "replayed", actor, serde_json::json!({ "job_id": job_id })).await?;
     tx.commit().await?;
     tracing::info!(dead_letter = id, job_id = %job_id, "dead letter replayed");
-    Ok(
-        serde_json::json!({ "id": id, "status": "replayed", "job_id": job_id, "run_id": job.run_id, "kind": kind }),
-    )
+    Ok(Replayed { id, status: "replayed", job_id, run_id: job.run_id, kind })
 }
 
-async fn purge(state: &AppState, id: i64, actor: &str) -> Result<serde_json::Value, ApiError> {
+async fn purge(state: &AppState, id: i64, actor: &str) -> Result<Purged, ApiError> {
     let mut tx = state.pool.begin().await?;
     dead_letters::lock_open(&mut tx, id).await.map_err(refusal)?;
     dead_letters::close(&mut tx, id, "purged", actor, serde_json::json!({})).await?;
     tx.commit().await?;
-    Ok(serde_json::json!({ "id": id, "status": "purged" }))
+    Ok(Purged { id, status: "purged" })
 }
 
-async fn replay_one(
+/// Replay one dead letter
+///
+/// The job goes back to its queue with a fresh attempt budget and its run resumes, in one
+/// transaction, audited.
+#[utoipa::path(
+    post,
+    path = "/api/dlq/{id}/replay",
+    tag = "dlq",
+    operation_id = "replayDeadLetter",
+    params(("id" = i64, Path, description = "Dead-letter id")),
+    responses(
+        (status = 200, description = "Replayed", body = Replayed),
+        (status = 400, description = "`BAD_ID`: not an integer", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such dead letter", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: already replayed or purged; `NOT_REPLAYABLE`: it carries no job", body = ErrorBody),
+    )
+)]
+pub(super) async fn replay_one(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Replayed>, ApiError> {
     Ok(Json(replay(&state, parse_id(&raw)?, &caller.actor("operator")).await?))
 }
 
-async fn purge_one(
+/// Purge one dead letter
+///
+/// Closed without replaying, audited.
+#[utoipa::path(
+    post,
+    path = "/api/dlq/{id}/purge",
+    tag = "dlq",
+    operation_id = "purgeDeadLetter",
+    params(("id" = i64, Path, description = "Dead-letter id")),
+    responses(
+        (status = 200, description = "Purged", body = Purged),
+        (status = 400, description = "`BAD_ID`: not an integer", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such dead letter", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: already replayed or purged", body = ErrorBody),
+    )
+)]
+pub(super) async fn purge_one(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Purged>, ApiError> {
     Ok(Json(purge(&state, parse_id(&raw)?, &caller.actor("operator")).await?))
 }
 
 /// Which dead letters a bulk action takes: `all`, or a kind and/or reason.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Selection {
+pub(super) struct Selection {
+    /// Every open dead letter.
     #[serde(default)]
     all: bool,
+    /// Those of this job kind.
+    #[schema(value_type = Option<JobKind>)]
     kind: Option<String>,
+    /// Those of this reason.
     reason: Option<String>,
 }
 
@@ -206,35 +347,66 @@ async fn select(state: &AppState, sel: &Selection) -> Result<Vec<i64>, ApiError>
     Ok(dead_letters::open_ids(&state.pool, sel.kind.as_deref(), sel.reason.as_deref()).await?)
 }
 
-async fn replay_many(
+/// Replay the selected dead letters
+///
+/// `all`, or those of a `kind` and/or `reason`; each is replayed on its own, and those that
+/// cannot be are listed as refused.
+#[utoipa::path(
+    post,
+    path = "/api/dlq/replay",
+    tag = "dlq",
+    operation_id = "replayDeadLetters",
+    request_body = Selection,
+    responses(
+        (status = 200, description = "What was replayed and what was refused", body = ReplayResult),
+        (status = 400, description = "`MALFORMED_JSON`, `INVALID_REQUEST` (wrong shape), `BAD_QUERY` (unknown kind) or `BAD_BODY`", body = ErrorBody),
+        (status = 422, description = "`EMPTY_SELECTION`: none of all, kind, reason", body = ErrorBody),
+    )
+)]
+pub(super) async fn replay_many(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(sel): ApiJson<Selection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ReplayResult>, ApiError> {
     let actor = caller.actor("operator");
     let mut done = Vec::new();
     let mut refused = Vec::new();
     for id in select(&state, &sel).await? {
         match replay(&state, id, &actor).await {
             Ok(v) => done.push(v),
-            Err(e) if e.status.is_client_error() => {
-                refused.push(serde_json::json!({ "id": id, "error": e.error }))
-            }
+            Err(e) if e.status.is_client_error() => refused.push(Refused { id, error: e.error }),
             Err(e) => return Err(e),
         }
     }
-    Ok(Json(serde_json::json!({ "replayed": done, "refused": refused })))
+    Ok(Json(ReplayResult { replayed: done, refused }))
 }
 
-async fn purge_many(
+/// Purge the selected dead letters
+///
+/// `all`, or those of a `kind` and/or `reason`.
+#[utoipa::path(
+    post,
+    path = "/api/dlq/purge",
+    tag = "dlq",
+    operation_id = "purgeDeadLetters",
+    request_body = Selection,
+    responses(
+        (status = 200, description = "What was purged", body = PurgeResult),
+        (status = 400, description = "`MALFORMED_JSON`, `INVALID_REQUEST` (wrong shape), `BAD_QUERY` (unknown kind) or `BAD_BODY`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: a selected dead letter went away meanwhile", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: a selected dead letter was closed meanwhile", body = ErrorBody),
+        (status = 422, description = "`EMPTY_SELECTION`: none of all, kind, reason", body = ErrorBody),
+    )
+)]
+pub(super) async fn purge_many(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(sel): ApiJson<Selection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PurgeResult>, ApiError> {
     let actor = caller.actor("operator");
     let mut done = Vec::new();
     for id in select(&state, &sel).await? {
         done.push(purge(&state, id, &actor).await?);
     }
-    Ok(Json(serde_json::json!({ "purged": done })))
+    Ok(Json(PurgeResult { purged: done }))
 }

@@ -6,6 +6,8 @@ use axum::Json;
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An HTTP error with a stable machine code.
 #[derive(Debug)]
@@ -90,19 +92,44 @@ where
     }
 }
 
+/// The body of every 4xx and 5xx answer, the guide's error shape; the OpenAPI document's
+/// `ErrorBody` is generated from it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Brief description.
+    pub error: String,
+    /// Detail: a string, a list of field errors (`[{loc, msg, type}]`), an object, or null.
+    #[schema(value_type = Value)]
+    pub details: serde_json::Value,
+    /// Stable machine code (`NOT_FOUND`, `BAD_ID`, `INVALID_REQUEST`, `INTERNAL`, ...).
+    #[schema(examples(
+        "NOT_FOUND",
+        "NO_ROUTE",
+        "METHOD_NOT_ALLOWED",
+        "BAD_ID",
+        "BAD_QUERY",
+        "INVALID_REQUEST"
+    ))]
+    pub code: &'static str,
+    /// When the error was answered (RFC 3339, UTC, milliseconds).
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": self.error,
-            "details": self.details,
-            "code": self.code,
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        });
+        let retry_after = self.details.get("retry_after_secs").and_then(serde_json::Value::as_f64);
+        let body = ErrorBody {
+            error: self.error,
+            details: self.details,
+            code: self.code,
+            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
         let mut response = (self.status, Json(body)).into_response();
         // A 429 carries its wait in `details.retry_after_secs`; HTTP clients and proxies read
         // the standard header.
         if self.status == StatusCode::TOO_MANY_REQUESTS
-            && let Some(secs) = self.details.get("retry_after_secs").and_then(serde_json::Value::as_f64)
+            && let Some(secs) = retry_after
         {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs.ceil().max(1.0) as u64));
         }

@@ -12,7 +12,34 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health))
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+/// Whether this coordinator can do its job.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Health {
+    /// `ok`, or `degraded` when Postgres or RabbitMQ is unavailable.
+    #[schema(pattern = "^(ok|degraded)$")]
+    status: &'static str,
+    /// `postgres: {available, error?}`, and when Postgres answers `rabbitmq: {available}`
+    /// and `outbox: {pending, published}`.
+    #[schema(value_type = Object)]
+    components: serde_json::Value,
+    /// The namespace of this deployment's queues and keys.
+    namespace: String,
+}
+
+/// Coordinator liveness
+///
+/// Postgres answers and the outbox relay is connected to RabbitMQ; public.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    operation_id = "health",
+    responses(
+        (status = 200, description = "Postgres and RabbitMQ available", body = Health),
+        (status = 503, description = "Postgres or RabbitMQ unavailable", body = Health),
+    )
+)]
+pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let db = async {
         let mut conn = state.pool.acquire().await?;
         algoagent_jobs::db::outbox::pending(&mut conn).await.map_err(anyhow::Error::from)
@@ -23,23 +50,25 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
     match db {
         Ok(pending) => (
             if broker { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
-            Json(serde_json::json!({
-                "status": if broker { "ok" } else { "degraded" },
-                "components": {
+            Json(Health {
+                status: if broker { "ok" } else { "degraded" },
+                components: serde_json::json!({
                     "postgres": { "available": true },
                     "rabbitmq": { "available": broker },
                     "outbox": { "pending": pending, "published": published },
-                },
-                "namespace": state.settings.common.namespace.as_str(),
-            })),
+                }),
+                namespace: state.settings.common.namespace.as_str().to_owned(),
+            }),
         ),
         Err(err) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({
-                "status": "degraded",
-                "components": { "postgres": { "available": false, "error": err.to_string() } },
-                "namespace": state.settings.common.namespace.as_str(),
-            })),
+            Json(Health {
+                status: "degraded",
+                components: serde_json::json!({
+                    "postgres": { "available": false, "error": err.to_string() },
+                }),
+                namespace: state.settings.common.namespace.as_str().to_owned(),
+            }),
         ),
     }
 }

@@ -15,7 +15,18 @@ pub fn router() -> Router<AppState> {
     Router::new().api_route("/api/", get(index))
 }
 
-async fn index(headers: HeaderMap) -> Json<serde_json::Value> {
+/// List the API's resources and their URLs
+///
+/// Every resource and its URL, absolute when the request names its host (`Host`,
+/// `X-Forwarded-Proto`); templated URLs keep their `{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/",
+    tag = "meta",
+    operation_id = "apiRoot",
+    responses((status = 200, description = "Resource names and their URLs (`production` nests its own)", body = Object))
+)]
+pub(super) async fn index(headers: HeaderMap) -> Json<serde_json::Value> {
     // The scheme a proxy in front saw, else plain HTTP (the coordinator serves no TLS).
     let scheme = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
     let base = headers

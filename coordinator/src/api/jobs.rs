@@ -1,13 +1,16 @@
 //! `GET /api/jobs`: jobs, newest first, by status, kind or run; what `algoagent jobs` shows.
 
 use algoagent_core::{JobKind, JobStatus, RunId};
+use algoagent_jobs::db::jobs::JobRow;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::ApiRoutes;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, bad_query, page};
 use crate::state::AppState;
 
@@ -16,20 +19,107 @@ pub fn router() -> Router<AppState> {
     Router::new().api_route("/api/jobs", get(list))
 }
 
-#[derive(Debug, Deserialize)]
+/// The filters and page of `GET /api/jobs`; an unknown parameter is refused.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// Only the jobs in this state.
+    #[param(value_type = Option<JobStatus>)]
     status: Option<String>,
+    /// Only the jobs of this kind.
+    #[param(value_type = Option<JobKind>)]
     kind: Option<String>,
+    /// Only the jobs of this run (its id).
+    #[param(value_type = Option<uuid::Uuid>)]
     run: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     limit: Option<i64>,
+    /// Jobs to skip.
+    #[param(minimum = 0, default = 0)]
     offset: Option<i64>,
 }
 
-async fn list(
+/// One job, as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct JobItem {
+    /// Job id.
+    id: algoagent_core::JobId,
+    /// Its run.
+    run_id: RunId,
+    /// The run's strategy.
+    strategy_id: algoagent_core::StrategyId,
+    /// Kind.
+    #[schema(value_type = JobKind)]
+    kind: String,
+    /// State.
+    #[schema(value_type = JobStatus)]
+    status: String,
+    /// Attempts started so far.
+    attempt: i32,
+    /// Attempt limit.
+    max_attempts: i32,
+    /// The last error.
+    error: Option<String>,
+    /// Created.
+    created_at: DateTime<Utc>,
+    /// Its current attempt started.
+    started_at: Option<DateTime<Utc>>,
+    /// It ended.
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<JobRow> for JobItem {
+    fn from(j: JobRow) -> Self {
+        Self {
+            id: j.id,
+            run_id: j.run_id,
+            strategy_id: j.strategy_id,
+            kind: j.kind,
+            status: j.status,
+            attempt: j.attempt,
+            max_attempts: j.max_attempts,
+            error: j.error,
+            created_at: j.created_at,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+/// A page of jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct JobList {
+    /// Newest first.
+    jobs: Vec<JobItem>,
+    /// How many jobs match, over all pages.
+    count: i64,
+    /// The page size used.
+    limit: i64,
+    /// The jobs skipped.
+    offset: i64,
+}
+
+/// List jobs, newest first
+///
+/// Filtered by `status`, `kind` and `run`, paginated by `limit` (1 to 500, default 50) and
+/// `offset`; what `algoagent jobs` shows.
+#[utoipa::path(
+    get,
+    path = "/api/jobs",
+    tag = "jobs",
+    operation_id = "listJobs",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of jobs", body = JobList),
+        (status = 400, description = "`BAD_QUERY`: an unknown or malformed parameter, or a value out of range", body = ErrorBody),
+    )
+)]
+pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<JobList>, ApiError> {
     if let Some(status) = &q.status {
         status.parse::<JobStatus>().map_err(|e| bad_query("status", e))?;
     }
@@ -52,15 +142,6 @@ async fn list(
         offset,
     )
     .await?;
-    let jobs: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|j| {
-            serde_json::json!({
-                "id": j.id, "run_id": j.run_id, "strategy_id": j.strategy_id, "kind": j.kind, "status": j.status,
-                "attempt": j.attempt, "max_attempts": j.max_attempts, "error": j.error,
-                "created_at": j.created_at, "started_at": j.started_at, "finished_at": j.finished_at,
-            })
-        })
-        .collect();
-    Ok(Json(serde_json::json!({ "jobs": jobs, "count": count, "limit": limit, "offset": offset })))
+    let jobs = rows.into_iter().map(JobItem::from).collect();
+    Ok(Json(JobList { jobs, count, limit, offset }))
 }

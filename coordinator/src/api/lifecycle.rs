@@ -13,11 +13,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::ApiRoutes;
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::state::AppState;
 
@@ -48,10 +49,89 @@ async fn strategy(state: &AppState, raw: &str) -> Result<StrategyRow, ApiError> 
         .ok_or_else(|| ApiError::not_found(format!("strategy {id}")))
 }
 
-async fn lifecycle(
+/// Counts of a strategy's work, in the guide's words.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct LifecycleTracking {
+    /// Generate and fix attempts started.
+    generation_attempts: i64,
+    /// Test attempts started.
+    test_attempts: i64,
+    /// Fixes used over all runs.
+    fix_attempts: i64,
+    /// Runs that failed or died.
+    error_count: i64,
+    /// The latest run error.
+    last_error: Option<String>,
+}
+
+/// When things last happened to a strategy.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct LifecycleTimestamps {
+    /// Registered.
+    created_at: DateTime<Utc>,
+    /// Code last generated or fixed.
+    last_generation: Option<DateTime<Utc>>,
+    /// Code last tested.
+    last_test: Option<DateTime<Utc>>,
+    /// A run last merged or deployed.
+    last_success: Option<DateTime<Utc>>,
+}
+
+/// One entry of a strategy's lifecycle log.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct LifecycleEvent {
+    /// When.
+    timestamp: DateTime<Utc>,
+    /// The guide's word for entering the state (`created`, `generation`, `test`, ...).
+    event: String,
+    /// What happened, in words.
+    details: String,
+    /// `strategy` or `run`.
+    entity: String,
+    /// The state left.
+    from_state: Option<String>,
+    /// The state entered.
+    state: String,
+}
+
+/// A strategy's lifecycle in the guide's words.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Lifecycle {
+    /// The strategy.
+    strategy_id: StrategyId,
+    /// Its name.
+    name: String,
+    /// The guide's word for its state (`created`, `pending`, `passed`, `failed`, ...).
+    current_status: String,
+    /// The project's state.
+    state: String,
+    /// Counts of its work.
+    lifecycle_tracking: LifecycleTracking,
+    /// When things last happened.
+    timestamps: LifecycleTimestamps,
+    /// Its and its runs' transitions, oldest first.
+    audit_log: Vec<LifecycleEvent>,
+}
+
+/// Show a strategy's lifecycle
+///
+/// Its state history in the guide's words, each with the project's state beside it.
+#[utoipa::path(
+    get,
+    path = "/api/production/strategies/{id}/lifecycle/",
+    tag = "production",
+    operation_id = "strategyLifecycle",
+    params(("id" = i64, Path, description = "Strategy id")),
+    responses(
+        (status = 200, description = "The lifecycle", body = Lifecycle),
+        (status = 400, description = "`BAD_ID`: not an integer", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such strategy", body = ErrorBody),
+    )
+)]
+pub(super) async fn lifecycle(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Lifecycle>, ApiError> {
     let s = strategy(&state, &raw).await?;
     type Counts = (i64, i64, i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
     let (generations, tests, fixes, errors, last_generation, last_test, last_success): Counts = sqlx::query_as(
@@ -89,7 +169,7 @@ async fn lifecycle(
     .bind(s.id)
     .fetch_all(&state.pool)
     .await?;
-    let audit_log: Vec<serde_json::Value> = audit
+    let audit_log = audit
         .into_iter()
         .map(|(at, entity, to, from, details)| {
             let text = match (entity.as_str(), from.as_deref()) {
@@ -100,36 +180,36 @@ async fn lifecycle(
                 ),
             };
             let event = if entity == "strategy" && from.is_none() { "created" } else { guide_event(&to) };
-            serde_json::json!({
-                "timestamp": at,
-                "event": event,
-                "details": text,
-                "entity": entity,
-                "from_state": from,
-                "state": to,
-            })
+            LifecycleEvent {
+                timestamp: at,
+                event: event.to_owned(),
+                details: text,
+                from_state: from,
+                state: to,
+                entity,
+            }
         })
         .collect();
-    Ok(Json(serde_json::json!({
-        "strategy_id": s.id,
-        "name": s.name,
-        "current_status": guide_status(current),
-        "state": current,
-        "lifecycle_tracking": {
-            "generation_attempts": generations,
-            "test_attempts": tests,
-            "fix_attempts": fixes,
-            "error_count": errors,
-            "last_error": last_error,
+    Ok(Json(Lifecycle {
+        strategy_id: s.id,
+        current_status: guide_status(current).to_owned(),
+        state: current.to_owned(),
+        name: s.name,
+        lifecycle_tracking: LifecycleTracking {
+            generation_attempts: generations,
+            test_attempts: tests,
+            fix_attempts: fixes,
+            error_count: errors,
+            last_error,
         },
-        "timestamps": {
-            "created_at": s.created_at,
-            "last_generation": last_generation,
-            "last_test": last_test,
-            "last_success": last_success,
+        timestamps: LifecycleTimestamps {
+            created_at: s.created_at,
+            last_generation,
+            last_test,
+            last_success,
         },
-        "audit_log": audit_log,
-    })))
+        audit_log,
+    }))
 }
 
 /// The project's state of a strategy: its latest run's while that run is in progress (or
@@ -233,27 +313,106 @@ async fn record(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+/// How to deploy a strategy.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DeployRequest {
+pub(super) struct DeployRequest {
+    /// The deploy commit's message (default `Deploy <name> <tag>`).
     #[serde(default)]
     commit_message: Option<String>,
+    /// Tag the deploy commit `<name>/<tag_version>`.
     #[serde(default = "yes")]
+    #[schema(default = true)]
     create_tag: bool,
+    /// The tag's version (default `v<number of merged versions>`); only with `create_tag`.
     #[serde(default)]
     tag_version: Option<String>,
+}
+
+/// What a deploy did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Deployed {
+    /// Always `deployed`.
+    #[schema(pattern = "^deployed$")]
+    status: &'static str,
+    /// The strategy.
+    strategy_id: StrategyId,
+    /// `strategy/<name>`.
+    branch: String,
+    /// The deploy commit on main.
+    commit: String,
+    /// The commit of the code deployed.
+    deployed_commit: String,
+    /// The tag's version, when tagged.
+    tag: Option<String>,
+    /// The git tag, `<name>/<tag>`.
+    git_tag: Option<String>,
+    /// The deploy commit's message.
+    commit_message: String,
+    /// In words.
+    message: String,
+}
+
+/// How to roll a strategy back.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RollbackRequest {
+    /// The commit whose version of the strategy to restore: 4 to 40 hexadecimal digits.
+    #[schema(pattern = "^[0-9a-fA-F]{4,40}$")]
+    commit_hash: String,
+    /// Why (recorded in the commit and the audit).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// What a rollback did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RolledBack {
+    /// Always `rolled_back`.
+    #[schema(pattern = "^rolled_back$")]
+    status: &'static str,
+    /// The strategy.
+    strategy_id: StrategyId,
+    /// The commit restored.
+    reverted_to: String,
+    /// The new commit on main.
+    commit: String,
+    /// Always `main`.
+    branch: &'static str,
+    /// Why.
+    reason: String,
+    /// In words.
+    message: String,
 }
 
 fn yes() -> bool {
     true
 }
 
-async fn deploy(
+/// Deploy a strategy
+///
+/// A deploy commit on main, tagged `<name>/<tag_version>` unless `create_tag` is false; git
+/// and the run's state change together, audited.
+#[utoipa::path(
+    post,
+    path = "/api/production/strategies/{id}/deploy/",
+    tag = "production",
+    operation_id = "deployStrategy",
+    params(("id" = i64, Path, description = "Strategy id")),
+    request_body = DeployRequest,
+    responses(
+        (status = 200, description = "Deployed", body = Deployed),
+        (status = 400, description = "`BAD_ID`, `MALFORMED_JSON`, `INVALID_REQUEST` (wrong shape, a bad tag), `INVALID_GIT_INPUT` or `BAD_BODY`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such strategy, or nothing of it merged", body = ErrorBody),
+        (status = 409, description = "`GIT_CONFLICT`: the tag exists, or main moved", body = ErrorBody),
+    )
+)]
+pub(super) async fn deploy(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
     ApiJson(req): ApiJson<DeployRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Deployed>, ApiError> {
     let s = strategy(&state, &raw).await?;
     if !req.create_tag && req.tag_version.is_some() {
         return Err(ApiError::invalid_field(
@@ -303,33 +462,43 @@ async fn deploy(
         }),
     )
     .await?;
-    Ok(Json(serde_json::json!({
-        "status": "deployed",
-        "strategy_id": s.id,
-        "branch": format!("strategy/{}", s.name),
-        "commit": deployment.commit,
-        "deployed_commit": deployment.deployed,
-        "tag": tag,
-        "git_tag": git_tag,
-        "commit_message": message,
-        "message": format!("Strategy {} deployed successfully", s.name),
-    })))
+    Ok(Json(Deployed {
+        status: "deployed",
+        strategy_id: s.id,
+        branch: format!("strategy/{}", s.name),
+        commit: deployment.commit,
+        deployed_commit: deployment.deployed,
+        tag,
+        git_tag,
+        commit_message: message,
+        message: format!("Strategy {} deployed successfully", s.name),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RollbackRequest {
-    commit_hash: String,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-async fn rollback(
+/// Roll a strategy back
+///
+/// A new commit on main restoring the strategy as it was at `commit_hash`; git and the
+/// run's state change together, audited.
+#[utoipa::path(
+    post,
+    path = "/api/production/strategies/{id}/rollback/",
+    tag = "production",
+    operation_id = "rollbackStrategy",
+    params(("id" = i64, Path, description = "Strategy id")),
+    request_body = RollbackRequest,
+    responses(
+        (status = 200, description = "Rolled back", body = RolledBack),
+        (status = 400, description = "`BAD_ID`, `MALFORMED_JSON`, `INVALID_REQUEST` (wrong shape), `INVALID_GIT_INPUT` (not a commit hash) or `BAD_BODY`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such strategy or commit", body = ErrorBody),
+        (status = 409, description = "`GIT_CONFLICT`: nothing to restore, or main moved", body = ErrorBody),
+    )
+)]
+pub(super) async fn rollback(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
     ApiJson(req): ApiJson<RollbackRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RolledBack>, ApiError> {
     let s = strategy(&state, &raw).await?;
     let reason = req.reason.clone().unwrap_or_else(|| "rollback requested".into());
     let (name, to, why) = (s.name.clone(), req.commit_hash.clone(), reason.clone());
@@ -342,21 +511,67 @@ async fn rollback(
         serde_json::json!({ "reason": reason, "reverted_to": req.commit_hash, "commit": commit }),
     )
     .await?;
-    Ok(Json(serde_json::json!({
-        "status": "rolled_back",
-        "strategy_id": s.id,
-        "reverted_to": req.commit_hash,
-        "commit": commit,
-        "branch": "main",
-        "reason": reason,
-        "message": format!("Strategy {} rolled back successfully", s.name),
-    })))
+    Ok(Json(RolledBack {
+        status: "rolled_back",
+        strategy_id: s.id,
+        reverted_to: req.commit_hash,
+        commit,
+        branch: "main",
+        reason,
+        message: format!("Strategy {} rolled back successfully", s.name),
+    }))
 }
 
-async fn backtest_status(
+/// A backtest's status in the guide's words.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct BacktestStatus {
+    /// The backtest.
+    backtest_id: i64,
+    /// `completed` or `failed`.
+    #[schema(pattern = "^(completed|failed)$")]
+    status: &'static str,
+    /// Its test job started.
+    started_at: Option<DateTime<Utc>>,
+    /// It was recorded.
+    completed_at: DateTime<Utc>,
+    /// Seconds in the sandbox.
+    execution_time: f64,
+    /// Why it failed.
+    error_message: Option<String>,
+    /// `{current_status: passed|failed, test_attempts, error_count, last_error}`.
+    #[schema(value_type = Object)]
+    state_tracking: serde_json::Value,
+    /// The test job's transitions: `{timestamp, event, details}`.
+    #[schema(value_type = Vec<Object>)]
+    audit_log: Vec<serde_json::Value>,
+    /// `{total_return, sharpe_ratio, max_drawdown, win_rate, total_trades}` (fractions).
+    #[schema(value_type = Object)]
+    results: serde_json::Value,
+    /// Peak memory and CPU time of the sandbox.
+    #[schema(value_type = Option<Object>)]
+    resource_usage: Option<serde_json::Value>,
+}
+
+/// Show a backtest's status
+///
+/// In the guide's words: status, timing, state tracking, the job's audit log and the
+/// results as fractions.
+#[utoipa::path(
+    get,
+    path = "/api/production/backtests/{id}/status/",
+    tag = "production",
+    operation_id = "backtestStatus",
+    params(("id" = i64, Path, description = "Backtest id")),
+    responses(
+        (status = 200, description = "The backtest's status", body = BacktestStatus),
+        (status = 400, description = "`BAD_ID`: not an integer", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such backtest", body = ErrorBody),
+    )
+)]
+pub(super) async fn backtest_status(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<BacktestStatus>, ApiError> {
     let id = parse_id(&raw, "backtest")?;
     let b = algoagent_store::backtests::get(&state.pool, id)
         .await?
@@ -369,29 +584,29 @@ async fn backtest_status(
         .map(|t| serde_json::json!({ "timestamp": t.at, "event": t.to_state, "details": t.details }))
         .collect();
     let m = b.metrics.clone().unwrap_or_default();
-    Ok(Json(serde_json::json!({
-        "backtest_id": b.id,
-        "status": if b.status == "ok" { "completed" } else { "failed" },
-        "started_at": job.as_ref().and_then(|j| j.started_at),
-        "completed_at": b.created_at,
-        "execution_time": b.duration_ms as f64 / 1000.0,
-        "error_message": b.error,
-        "state_tracking": {
+    Ok(Json(BacktestStatus {
+        backtest_id: b.id,
+        status: if b.status == "ok" { "completed" } else { "failed" },
+        started_at: job.as_ref().and_then(|j| j.started_at),
+        completed_at: b.created_at,
+        execution_time: b.duration_ms as f64 / 1000.0,
+        error_message: b.error.clone(),
+        state_tracking: serde_json::json!({
             "current_status": if b.passed { "passed" } else { "failed" },
             "test_attempts": job.as_ref().map_or(0, |j| j.attempt),
             "error_count": i32::from(!b.passed),
             "last_error": b.error,
-        },
-        "audit_log": audit_log,
-        "results": {
+        }),
+        audit_log,
+        results: serde_json::json!({
             "total_return": m.get("return_pct").and_then(|v| v.as_f64()).map(|p| p / 100.0),
             "sharpe_ratio": m.get("sharpe"),
             "max_drawdown": m.get("max_drawdown_pct").and_then(|v| v.as_f64()).map(|p| p / 100.0),
             "win_rate": m.get("win_rate_pct").and_then(|v| v.as_f64()).map(|p| p / 100.0),
             "total_trades": m.get("trades"),
-        },
-        "resource_usage": b.resource_usage,
-    })))
+        }),
+        resource_usage: b.resource_usage,
+    }))
 }
 
 #[cfg(test)]

@@ -61,7 +61,18 @@ fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ")
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus metrics
+///
+/// This process's counters and histograms, then the gauges computed from Postgres at scrape
+/// time (`algoagent_postgres_scrape_success` says whether they are there); public.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = state.recorder.render();
     let collected = match tokio::time::timeout(POSTGRES_DEADLINE, collect(&state.pool)).await {
         Ok(result) => result.map_err(CollectError::from),

@@ -10,11 +10,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::ApiRoutes;
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Body};
 use crate::state::AppState;
 
@@ -28,44 +29,207 @@ pub fn router() -> Router<AppState> {
         .api_route("/api/production/backtests/health/", get(backtests_health))
 }
 
-async fn validate_schema(Body(body): Body) -> (StatusCode, Json<serde_json::Value>) {
+/// A spec that passed: `validate-schema`'s 200.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct SchemaValid {
+    /// `valid`.
+    #[schema(pattern = "^valid$")]
+    status: &'static str,
+    /// In words.
+    message: &'static str,
+    /// The spec as read, defaults filled in.
+    #[schema(value_type = Object)]
+    validated_data: serde_json::Value,
+    /// The schema version checked against.
+    schema_version: &'static str,
+    /// Whether the built-in rule compiler can compile it.
+    compilable: bool,
+    /// Why it cannot, when it cannot.
+    compile_errors: Vec<algoagent_spec::FieldError>,
+    /// Notes that did not refuse it.
+    warnings: Vec<algoagent_spec::FieldError>,
+}
+
+/// A spec or backtest config that failed: the prototype's 400 of the `validate-*` routes.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Invalid {
+    /// `invalid`.
+    #[schema(pattern = "^invalid$")]
+    status: &'static str,
+    /// In words.
+    message: &'static str,
+    /// Every field error.
+    #[schema(value_type = Vec<algoagent_spec::FieldError>)]
+    errors: algoagent_spec::SpecErrors,
+    /// The errors in one line.
+    details: String,
+    /// The schema version checked against (`validate-schema` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema_version: Option<&'static str>,
+}
+
+/// The two shapes of a `validate-*` 400: the prototype's verdict on the document, or the
+/// API's error body when the body itself could not be read.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(super) enum Refusal {
+    /// The document was read and is invalid.
+    Invalid(Invalid),
+    /// The body could not be read (`BAD_BODY`). Answered by the body extractor's
+    /// `ApiError`, never built here: named so the document shows both shapes.
+    #[allow(dead_code)]
+    Error(ErrorBody),
+}
+
+/// Code the validator let through: `validate-code`'s 200 when no safety rule fired.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct CodeValidated {
+    /// `validated`.
+    #[schema(pattern = "^validated$")]
+    status: &'static str,
+    /// Always true.
+    safe: bool,
+    /// In words.
+    message: &'static str,
+    /// The code as checked.
+    formatted_code: String,
+    /// The check groups passed.
+    checks_passed: Vec<&'static str>,
+    /// Whether it is a runnable strategy (no structure error either).
+    strategy_valid: bool,
+    /// Structure findings that are errors, rendered.
+    structure_issues: Vec<String>,
+    /// Findings below error, rendered.
+    warnings: Vec<String>,
+    /// Every finding.
+    findings: Vec<algoagent_validate::Finding>,
+    /// Facts about the code.
+    metadata: algoagent_validate::Metadata,
+}
+
+/// Code a safety rule refused: `validate-code`'s 200 with `safe: false`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct CodeRejected {
+    /// `rejected`.
+    #[schema(pattern = "^rejected$")]
+    status: &'static str,
+    /// Always false.
+    safe: bool,
+    /// In words.
+    message: &'static str,
+    /// The safety findings, rendered.
+    issues: Vec<String>,
+    /// The prototype's severity word (`high`).
+    severity: &'static str,
+    /// The check groups passed.
+    checks_passed: Vec<&'static str>,
+    /// Always false.
+    strategy_valid: bool,
+    /// Structure findings that are errors, rendered.
+    structure_issues: Vec<String>,
+    /// Findings below error, rendered.
+    warnings: Vec<String>,
+    /// Every finding.
+    findings: Vec<algoagent_validate::Finding>,
+}
+
+/// `validate-code`'s verdict.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(super) enum CodeVerdict {
+    /// No safety rule fired.
+    Validated(CodeValidated),
+    /// A safety rule fired.
+    Rejected(CodeRejected),
+}
+
+/// A backtest config that passed, stored under `config_id`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ConfigValid {
+    /// `valid`.
+    #[schema(pattern = "^valid$")]
+    status: &'static str,
+    /// In words.
+    message: &'static str,
+    /// The config as read, defaults filled in.
+    #[schema(value_type = Object)]
+    validated_config: serde_json::Value,
+    /// Notes that did not refuse it.
+    warnings: Vec<String>,
+    /// The stored config's id, which `run-sandbox` takes.
+    config_id: i64,
+}
+
+/// The guide's component health of the production routes.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ProductionHealth {
+    /// `healthy`, `degraded` (a component is down) or `unhealthy` (Postgres is).
+    #[schema(pattern = "^(healthy|degraded|unhealthy)$")]
+    overall: &'static str,
+    /// Each component's `available` and facts (`state_manager`, `safe_tools`,
+    /// `output_validator`, `sandbox_runner`, `git_manager`).
+    #[schema(value_type = Object)]
+    components: serde_json::Value,
+}
+
+/// Validate a strategy spec
+///
+/// The guide's schema check; whether the built-in rule compiler can compile the spec is
+/// reported beside it. Stores nothing.
+#[utoipa::path(
+    post,
+    path = "/api/production/strategies/validate-schema/",
+    tag = "production",
+    operation_id = "validateSchema",
+    request_body(content = inline(super::openapi::StrategyDefinition), description = "A strategy spec"),
+    responses(
+        (status = 200, description = "The spec is valid", body = SchemaValid),
+        (status = 400, description = "The spec is invalid (every field error listed), or the body could not be read", body = Refusal),
+    )
+)]
+pub(super) async fn validate_schema(
+    Body(body): Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     // The guide's answer is about the schema; whether the built-in rule compiler can compile
     // the spec is reported beside it (an LLM provider can take what it cannot).
     match StrategySpec::parse_json_noted(&body, RuleMode::Schema) {
         Ok((spec, notes)) => {
             let compile_errors = spec.compile_check().err().map(|e| e.0).unwrap_or_default();
-            (
-                StatusCode::OK,
-                Json(serde_json::json!({
-                    "status": "valid",
-                    "message": "Strategy schema is valid",
-                    "validated_data": spec,
-                    "schema_version": SCHEMA_VERSION,
-                    "compilable": compile_errors.is_empty(),
-                    "compile_errors": compile_errors,
-                    "warnings": notes,
-                })),
-            )
+            let answer = SchemaValid {
+                status: "valid",
+                message: "Strategy schema is valid",
+                validated_data: serde_json::to_value(&spec)?,
+                schema_version: SCHEMA_VERSION,
+                compilable: compile_errors.is_empty(),
+                compile_errors,
+                warnings: notes,
+            };
+            Ok((StatusCode::OK, Json(serde_json::to_value(answer)?)))
         }
-        Err(errors) => (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({
-                "status": "invalid",
-                "message": "Strategy schema validation failed",
-                "errors": errors,
-                "details": errors.to_string(),
-                "schema_version": SCHEMA_VERSION,
-            })),
-        ),
+        Err(errors) => {
+            let answer = Refusal::Invalid(Invalid {
+                status: "invalid",
+                message: "Strategy schema validation failed",
+                details: errors.to_string(),
+                errors,
+                schema_version: Some(SCHEMA_VERSION),
+            });
+            Ok((StatusCode::BAD_REQUEST, Json(serde_json::to_value(answer)?)))
+        }
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Code to check.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ValidateCodeRequest {
+pub(super) struct ValidateCodeRequest {
+    /// Python source.
     code: String,
+    /// Style findings are errors too.
     #[serde(default = "yes")]
+    #[schema(default = true)]
     strict_mode: bool,
+    /// The strategy class to look for (default: the first `Strategy` subclass).
     #[serde(default)]
     entrypoint: Option<String>,
 }
@@ -74,9 +238,24 @@ fn yes() -> bool {
     true
 }
 
-async fn validate_code(
+/// Validate Python strategy code
+///
+/// The guide's safety verdict (only safety findings make code dangerous), with structure
+/// and style findings beside it. Stores nothing.
+#[utoipa::path(
+    post,
+    path = "/api/production/strategies/validate-code/",
+    tag = "production",
+    operation_id = "validateCode",
+    request_body = ValidateCodeRequest,
+    responses(
+        (status = 200, description = "The verdict: `validated` or `rejected`", body = CodeVerdict),
+        (status = 400, description = "`MALFORMED_JSON`, `INVALID_REQUEST` (wrong shape) or `BAD_BODY`", body = ErrorBody),
+    )
+)]
+pub(super) async fn validate_code(
     ApiJson(req): ApiJson<ValidateCodeRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CodeVerdict>, ApiError> {
     let opts =
         ValidateOptions { entrypoint: req.entrypoint, required_params: Vec::new(), strict: req.strict_mode };
     let code = req.code;
@@ -95,38 +274,52 @@ async fn validate_code(
         report.errors().filter(|f| !is_safety(f)).map(Finding::render).collect();
     let warnings: Vec<String> =
         report.findings.iter().filter(|f| f.severity != Severity::Error).map(|f| f.render()).collect();
+    let checks_passed = report.checks_passed();
     if dangers.is_empty() {
-        Ok(Json(serde_json::json!({
-            "status": "validated",
-            "safe": true,
-            "message": "Code passed all safety checks",
-            "formatted_code": code,
-            "checks_passed": report.checks_passed(),
-            "strategy_valid": report.accepted(),
-            "structure_issues": structure_issues,
-            "warnings": warnings,
-            "findings": report.findings,
-            "metadata": report.metadata,
+        Ok(Json(CodeVerdict::Validated(CodeValidated {
+            status: "validated",
+            safe: true,
+            message: "Code passed all safety checks",
+            formatted_code: code,
+            checks_passed,
+            strategy_valid: report.accepted(),
+            structure_issues,
+            warnings,
+            findings: report.findings,
+            metadata: report.metadata,
         })))
     } else {
-        Ok(Json(serde_json::json!({
-            "status": "rejected",
-            "safe": false,
-            "message": "Code contains dangerous patterns",
-            "issues": dangers,
-            "severity": Severity::Error.prototype_level(),
-            "checks_passed": report.checks_passed(),
-            "strategy_valid": false,
-            "structure_issues": structure_issues,
-            "warnings": warnings,
-            "findings": report.findings,
+        Ok(Json(CodeVerdict::Rejected(CodeRejected {
+            status: "rejected",
+            safe: false,
+            message: "Code contains dangerous patterns",
+            issues: dangers,
+            severity: Severity::Error.prototype_level(),
+            checks_passed,
+            strategy_valid: false,
+            structure_issues,
+            warnings,
+            findings: report.findings,
         })))
     }
 }
 
-/// Checks a backtest config; a valid one is stored (audited) and its id returned as
-/// `config_id`, which `run-sandbox` takes. An invalid one stores nothing.
-async fn validate_config(
+/// Validate a backtest config
+///
+/// A valid one is stored (audited) and its id returned as `config_id`, which `run-sandbox`
+/// takes. An invalid one stores nothing.
+#[utoipa::path(
+    post,
+    path = "/api/production/backtests/validate-config/",
+    tag = "production",
+    operation_id = "validateConfig",
+    request_body(content = inline(super::openapi::BacktestConfigDocument), description = "A backtest config"),
+    responses(
+        (status = 200, description = "The config is valid and stored", body = ConfigValid),
+        (status = 400, description = "The config is invalid (every field error listed), or the body could not be read", body = Refusal),
+    )
+)]
+pub(super) async fn validate_config(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(body): Body,
@@ -143,26 +336,25 @@ async fn validate_config(
             )
             .await?;
             tx.commit().await?;
-            Ok((
-                StatusCode::OK,
-                Json(serde_json::json!({
-                    "status": "valid",
-                    "message": "Backtest configuration is valid",
-                    "validated_config": config,
-                    "warnings": warnings,
-                    "config_id": id,
-                })),
-            ))
+            let answer = ConfigValid {
+                status: "valid",
+                message: "Backtest configuration is valid",
+                validated_config: value,
+                warnings,
+                config_id: id,
+            };
+            Ok((StatusCode::OK, Json(serde_json::to_value(answer)?)))
         }
-        Err(errors) => Ok((
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({
-                "status": "invalid",
-                "message": "Backtest configuration validation failed",
-                "errors": errors,
-                "details": errors.to_string(),
-            })),
-        )),
+        Err(errors) => {
+            let answer = Refusal::Invalid(Invalid {
+                status: "invalid",
+                message: "Backtest configuration validation failed",
+                details: errors.to_string(),
+                errors,
+                schema_version: None,
+            });
+            Ok((StatusCode::BAD_REQUEST, Json(serde_json::to_value(answer)?)))
+        }
     }
 }
 
@@ -213,9 +405,24 @@ fn sandbox_runner(state: &AppState, (docker, image): (bool, bool), testers: i64)
     })
 }
 
-async fn strategies_health(
+/// Health of the strategy components
+///
+/// State manager, safe tools (the strategies repository), validator, sandbox runner (Docker,
+/// image, test workers) and git manager (merge workers); public.
+#[utoipa::path(
+    get,
+    path = "/api/production/strategies/health/",
+    tag = "production",
+    operation_id = "strategiesHealth",
+    responses(
+        (status = 200, description = "Every component available", body = ProductionHealth),
+        (status = 503, description = "A component is unavailable", body = ProductionHealth),
+        (status = 500, description = "`INTERNAL`: a query failed after Postgres answered", body = ErrorBody),
+    )
+)]
+pub(super) async fn strategies_health(
     State(state): State<AppState>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<ProductionHealth>), ApiError> {
     let tracked: Result<i64, sqlx::Error> =
         sqlx::query_scalar("SELECT count(*) FROM strategies").fetch_one(&state.pool).await;
     let Ok(tracked) = tracked else {
@@ -229,9 +436,9 @@ async fn strategies_health(
     let location = &state.settings.common.strategy_repo;
     Ok((
         if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
-        Json(serde_json::json!({
-            "overall": if healthy { "healthy" } else { "degraded" },
-            "components": {
+        Json(ProductionHealth {
+            overall: if healthy { "healthy" } else { "degraded" },
+            components: serde_json::json!({
                 "state_manager": { "available": true, "strategies_tracked": tracked },
                 "safe_tools": {
                     "available": repo,
@@ -241,14 +448,28 @@ async fn strategies_health(
                 "output_validator": { "available": true, "strict_mode": true },
                 "sandbox_runner": runner,
                 "git_manager": { "available": repo && mergers > 0, "repo_path": location, "workers": mergers },
-            }
-        })),
+            }),
+        }),
     ))
 }
 
-async fn backtests_health(
+/// Health of the backtest components
+///
+/// State manager, validator and sandbox runner (Docker, image, test workers); public.
+#[utoipa::path(
+    get,
+    path = "/api/production/backtests/health/",
+    tag = "production",
+    operation_id = "backtestsHealth",
+    responses(
+        (status = 200, description = "Every component available", body = ProductionHealth),
+        (status = 503, description = "A component is unavailable", body = ProductionHealth),
+        (status = 500, description = "`INTERNAL`: a query failed after Postgres answered", body = ErrorBody),
+    )
+)]
+pub(super) async fn backtests_health(
     State(state): State<AppState>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<ProductionHealth>), ApiError> {
     let db: Result<i64, sqlx::Error> =
         sqlx::query_scalar("SELECT count(*) FROM backtests").fetch_one(&state.pool).await;
     if db.is_err() {
@@ -259,23 +480,23 @@ async fn backtests_health(
     let healthy = runner["available"] == true;
     Ok((
         if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
-        Json(serde_json::json!({
-            "overall": if healthy { "healthy" } else { "degraded" },
-            "components": {
+        Json(ProductionHealth {
+            overall: if healthy { "healthy" } else { "degraded" },
+            components: serde_json::json!({
                 "state_manager": { "available": true },
                 "output_validator": { "available": true, "strict_mode": true },
                 "sandbox_runner": runner,
-            }
-        })),
+            }),
+        }),
     ))
 }
 
-fn unavailable() -> (StatusCode, Json<serde_json::Value>) {
+fn unavailable() -> (StatusCode, Json<ProductionHealth>) {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({
-            "overall": "unhealthy",
-            "components": { "state_manager": { "available": false } }
-        })),
+        Json(ProductionHealth {
+            overall: "unhealthy",
+            components: serde_json::json!({ "state_manager": { "available": false } }),
+        }),
     )
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use algoagent_core::{
     JobId, JobKind, JobPayload, JobResult, SandboxBacktest, SandboxLimits, StrategyId, SymbolDataset,
 };
+use algoagent_core::{RunId, SandboxUsage, VersionId};
 use algoagent_jobs::db::jobs::{self, JobRow, NewJob};
 use algoagent_jobs::db::outbox::{self, OutboxMessage};
 use algoagent_sandbox::{CatalogError, DatasetCatalog};
@@ -25,11 +26,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::ApiRoutes;
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::state::AppState;
 
@@ -59,50 +61,155 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The guide's `resource_limits` (`cpu` "0.5" or 0.5, `memory` "512m"/"1g", `timeout` s).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResourceLimits {
+pub(super) struct ResourceLimits {
+    /// CPUs, 0.1 to 4, as a number or a string (`"0.5"`).
     #[serde(default)]
+    #[schema(value_type = Option<Value>)]
     cpu: Option<serde_json::Value>,
+    /// Memory, 64 MiB to 4 GiB, as MiB or a string (`"512m"`, `"1g"`).
     #[serde(default)]
+    #[schema(value_type = Option<Value>)]
     memory: Option<serde_json::Value>,
+    /// Wall-clock limit in seconds, 1 to 600 (the same as `timeout` when both are given).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     timeout: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Run a stored strategy's code in the sandbox.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SandboxTestRequest {
+pub(super) struct SandboxTestRequest {
+    /// The strategy.
     strategy_id: i64,
+    /// Its version number, from 1 (default its newest).
     #[serde(default)]
+    #[schema(minimum = 1)]
     version: Option<i64>,
+    /// Wall-clock limit in seconds, 1 to 600 (default `SANDBOX_TIMEOUT_SECS`).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     timeout: Option<u64>,
+    /// CPU, memory and time limits.
     #[serde(default)]
     resource_limits: Option<ResourceLimits>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Backtest a stored strategy's code in the sandbox on given symbols and dates.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RunSandboxRequest {
+pub(super) struct RunSandboxRequest {
+    /// The strategy.
     strategy_id: i64,
+    /// Its version number, from 1 (default its newest).
     #[serde(default)]
+    #[schema(minimum = 1)]
     version: Option<i64>,
+    /// A config stored by `validate-config` (default: the spec's backtest settings).
     #[serde(default)]
     config_id: Option<i64>,
+    /// First day, `YYYY-MM-DD`.
     #[serde(default)]
+    #[schema(format = Date)]
     start_date: Option<String>,
+    /// Last day, `YYYY-MM-DD`, not before `start_date`.
     #[serde(default)]
+    #[schema(format = Date)]
     end_date: Option<String>,
+    /// 1 to 20 datasets (`GOOG`, `csv:<file>.csv`), each once.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 20)]
     symbols: Option<Vec<String>>,
+    /// Wall-clock limit in seconds, 1 to 600 (default `SANDBOX_TIMEOUT_SECS`).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     timeout: Option<u64>,
+    /// CPU, memory and time limits.
     #[serde(default)]
     resource_limits: Option<ResourceLimits>,
 }
 
-async fn sandbox_test(
+/// A standalone sandbox job: its ids, its state and, once it ended, its result.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct SandboxJob {
+    /// The job.
+    job_id: JobId,
+    /// The strategy whose code runs.
+    strategy_id: StrategyId,
+    /// The run that produced the version.
+    run_id: RunId,
+    /// Where to poll it.
+    status_url: String,
+    /// Attempts started.
+    attempt: i32,
+    /// `queued`, `running`, `completed`, or how it ended otherwise (`failed`, `dead`,
+    /// `cancelled`).
+    status: String,
+    /// While queued or running: poll `status_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'static str>,
+    /// The version that ran, once completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_id: Option<VersionId>,
+    /// The backtest stored (run-sandbox, once completed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backtest_id: Option<Option<i64>>,
+    /// Whether the code ran to the end without an error on every dataset; false when the
+    /// job did not complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success: Option<bool>,
+    /// Why it failed, with the traceback (empty on success), or why the job did not
+    /// complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<String>,
+    /// Once completed: the container's exit code (of the last run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<Option<i64>>,
+    /// Once completed: what the code printed and a summary of the backtest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    /// Once completed: a run was killed at the wall-clock limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timed_out: Option<bool>,
+    /// Once completed: seconds spent in the sandbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_time: Option<f64>,
+    /// Once completed: peak memory (MiB) and CPU use (percent of one CPU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_usage: Option<SandboxUsage>,
+    /// Once completed: the backtest's summary in the guide's words (fractions), when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    results: Option<Option<serde_json::Value>>,
+    /// Once completed: one entry per symbol (run-sandbox).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    per_symbol: Option<Vec<serde_json::Value>>,
+}
+
+/// Run a strategy's code in the sandbox
+///
+/// One standalone `sandbox` job on its own queue; the request waits for it up to its
+/// timeout plus `SANDBOX_SYNC_GRACE_SECS` and answers with the result, or 202 with the URL
+/// to poll.
+#[utoipa::path(
+    post,
+    path = "/api/production/strategies/sandbox-test/",
+    tag = "production",
+    operation_id = "sandboxTest",
+    request_body = SandboxTestRequest,
+    responses(
+        (status = 200, description = "The job ended: its result", body = SandboxJob),
+        (status = 202, description = "Still queued or running: poll `status_url`", body = SandboxJob,
+            headers(("Location" = String, description = "The job's status URL"))),
+        (status = 400, description = "`MALFORMED_JSON`, `INVALID_REQUEST` (wrong shape, a limit out of range) or `BAD_BODY`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such strategy", body = ErrorBody),
+        (status = 409, description = "`NO_VERSION`: no such version of code yet; `CODE_REJECTED`: the validator refused it", body = ErrorBody),
+    )
+)]
+pub(super) async fn sandbox_test(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<SandboxTestRequest>,
@@ -113,7 +220,26 @@ async fn sandbox_test(
     submit(&state, &caller, &version, payload, limits, TEST_BASE).await
 }
 
-async fn run_sandbox(
+/// Backtest a strategy's code in the sandbox
+///
+/// On given symbols and dates, with a stored config or the spec's settings; one standalone
+/// `sandbox` job, answered like `sandbox-test`.
+#[utoipa::path(
+    post,
+    path = "/api/production/backtests/run-sandbox/",
+    tag = "production",
+    operation_id = "runSandbox",
+    request_body = RunSandboxRequest,
+    responses(
+        (status = 200, description = "The job ended: its result", body = SandboxJob),
+        (status = 202, description = "Still queued or running: poll `status_url`", body = SandboxJob,
+            headers(("Location" = String, description = "The job's status URL"))),
+        (status = 400, description = "`MALFORMED_JSON`, `INVALID_REQUEST` (wrong shape, a bad date, symbol or limit, an unknown config), `UNKNOWN_SYMBOL`, `DATE_RANGE_NOT_COVERED` or `BAD_BODY`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such strategy", body = ErrorBody),
+        (status = 409, description = "`NO_VERSION`: no such version of code yet; `CODE_REJECTED`: the validator refused it", body = ErrorBody),
+    )
+)]
+pub(super) async fn run_sandbox(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<RunSandboxRequest>,
@@ -377,41 +503,56 @@ async fn wait_for(state: &AppState, id: JobId, within: Duration) -> Result<JobRo
 /// The answer for a job: 200 with the result once it ended, 202 with the status URL before.
 fn answer(row: &JobRow, base: &str) -> Response {
     let status_url = format!("{base}/{}/", row.id);
-    let mut body = serde_json::json!({
-        "job_id": row.id,
-        "strategy_id": row.strategy_id,
-        "run_id": row.run_id,
-        "status_url": status_url,
-        "attempt": row.attempt,
-    });
+    let mut body = SandboxJob {
+        job_id: row.id,
+        strategy_id: row.strategy_id,
+        run_id: row.run_id,
+        status_url: status_url.clone(),
+        attempt: row.attempt,
+        status: row.status.clone(),
+        message: None,
+        version_id: None,
+        backtest_id: None,
+        success: None,
+        errors: None,
+        exit_code: None,
+        output: None,
+        timed_out: None,
+        execution_time: None,
+        resource_usage: None,
+        results: None,
+        per_symbol: None,
+    };
     let pending = matches!(row.status.as_str(), "queued" | "running");
     match row.status.as_str() {
         "queued" | "running" => {
-            body["status"] = row.status.clone().into();
-            body["message"] = "still running; poll status_url for the result".into();
+            body.message = Some("still running; poll status_url for the result");
         }
         "succeeded" => {
             let result = row.result.clone().and_then(|r| serde_json::from_value::<JobResult>(r).ok());
             if let Some(JobResult::SandboxRan { version_id, backtest_id, report }) = result {
-                body["status"] = "completed".into();
-                body["version_id"] = serde_json::json!(version_id);
-                if let (Some(map), Ok(serde_json::Value::Object(report))) =
-                    (body.as_object_mut(), serde_json::to_value(&report))
-                {
-                    map.extend(report);
-                }
+                body.status = "completed".into();
+                body.version_id = Some(version_id);
+                body.success = Some(report.success);
+                body.errors = Some(report.errors);
+                body.exit_code = Some(report.exit_code);
+                body.output = Some(report.output);
+                body.timed_out = Some(report.timed_out);
+                body.execution_time = Some(report.execution_time);
+                body.resource_usage = Some(report.resource_usage);
+                body.results = Some(report.results);
+                body.per_symbol = Some(report.per_symbol);
                 if base == BACKTEST_BASE {
-                    body["backtest_id"] = serde_json::json!(backtest_id);
+                    body.backtest_id = Some(backtest_id);
                 }
             } else {
-                body["status"] = "failed".into();
-                body["errors"] = "the job's stored result does not decode".into();
+                body.status = "failed".into();
+                body.errors = Some("the job's stored result does not decode".into());
             }
         }
-        other => {
-            body["status"] = other.into();
-            body["success"] = false.into();
-            body["errors"] = row.error.clone().unwrap_or_default().into();
+        _ => {
+            body.success = Some(false);
+            body.errors = Some(row.error.clone().unwrap_or_default());
         }
     }
     if pending {
@@ -436,18 +577,68 @@ async fn job_of(state: &AppState, raw: &str, base: &str) -> Result<JobRow, ApiEr
     row.filter(|r| r.payload["type"] == wanted).ok_or_else(|| ApiError::not_found(format!("job {raw}")))
 }
 
-async fn test_status(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// Show a sandbox-test job
+#[utoipa::path(
+    get,
+    path = "/api/production/strategies/sandbox-test/{job_id}/",
+    tag = "production",
+    operation_id = "sandboxTestStatus",
+    params(("job_id" = uuid::Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job ended: its result", body = SandboxJob),
+        (status = 202, description = "Still queued or running", body = SandboxJob,
+            headers(("Location" = String, description = "The job's status URL"))),
+        (status = 400, description = "`BAD_ID`: not a UUID", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such sandbox-test job", body = ErrorBody),
+    )
+)]
+pub(super) async fn test_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(answer(&job_of(&state, &id, TEST_BASE).await?, TEST_BASE))
 }
 
-async fn backtest_status(
+/// Show a run-sandbox job
+#[utoipa::path(
+    get,
+    path = "/api/production/backtests/run-sandbox/{job_id}/",
+    tag = "production",
+    operation_id = "runSandboxStatus",
+    params(("job_id" = uuid::Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job ended: its result", body = SandboxJob),
+        (status = 202, description = "Still queued or running", body = SandboxJob,
+            headers(("Location" = String, description = "The job's status URL"))),
+        (status = 400, description = "`BAD_ID`: not a UUID", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such run-sandbox job", body = ErrorBody),
+    )
+)]
+pub(super) async fn backtest_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(answer(&job_of(&state, &id, BACKTEST_BASE).await?, BACKTEST_BASE))
 }
 
-async fn test_cancel(
+/// Cancel a sandbox-test job
+///
+/// A queued or running job becomes `cancelled` (audited) and the worker running it kills
+/// its container; a result that still arrives is fenced out.
+#[utoipa::path(
+    post,
+    path = "/api/production/strategies/sandbox-test/{job_id}/cancel/",
+    tag = "production",
+    operation_id = "sandboxTestCancel",
+    params(("job_id" = uuid::Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Cancelled", body = SandboxJob),
+        (status = 400, description = "`BAD_ID`: not a UUID", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such sandbox-test job", body = ErrorBody),
+        (status = 409, description = "`JOB_FINISHED`: the job already ended", body = ErrorBody),
+    )
+)]
+pub(super) async fn test_cancel(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -455,7 +646,23 @@ async fn test_cancel(
     cancel(&state, &caller, &id, TEST_BASE).await
 }
 
-async fn backtest_cancel(
+/// Cancel a run-sandbox job
+///
+/// As for a sandbox-test job.
+#[utoipa::path(
+    post,
+    path = "/api/production/backtests/run-sandbox/{job_id}/cancel/",
+    tag = "production",
+    operation_id = "runSandboxCancel",
+    params(("job_id" = uuid::Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Cancelled", body = SandboxJob),
+        (status = 400, description = "`BAD_ID`: not a UUID", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such run-sandbox job", body = ErrorBody),
+        (status = 409, description = "`JOB_FINISHED`: the job already ended", body = ErrorBody),
+    )
+)]
+pub(super) async fn backtest_cancel(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,

@@ -11,7 +11,18 @@ use super::ids::{JobId, RunId, StrategyId, VersionId};
 
 /// The pipeline steps a worker can perform.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
@@ -369,7 +380,7 @@ pub struct SandboxReport {
 }
 
 /// Resource use of a standalone sandbox job.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxUsage {
     /// Peak memory of the container(s), in MiB.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// One problem with one value of a submitted document, located by its JSON path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Path segments from the document root, e.g. `["indicators", "rsi", "period"]`;
     /// list indexes are decimal strings (`["entry_rules", "1"]`). Empty means the whole body.

@@ -105,7 +105,7 @@ pub async fn for_run(pool: &PgPool, run_id: RunId) -> Result<Vec<BacktestRow>, D
 }
 
 /// A backtest with its strategy and version, for listings (no equity curve).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct BacktestSummary {
     /// Backtest id.
     pub id: i64,

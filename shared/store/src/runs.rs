@@ -9,7 +9,7 @@ use algoagent_jobs::db::DbError;
 use algoagent_jobs::db::transitions::{self, Transition};
 
 /// A strategy: the stable identity behind many runs and versions.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StrategyRow {
     /// Integer id (the prototype's API uses integers).
     pub id: StrategyId,
@@ -254,7 +254,7 @@ pub async fn set_strategy_status(
 }
 
 /// A strategy with its version count and latest run, for listings.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StrategySummary {
     /// Integer id.
     pub id: StrategyId,

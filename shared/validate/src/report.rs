@@ -25,7 +25,9 @@ impl Default for ValidateOptions {
 }
 
 /// How bad a finding is. Only `Error` makes a report refused.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The code is refused.
@@ -57,7 +59,7 @@ impl Severity {
 }
 
 /// One problem found in the code.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Finding {
     /// Stable rule id, e.g. `"import-not-allowed"`; the full list is [`RULES`](super::RULES).
     pub rule: String,
@@ -79,7 +81,7 @@ impl Finding {
 }
 
 /// Facts about the code, recorded with every version (meaningful when it parsed).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Metadata {
     /// Lines that are neither blank nor only a comment.
     pub loc: usize,

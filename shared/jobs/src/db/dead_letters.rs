@@ -10,7 +10,7 @@ use super::transitions::{self, Transition};
 use algoagent_core::{JobId, RunId};
 
 /// A stored dead letter.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct DeadLetterRow {
     /// Id.
     pub id: i64,

@@ -16,7 +16,7 @@ use algoagent_core::{
 };
 
 /// A job row.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct JobRow {
     /// Job id.
     pub id: JobId,

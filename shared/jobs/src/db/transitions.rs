@@ -28,7 +28,7 @@ pub struct Transition {
 }
 
 /// A recorded transition.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TransitionRow {
     /// Global order.
     pub id: i64,

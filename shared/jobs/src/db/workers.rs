@@ -37,7 +37,7 @@ pub async fn stopped(pool: &PgPool, id: &str) -> Result<(), DbError> {
 }
 
 /// A worker as seen through its heartbeats.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct WorkerRow {
     /// Worker id.
     pub id: String,

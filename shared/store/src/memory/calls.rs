@@ -9,7 +9,7 @@ use algoagent_core::{JobId, RunId};
 use algoagent_jobs::db::DbError;
 
 /// Totals of a run's LLM calls.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LlmUsage {
     /// Requests made.
     pub calls: i64,

@@ -11,7 +11,7 @@ use algoagent_jobs::db::DbError;
 const MAX_TEXT: usize = 16_000;
 
 /// A past failure like the one at hand, with the fix that later passed, if any.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Similar {
     /// Memory row id of the failure.
     pub id: i64,
