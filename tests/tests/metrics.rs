@@ -2,7 +2,8 @@
 //! the worker's `GET /metrics` (on `METRICS_ADDR`) counts and times the jobs it ran, the
 //! sandbox run, the validator and the merge, and the coordinator's `GET /metrics` counts its
 //! HTTP requests by matched route, its run transitions and the Postgres gauges. A database
-//! that does not answer leaves `/metrics` answering without the Postgres gauges.
+//! that does not answer leaves `/metrics` answering without the Postgres gauges, and a worker
+//! whose heartbeats hang is unready but live.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -138,5 +139,53 @@ async fn metrics_answer_without_the_postgres_gauges_while_the_database_is_stuck(
     assert!(value(&stuck, "algoagent_http_requests_total", &[("route", "/health")]) >= 1.0);
     assert_eq!(value(&freed, "algoagent_postgres_scrape_success", &[]), 1.0);
     assert_eq!(value(&freed, "algoagent_outbox_pending", &[]), 0.0);
+    env.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_is_unready_but_live_while_postgres_hangs() {
+    // Arrange: a 3 s lease makes the worker heartbeat every second.
+    let mut env = TestEnv::new().await.unwrap();
+    env.start_worker_with(&["merge"], &[("ALGOAGENT_LEASE_SECS", "3")]).await.unwrap();
+    let base = env.worker_metrics_url(0).trim_end_matches("/metrics").to_owned();
+    let probe = |path: &'static str| {
+        let url = format!("{base}{path}");
+        async move {
+            let resp = reqwest::get(&url).await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let wait_for = |path: &'static str, want: u16| {
+        let probe = &probe;
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let (status, body) = probe(path).await;
+                if status == want || std::time::Instant::now() > deadline {
+                    return (status, body);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(wait_for("/health/ready", 200).await.0, 200);
+    assert_eq!(probe("/health/live").await.0, 200);
+
+    // Act: a transaction holds the workers table, so every heartbeat write hangs.
+    let mut tx = env.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE workers IN ACCESS EXCLUSIVE MODE").execute(&mut *tx).await.unwrap();
+    let (unready, body) = wait_for("/health/ready", 503).await;
+    let (live, live_body) = probe("/health/live").await;
+    tx.rollback().await.unwrap();
+    let (ready_again, _) = wait_for("/health/ready", 200).await;
+
+    // Assert: not ready while the database hangs, yet live (the loop still ticks), and ready
+    // again once it answers.
+    assert_eq!(unready, 503, "{body}");
+    assert_eq!(body["status"], "database unreachable");
+    assert_eq!(live, 200, "{live_body}");
+    assert_eq!(live_body["status"], "ok");
+    assert_eq!(ready_again, 200);
     env.shutdown().await.unwrap();
 }

@@ -63,15 +63,17 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
         }
         None => None,
     };
+    let health = metrics_http::Health::new(heartbeat_every(&settings));
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(algoagent_runtime::metrics::upkeep(recorder.clone(), cancel.clone()));
+    if let Some(listener) = metrics_listener {
+        // Served before connecting, so a probe sees "starting" while Postgres is waited for.
+        tasks.spawn(metrics_http::serve(listener, recorder, Arc::clone(&health), cancel.clone()));
+    }
     let ctx = Arc::new(WorkerContext::connect(settings, &args).await.context("starting worker")?);
     tracing::info!(worker = %ctx.worker_id, kinds = ?args.kinds, "worker started");
     let names = Names::new(&ctx.settings.common.namespace);
     let tracker = TaskTracker::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(algoagent_runtime::metrics::upkeep(recorder.clone(), cancel.clone()));
-    if let Some(listener) = metrics_listener {
-        tasks.spawn(metrics_http::serve(listener, recorder, cancel.clone()));
-    }
 
     if let Some(sandbox) = &ctx.sandbox {
         // Warm containers (imports done) cut a test job's start-up from ~0.7 s to ~10 ms.
@@ -116,7 +118,7 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
             },
         ));
     }
-    tasks.spawn(heartbeat(Arc::clone(&ctx), Arc::clone(&runner), cancel.clone()));
+    tasks.spawn(heartbeat(Arc::clone(&ctx), Arc::clone(&runner), health, cancel.clone()));
     tasks.spawn(control::run(Arc::clone(&ctx), Arc::clone(&runner), cancel.clone()));
 
     while consumers.join_next().await.is_some() {}
@@ -133,23 +135,41 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
     Ok(())
 }
 
-/// Records liveness and extends the leases of in-flight jobs.
-async fn heartbeat(ctx: Arc<WorkerContext>, runner: Arc<WorkerRunner>, cancel: CancellationToken) {
-    let every = (ctx.settings.common.lease_ttl / 3).max(Duration::from_millis(500));
+/// How often a worker heartbeats: three times per lease, so one late beat loses no lease.
+fn heartbeat_every(settings: &Settings) -> Duration {
+    (settings.common.lease_ttl / 3).max(Duration::from_millis(500))
+}
+
+/// Records liveness (in Postgres and for the probes) and extends the leases of in-flight jobs.
+async fn heartbeat(
+    ctx: Arc<WorkerContext>,
+    runner: Arc<WorkerRunner>,
+    health: Arc<metrics_http::Health>,
+    cancel: CancellationToken,
+) {
+    let every = heartbeat_every(&ctx.settings);
     let kinds: Vec<String> = ctx.kinds.iter().map(|k| k.as_str().to_owned()).collect();
     loop {
         let in_flight = runner.extend_leases().await;
-        if let Err(err) = algoagent_jobs::db::workers::heartbeat(
+        // Bounded, so a database that hangs makes the worker unready, not a stalled loop.
+        let write = algoagent_jobs::db::workers::heartbeat(
             &ctx.pool,
             &ctx.worker_id,
             &ctx.host,
             i32::try_from(std::process::id()).unwrap_or(0),
             &kinds,
             in_flight,
-        )
-        .await
-        {
-            tracing::warn!(error = %err, "heartbeat failed");
+        );
+        match tokio::time::timeout(every, write).await {
+            Ok(Ok(())) => health.beat(true),
+            Ok(Err(err)) => {
+                health.beat(false);
+                tracing::warn!(error = %err, "heartbeat failed");
+            }
+            Err(_) => {
+                health.beat(false);
+                tracing::warn!(timeout_ms = every.as_millis(), "heartbeat timed out");
+            }
         }
         if algoagent_runtime::backoff::sleep_or_cancel(every, &cancel).await {
             return;
