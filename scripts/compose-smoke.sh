@@ -318,6 +318,7 @@ facts+=(" jobs per replica $(IFS=/; echo "${per[*]}") of $all_claims claims")
 
 step "every container's /metrics"
 metrics_ok=0
+ready_ok=0
 series=0
 metrics_total=$((1 + ${#workers[@]}))
 body=$(curl -fsS --max-time 10 "$api/metrics" 2>&1 || true)
@@ -340,7 +341,16 @@ for c in "${workers[@]}"; do
   else
     fail "worker ${c:0:12} (${wid[$c]}) answered no /metrics (address: ${addr:-none logged}, HTTP $code)"
   fi
+  # The probe Kubernetes' readiness uses: 200 while Postgres accepts the replica's heartbeats.
+  ready=none
+  [ -z "$addr" ] || ready=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://$addr/health/ready" 2>&1 || true)
+  if [ "$ready" = 200 ]; then
+    ready_ok=$((ready_ok + 1))
+  else
+    fail "worker ${c:0:12} (${wid[$c]}) is not ready (GET /health/ready: HTTP $ready)"
+  fi
 done
+facts+=(" ready ${ready_ok}/${#workers[@]}")
 facts+=(" /metrics answered $metrics_ok/$metrics_total ($series algoagent_* series from the workers)")
 [ "$series" -gt 0 ] || fail "no worker reported a single algoagent_* series after all those jobs"
 

@@ -336,4 +336,36 @@ fn every_container_runs_non_root_with_resources_set_and_outlives_the_drain_timeo
         assert_eq!(container[probe]["httpGet"]["port"].as_str(), Some("http"), "{probe}");
     }
     assert_eq!(container["ports"][0]["containerPort"].as_u64(), Some(8000));
+
+    // Every worker serves /metrics and its probes on METRICS_ADDR, and is scraped there.
+    for deployment in deployments.iter().filter(|d| name(d).starts_with("worker-")) {
+        let at = name(deployment);
+        let template = &deployment["spec"]["template"];
+        let worker = template["spec"]["containers"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|c| c["name"].as_str() == Some("worker"))
+            .unwrap_or_else(|| panic!("{at}: no container named worker"));
+        let metrics_addr = worker["env"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|e| e["name"].as_str() == Some("METRICS_ADDR"))
+            .and_then(|e| e["value"].as_str());
+        assert_eq!(metrics_addr, Some("0.0.0.0:9100"), "{at}: METRICS_ADDR");
+        assert_eq!(worker["ports"][0]["name"].as_str(), Some("metrics"), "{at}");
+        assert_eq!(worker["ports"][0]["containerPort"].as_u64(), Some(9100), "{at}");
+        for (probe, path) in [
+            ("startupProbe", "/health/live"),
+            ("livenessProbe", "/health/live"),
+            ("readinessProbe", "/health/ready"),
+        ] {
+            assert_eq!(worker[probe]["httpGet"]["path"].as_str(), Some(path), "{at}: {probe}");
+            assert_eq!(worker[probe]["httpGet"]["port"].as_str(), Some("metrics"), "{at}: {probe}");
+        }
+        let annotations = &template["metadata"]["annotations"];
+        assert_eq!(annotations["prometheus.io/port"].as_str(), Some("9100"), "{at}");
+        assert_eq!(annotations["prometheus.io/path"].as_str(), Some("/metrics"), "{at}");
+    }
 }
