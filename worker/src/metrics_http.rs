@@ -32,7 +32,12 @@ pub struct Health {
 impl Health {
     /// Probe state for a heartbeat loop that runs every `every`.
     pub fn new(every: Duration) -> Arc<Self> {
-        Arc::new(Self { born: Instant::now(), every, last_tick: AtomicU64::new(0), last_ok: AtomicU64::new(0) })
+        Arc::new(Self {
+            born: Instant::now(),
+            every,
+            last_tick: AtomicU64::new(0),
+            last_ok: AtomicU64::new(0),
+        })
     }
 
     /// Records one heartbeat attempt and whether Postgres accepted it.
@@ -85,7 +90,12 @@ impl Health {
 }
 
 /// Serves `/metrics` and the probes on `listener` until `cancel` fires.
-pub async fn serve(listener: TcpListener, handle: PrometheusHandle, health: Arc<Health>, cancel: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    handle: PrometheusHandle,
+    health: Arc<Health>,
+    cancel: CancellationToken,
+) {
     let live = Arc::clone(&health);
     let app = Router::new()
         .route(

@@ -199,7 +199,48 @@ pub enum ClaimOutcome {
 
 /// Takes a queued job (or one whose lease expired): status `running`, attempt + 1, lease
 /// until now + `lease`. Audited, in its own transaction.
+///
+/// The common case is one statement (lock, update and transition together, one round trip
+/// and one commit); only a job that is not claimable takes the slower path that says why.
 pub async fn claim(
+    pool: &PgPool,
+    job_id: JobId,
+    worker: &str,
+    lease: Duration,
+) -> Result<ClaimOutcome, DbError> {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let claimed = sqlx::query_as::<_, JobRow>(
+        "WITH old AS (SELECT id, status FROM jobs WHERE id = $1 FOR UPDATE),
+         claimed AS (
+           UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $2,
+                  lease_expires_at = now() + make_interval(secs => $3::double precision / 1000),
+                  started_at = now(), updated_at = now()
+             FROM old
+            WHERE j.id = old.id AND j.attempt < j.max_attempts
+              AND (old.status = 'queued'
+                   OR (old.status = 'running' AND coalesce(j.lease_expires_at <= now(), true)))
+           RETURNING j.*, old.status AS from_status),
+         audit AS (
+           INSERT INTO transitions (entity_type, entity_id, from_state, to_state, actor, job_id, details, prev_hash, hash)
+           SELECT 'job', id::text, from_status, 'running', 'worker:' || $2, id,
+                  jsonb_build_object('attempt', attempt), '', ''
+             FROM claimed)
+         SELECT * FROM claimed",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .bind(lease_ms)
+    .fetch_optional(pool)
+    .await?;
+    match claimed {
+        Some(row) => Ok(ClaimOutcome::Claimed(row)),
+        None => claim_or_explain(pool, job_id, worker, lease).await,
+    }
+}
+
+/// The slow path of [`claim`]: reads the job under lock and says why it cannot be taken (or
+/// takes it, if it became claimable since).
+async fn claim_or_explain(
     pool: &PgPool,
     job_id: JobId,
     worker: &str,
@@ -287,12 +328,17 @@ pub async fn finish(
     let result =
         result.map(serde_json::to_value).transpose().map_err(|e| DbError::Conflict(e.to_string()))?;
     let finished = to.is_terminal();
+    // One statement: the move and its transition, or neither when fenced out.
     let moved = sqlx::query(
-        "UPDATE jobs SET status = $3, result = coalesce($4, result), error = $5, lease_owner = NULL,
-                lease_expires_at = NULL, updated_at = now(),
-                finished_at = CASE WHEN $6 THEN now() ELSE NULL END,
-                enqueued_at = CASE WHEN $6 THEN enqueued_at ELSE now() END
-          WHERE id = $1 AND attempt = $2 AND status = 'running'",
+        "WITH moved AS (
+           UPDATE jobs SET status = $3, result = coalesce($4, result), error = $5, lease_owner = NULL,
+                  lease_expires_at = NULL, updated_at = now(),
+                  finished_at = CASE WHEN $6 THEN now() ELSE NULL END,
+                  enqueued_at = CASE WHEN $6 THEN enqueued_at ELSE now() END
+            WHERE id = $1 AND attempt = $2 AND status = 'running'
+           RETURNING id)
+         INSERT INTO transitions (entity_type, entity_id, from_state, to_state, actor, job_id, details, prev_hash, hash)
+         SELECT 'job', id::text, 'running', $3, $7, id, $8, '', '' FROM moved",
     )
     .bind(job_id)
     .bind(attempt)
@@ -300,25 +346,12 @@ pub async fn finish(
     .bind(&result)
     .bind(error)
     .bind(finished)
+    .bind(actor)
+    .bind(serde_json::json!({ "attempt": attempt, "error": error }))
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
-    if moved {
-        transitions::record(
-            conn,
-            &Transition {
-                entity_type: "job",
-                entity_id: job_id.to_string(),
-                from: Some(JobStatus::Running.as_str().into()),
-                to: to.as_str().into(),
-                actor: actor.into(),
-                job_id: Some(job_id),
-                details: serde_json::json!({ "attempt": attempt, "error": error }),
-            },
-        )
-        .await?;
-    }
     Ok(moved)
 }
 
