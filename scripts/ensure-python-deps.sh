@@ -2,6 +2,8 @@
 # Python tools the tests run on the host:
 # - numpy and pandas (the sandbox image's versions): the codegen numeric checks run the
 #   generated indicator helpers under the host's python3 against pandas' own rolling/ewm;
+# - requests (pinned): tests/tests/guide_examples.rs runs the prototype guide's Python
+#   client example unchanged, and it imports requests;
 # - schemathesis (pinned), in a virtualenv of its own so its dependencies cannot disturb
 #   the others: tests/tests/schemathesis.rs fuzzes the live coordinator against its OpenAPI
 #   document with it. Its path is printed by `scripts/ensure-python-deps.sh --schemathesis`.
@@ -22,6 +24,11 @@ if ! python3 -c 'import numpy, pandas' 2>/dev/null; then
   echo "[python] installing: $pins" >&2
   # shellcheck disable=SC2086
   python3 -m pip install --quiet --disable-pip-version-check $pins
+fi
+
+if ! python3 -c 'import requests' 2>/dev/null; then
+  echo "[python] installing: requests==2.34.2" >&2
+  python3 -m pip install --quiet --disable-pip-version-check requests==2.34.2
 fi
 
 if ! "$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then

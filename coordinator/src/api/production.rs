@@ -274,7 +274,7 @@ pub(super) async fn validate_code(
         report.errors().filter(|f| !is_safety(f)).map(Finding::render).collect();
     let warnings: Vec<String> =
         report.findings.iter().filter(|f| f.severity != Severity::Error).map(|f| f.render()).collect();
-    let checks_passed = report.checks_passed();
+    let checks_passed = report.safety_checks_passed();
     if dangers.is_empty() {
         Ok(Json(CodeVerdict::Validated(CodeValidated {
             status: "validated",

@@ -168,6 +168,19 @@ impl Report {
         self.findings.iter().map(Finding::render).collect()
     }
 
+    /// The [`CHECKS`] groups passed when the question is only whether code is dangerous (the
+    /// prototype's `validate-code`): structure findings (no `Strategy` subclass, no `init`)
+    /// say whether the code is a strategy yet, so they do not fail the AST analysis there.
+    pub fn safety_checks_passed(&self) -> Vec<&'static str> {
+        let mut checks = self.checks_passed();
+        let structure_only =
+            self.errors().all(|f| RuleId::parse(&f.rule).is_some_and(|r| r.kind() == RuleKind::Structure));
+        if structure_only && checks.contains(&CHECK_SYNTAX) && !checks.contains(&CHECK_AST) {
+            checks.push(CHECK_AST);
+        }
+        checks
+    }
+
     /// The [`CHECKS`] groups that ran to completion without an error, in `CHECKS` order.
     ///
     /// Code over the size or nesting limits is not analysed further, and code that does not

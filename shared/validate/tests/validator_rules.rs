@@ -47,6 +47,25 @@ fn a_clean_strategy_is_accepted_with_metadata_and_every_check_passed() {
 }
 
 #[test]
+fn structure_findings_do_not_fail_the_ast_analysis_when_only_safety_is_asked() {
+    // The prototype guide's harmless sample: not a strategy (no Strategy subclass), not
+    // dangerous; its safety list includes the AST analysis, the full list does not.
+    let report = validate("class MyStrategy:\n    def on_bar(self):\n        pass\n", &strict());
+    assert!(!report.accepted());
+    assert!(!report.checks_passed().contains(&"AST analysis passed"));
+    assert!(!report.checks_passed().contains(&"Strategy structure valid"));
+    let safety = report.safety_checks_passed();
+    assert!(safety.contains(&"AST analysis passed"), "{safety:?}");
+    assert!(!safety.contains(&"Strategy structure valid"), "{safety:?}");
+
+    // A safety error, or a parse that failed, never lists it.
+    let dangerous = validate("import os\n", &strict());
+    assert!(!dangerous.safety_checks_passed().contains(&"AST analysis passed"));
+    let broken = validate("class S(\n", &strict());
+    assert_eq!(broken.safety_checks_passed(), vec!["Size and nesting within limits"]);
+}
+
+#[test]
 fn the_summary_names_the_first_error_with_position_and_counts_the_rest() {
     let code = "\"\"\"doc\"\"\"\n\nimport os\nimport sys\n";
     let report = validate(code, &strict());
