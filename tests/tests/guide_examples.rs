@@ -182,6 +182,8 @@ async fn the_guides_python_client_and_curl_examples_get_the_documented_answers()
     let (status, code) = &answers[1];
     assert_eq!(*status, 200, "{code}");
     assert_safe_code(code);
+    assert_eq!(code["formatted_code"], "class Strategy:\n    pass\n", "formatted for real: {code}");
+    assert_eq!(code["formatted"], true, "{code}");
     let (status, sandbox) = &answers[2];
     assert_eq!(*status, 200, "{sandbox}");
     assert_sandbox_answer(sandbox);

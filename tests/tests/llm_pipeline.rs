@@ -137,12 +137,18 @@ async fn valid_structured_code_is_merged_accounted_and_the_key_stays_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn code_in_a_markdown_fence_is_extracted_and_merged() {
-    // The fake wraps this code in prose and a ```python fence.
-    let (env, _fake, _) =
-        llm_env(vec![Reply::Fenced(valid_strategy(CLASS))], 1, &[("LLM_JSON_SCHEMA", "false")]).await;
+async fn code_in_a_markdown_fence_is_extracted_formatted_and_merged() {
+    // The fake wraps this code in prose and a ```python fence; laid out carelessly, as a
+    // model may write it.
+    let careless = valid_strategy(CLASS)
+        .replace("\n\n\nclass", "\nclass")
+        .replace("fast_period = 10", "fast_period=10")
+        .replace("self.I(SMA, close, self.slow_period)", "self.I( SMA,close,self.slow_period )");
+    let (env, _fake, _) = llm_env(vec![Reply::Fenced(careless)], 1, &[("LLM_JSON_SCHEMA", "false")]).await;
     let run = run_to_end(&env, "llm_fenced").await;
     assert_eq!(run["status"], "merged", "{}", run["error"]);
+    // What is stored (and committed) is the code formatted as Black would.
+    assert_eq!(run["versions"][0]["code"], valid_strategy(CLASS), "{}", run["versions"][0]);
     env.shutdown().await.unwrap();
 }
 

@@ -75,6 +75,14 @@ async fn the_guides_harmless_samples_are_safe_and_only_safety_findings_are_dange
     assert_eq!(body["strategy_valid"], true, "{body}");
     assert_eq!(body["structure_issues"], json!([]));
     assert!(body["checks_passed"].as_array().unwrap().contains(&json!("Strategy structure valid")));
+    assert_eq!((&body["formatted_code"], &body["formatted"]), (&json!(STRATEGY), &json!(true)), "{body}");
+
+    // `formatted_code` is the code formatted as Black would, not an echo.
+    let messy =
+        STRATEGY.replace("    n1 = 10", "    n1=10").replace("        if crossover", "        if  crossover");
+    let body = check(&env, &messy.replace("\n\n\nclass", "\nclass")).await;
+    assert_eq!(body["formatted_code"], STRATEGY, "{body}");
+    assert_eq!(body["formatted"], true, "{body}");
 
     // Dangerous code: rejected, severity high, only the safety findings as issues.
     let hostile = "import os\nos.system('rm -rf /')\nx = eval('1')\n";

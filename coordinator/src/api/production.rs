@@ -91,8 +91,14 @@ pub(super) struct CodeValidated {
     safe: bool,
     /// In words.
     message: &'static str,
-    /// The code as checked.
+    /// The code formatted as Black would (ruff's formatter); the code as given when it
+    /// could not be formatted (see `format_error`).
     formatted_code: String,
+    /// Whether `formatted_code` is the formatter's output.
+    formatted: bool,
+    /// Why the code could not be formatted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format_error: Option<String>,
     /// The check groups passed.
     checks_passed: Vec<&'static str>,
     /// Whether it is a runnable strategy (no structure error either).
@@ -261,10 +267,11 @@ pub(super) async fn validate_code(
     let code = req.code;
     let report = tokio::task::spawn_blocking(move || {
         let report = validate(&code, &opts);
-        (report, code)
+        let formatted = algoagent_format::format_python(&code);
+        (report, code, formatted)
     })
     .await?;
-    let (report, code) = report;
+    let (report, code, formatted) = report;
     // The guide's question is safety: only safety findings make code dangerous. Structure
     // and style findings (no Strategy subclass, no `init`/`next`, ...) say whether the code
     // is a runnable strategy yet, beside the guide's answer.
@@ -280,7 +287,9 @@ pub(super) async fn validate_code(
             status: "validated",
             safe: true,
             message: "Code passed all safety checks",
-            formatted_code: code,
+            formatted: formatted.is_ok(),
+            format_error: formatted.as_ref().err().map(ToString::to_string),
+            formatted_code: formatted.unwrap_or(code),
             checks_passed,
             strategy_valid: report.accepted(),
             structure_issues,

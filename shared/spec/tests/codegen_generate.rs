@@ -368,3 +368,32 @@ mod properties {
         }
     }
 }
+
+/// The worker formats every provider's code before it is stored; the rule compiler writes
+/// that form already, so its output is stored byte for byte as generated.
+#[test]
+fn every_example_compiles_to_code_the_formatter_leaves_unchanged() {
+    for (name, spec) in examples() {
+        let code = generate(&spec).unwrap_or_else(|e| panic!("{name}: {e}")).code;
+        let formatted = algoagent_format::format_python(&code).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if formatted != code {
+            let first = code.lines().zip(formatted.lines()).position(|(a, b)| a != b).unwrap_or(0);
+            panic!(
+                "{name}: the formatter changes line {}:\n  generated: {:?}\n  formatted: {:?}",
+                first + 1,
+                code.lines().nth(first).unwrap_or_default(),
+                formatted.lines().nth(first).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// Text parameters with quotes of either kind are quoted as Black would quote them.
+#[test]
+fn string_literals_are_quoted_as_the_formatter_quotes_them() {
+    for text in ["long", "it's", "say \"hi\"", "a'b\"c\"d", "\\ \u{e9}\u{4e2d}\u{1f600}", "'''", "\"\"\"'"] {
+        let line = format!("x = {}\n", algoagent_spec::codegen::python::string_literal(text));
+        let formatted = algoagent_format::format_python(&line).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(formatted, line, "{text:?}");
+    }
+}

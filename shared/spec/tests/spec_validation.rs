@@ -566,7 +566,7 @@ fn parameters_may_be_text_and_flags_as_the_guide_allows() {
     assert_eq!(spec.parameters["use_filter"], ParamValue::Bool(true));
 
     let code = algoagent_spec::codegen::generate(&spec).expect("compiles").code;
-    assert!(code.contains("    direction = 'short'\n"), "{code}");
+    assert!(code.contains("    direction = \"short\"\n"), "{code}");
     assert!(code.contains("    use_filter = True\n"), "{code}");
     assert!(code.contains("and self.use_filter\n"), "{code}");
 }

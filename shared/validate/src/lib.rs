@@ -24,6 +24,9 @@ mod walk_expr;
 mod walker;
 
 pub use engine::{EntrypointError, find_entrypoint, validate};
-pub use limits::{MAX_AST_DEPTH, MAX_BYTES, MAX_EXPR_ESTIMATE, MAX_FINDINGS, MAX_LINES, MAX_NESTING};
+pub use limits::{
+    LimitViolation, MAX_AST_DEPTH, MAX_BYTES, MAX_EXPR_ESTIMATE, MAX_FINDINGS, MAX_LINES, MAX_NESTING,
+    prescan,
+};
 pub use report::{CHECKS, Finding, Metadata, Report, Severity, ValidateOptions};
 pub use rules::{RULES, RuleId, RuleKind};

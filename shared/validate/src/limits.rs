@@ -27,9 +27,10 @@ pub const MAX_SEQUENCE_LEN: f64 = 10_000_000.0;
 pub const MAX_FINDINGS: usize = 500;
 
 /// Why the pre-scan refused the code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitViolation {
     /// Over [`MAX_BYTES`] or [`MAX_LINES`].
+    #[error("{message}")]
     TooLarge {
         /// Byte offset to report.
         offset: usize,
@@ -37,6 +38,7 @@ pub enum LimitViolation {
         message: String,
     },
     /// Brackets, indentation or an expression nest too deep.
+    #[error("{message}")]
     TooDeep {
         /// Byte offset where the limit was crossed.
         offset: usize,
@@ -44,6 +46,7 @@ pub enum LimitViolation {
         message: String,
     },
     /// A NUL byte, which Python refuses in source code.
+    #[error("source code cannot contain a NUL byte")]
     NulByte {
         /// Byte offset of the NUL.
         offset: usize,

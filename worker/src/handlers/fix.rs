@@ -7,7 +7,7 @@ use algoagent_jobs::db::jobs::JobRow;
 use algoagent_llm::{CodeProvider, FixRequest};
 use algoagent_store::versions::NewVersion;
 
-use super::{load_run, load_version, provider_for, record_failed_calls, spec_of};
+use super::{formatted, load_run, load_version, provider_for, record_failed_calls, spec_of};
 use crate::commit::Effect;
 use crate::context::WorkerContext;
 
@@ -40,7 +40,7 @@ pub async fn handle(ctx: &WorkerContext, row: &JobRow, version_id: VersionId) ->
                 strategy_id: run.strategy_id,
                 run_id: run.id,
                 origin: "fixed",
-                code: out.code,
+                code: formatted(out.code).await?,
                 entrypoint: out.entrypoint,
                 provider: provider.name().to_owned(),
                 model: provider.model().map(str::to_owned),

@@ -7,7 +7,7 @@ use algoagent_jobs::db::jobs::JobRow;
 use algoagent_llm::{CodeProvider, GenerateRequest};
 use algoagent_store::versions::NewVersion;
 
-use super::{load_run, provider_for, record_failed_calls, spec_of};
+use super::{formatted, load_run, provider_for, record_failed_calls, spec_of};
 use crate::commit::Effect;
 use crate::context::WorkerContext;
 
@@ -23,7 +23,7 @@ pub async fn handle(ctx: &WorkerContext, row: &JobRow) -> Result<Effect, JobErro
                 strategy_id: run.strategy_id,
                 run_id: run.id,
                 origin: "generated",
-                code: out.code,
+                code: formatted(out.code).await?,
                 entrypoint: out.entrypoint,
                 provider: provider.name().to_owned(),
                 model: provider.model().map(str::to_owned),

@@ -158,3 +158,19 @@ async fn record_failed_calls(
     }
     failure.into_job_error()
 }
+
+/// A provider's code as it is committed: formatted as Black would, so every stored version
+/// reads the same whoever wrote it. Code the formatter cannot read (a syntax error the
+/// validator will name, code over its limits) is kept as given.
+async fn formatted(code: String) -> Result<String, JobError> {
+    let (code, result) = tokio::task::spawn_blocking(move || {
+        let result = algoagent_format::format_python(&code);
+        (code, result)
+    })
+    .await
+    .map_err(JobError::transient)?;
+    Ok(result.unwrap_or_else(|err| {
+        tracing::debug!(error = %err, "the provider's code is kept unformatted");
+        code
+    }))
+}

@@ -115,19 +115,25 @@ pub fn comment_lines(indent: usize, label: &str, text: &str) -> Vec<String> {
 /// A Python string literal for `s` that only ever holds printable ASCII: quotes and
 /// backslashes are escaped and everything else is spelled `\xNN`, `\uNNNN` or
 /// `\UNNNNNNNN`, so no user text can end the literal or change how the module reads.
+/// Quoted as Black quotes (double quotes unless that needs more escapes), so the formatter
+/// leaves generated code as it is.
 pub fn string_literal(s: &str) -> String {
+    let quote = if s.matches('"').count() > s.matches('\'').count() { '\'' } else { '"' };
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
+    out.push(quote);
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
             ' '..='~' => out.push(c),
             c if u32::from(c) <= 0xff => out.push_str(&format!("\\x{:02x}", u32::from(c))),
             c if u32::from(c) <= 0xffff => out.push_str(&format!("\\u{:04x}", u32::from(c))),
             c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
         }
     }
-    out.push('\'');
+    out.push(quote);
     out
 }
