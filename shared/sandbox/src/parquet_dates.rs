@@ -416,11 +416,21 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_pandas_written_fixture_gives_its_first_and_last_business_day() {
-        // tests/fixtures/datasets/make_synth_parquet.py: DatetimeIndex `Date` stored last as
-        // TIMESTAMP(NANOS), snappy, statistics on.
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/datasets/SYNTH.parquet");
-        assert_eq!(parquet_range(&path).expect("fixture"), (day("2021-01-04"), day("2022-02-25")));
+    fn the_pandas_written_fixtures_give_their_first_and_last_business_day() {
+        // tests/fixtures/datasets/make_synth_parquet.py: SYNTH has a DatetimeIndex `Date`
+        // stored last as TIMESTAMP(NANOS) (snappy, statistics); the variants store the same
+        // days as a plain first column, as DATE, and as UTC TIMESTAMP(MILLIS) with zstd and
+        // no statistics.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/datasets");
+        for name in [
+            "SYNTH.parquet",
+            "variants/COLUMN.parquet",
+            "variants/DATE32.parquet",
+            "variants/UTC_ZSTD.parquet",
+        ] {
+            let range = parquet_range(&fixtures.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(range, (day("2021-01-04"), day("2022-02-25")), "{name}");
+        }
     }
 
     #[test]
