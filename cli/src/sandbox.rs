@@ -23,7 +23,7 @@ pub enum SandboxCmd {
     Run {
         /// The strategy module (Python source).
         file: PathBuf,
-        /// GOOG, EURUSD, BTCUSD or csv:<file> from DATASETS_DIR.
+        /// GOOG, EURUSD, BTCUSD, csv:<file> or parquet:<file> from DATASETS_DIR.
         #[arg(long, default_value = "GOOG")]
         dataset: String,
         /// The Strategy subclass to run (default: the only one the file defines).

@@ -177,13 +177,19 @@ log "stripping docs, man pages, apt lists, test suites"
 rm -rf "${ROOTFS:?}"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/* "$ROOTFS"/var/cache/debconf/*-old \
     "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/info/* \
     "$ROOTFS"/usr/share/locale/* "$ROOTFS"/var/log/* "$ROOTFS"/tmp/* "$ROOTFS"/root/.cache
-find "$SITE/numpy" "$SITE/pandas" -type d -name tests -prune -exec rm -rf {} +
+find "$SITE/numpy" "$SITE/pandas" "$SITE/pyarrow" -type d -name tests -prune -exec rm -rf {} +
+# pyarrow: Flight RPC (no network in the sandbox; nothing else links it), the C++ headers,
+# sources and Cython files, and the unversioned copies of libarrow_python used only to build
+# extensions. `import pyarrow.flight` then fails; reading Parquet does not need it.
+rm -rf "${SITE:?}"/pyarrow/include "$SITE"/pyarrow/src "$SITE"/pyarrow/*flight* \
+    "$SITE"/pyarrow/libarrow_python.so "$SITE"/pyarrow/libarrow_python.so.*.*.*
+find "$SITE/pyarrow" \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' \) -delete
 # Byte-compile with the image's own interpreter, so code objects carry in-image paths and the
 # read-only container never has to compile (python3 -B would not cache it anyway).
 log "byte-compiling site-packages"
 chroot "$ROOTFS" python3 -m compileall -q -j 0 /opt/algoagent/site-packages >/dev/null \
     || die "byte-compiling failed"
-chroot "$ROOTFS" python3 -I -c 'import numpy, pandas, backtesting, backtesting.test' \
+chroot "$ROOTFS" python3 -I -c 'import numpy, pandas, backtesting, backtesting.test, pyarrow.parquet' \
     || die "the packages do not import inside the rootfs"
 
 # --- 4. import ---------------------------------------------------------------------------------

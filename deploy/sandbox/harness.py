@@ -65,6 +65,7 @@ from backtesting import Backtest, Strategy  # noqa: E402
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_CSV_BYTES = 50 * 1024 * 1024
+MAX_PARQUET_BYTES = 50 * 1024 * 1024
 MAX_EQUITY_POINTS = 500
 MAX_TRACEBACK_LINES = 50
 MAX_WARNINGS = 50
@@ -72,6 +73,14 @@ MAX_WARNING_CHARS = 500
 DATASETS_DIR = "/datasets"
 BUNDLED_DATASETS = ("GOOG", "EURUSD", "BTCUSD")
 CSV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,200}\.csv$")
+PARQUET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,200}\.parquet$")
+# Operator files: dataset prefix -> (file name rule, suffix, size limit).
+FILE_KINDS = {
+    "csv": (CSV_NAME, ".csv", MAX_CSV_BYTES),
+    "parquet": (PARQUET_NAME, ".parquet", MAX_PARQUET_BYTES),
+}
+# Columns taken as the dates of a Parquet file whose index is not already dates.
+DATE_COLUMNS = ("date", "index", "__index_level_0__")
 OHLC = ("Open", "High", "Low", "Close")
 EXIT_OK, EXIT_ERROR, EXIT_INVALID = 0, 1, 2
 
@@ -291,51 +300,92 @@ def parse_request(request: dict) -> dict:
 def _available_datasets() -> list:
     names = list(BUNDLED_DATASETS)
     try:
-        names += sorted(f"csv:{n}" for n in os.listdir(DATASETS_DIR) if CSV_NAME.match(n))
+        files = os.listdir(DATASETS_DIR)
     except OSError:
-        pass
+        files = []
+    for prefix, (rule, _suffix, _limit) in FILE_KINDS.items():
+        names += sorted(f"{prefix}:{n}" for n in files if rule.match(n))
     return names
 
 
-def _read_csv(name: str) -> pd.DataFrame:
-    if not CSV_NAME.match(name):
+def _operator_file(prefix: str, name: str) -> str:
+    """The path of `<prefix>:<name>` in /datasets, checked for its name and size."""
+    rule, suffix, limit = FILE_KINDS[prefix]
+    if not rule.match(name):
         raise InvalidRequest(
             f"dataset file name {name!r} is not allowed: use letters, digits, '.', '_', '-', "
-            "no path separators, ending in .csv"
+            f"no path separators, ending in {suffix}"
         )
     path = os.path.join(DATASETS_DIR, name)
     try:
         size = os.stat(path).st_size
     except OSError:
         raise InvalidRequest(
-            f"unknown dataset 'csv:{name}'; available: {', '.join(_available_datasets())}"
+            f"unknown dataset '{prefix}:{name}'; available: {', '.join(_available_datasets())}"
         ) from None
-    if size > MAX_CSV_BYTES:
-        raise InvalidRequest(f"dataset csv:{name} is {size} bytes; the limit is {MAX_CSV_BYTES}")
+    if size > limit:
+        raise InvalidRequest(f"dataset {prefix}:{name} is {size} bytes; the limit is {limit}")
+    return path
+
+
+def _read_csv(name: str) -> pd.DataFrame:
+    path = _operator_file("csv", name)
     try:
         frame = pd.read_csv(path, index_col=0, parse_dates=True)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the request's fault
         raise InvalidRequest(f"dataset csv:{name} is not a readable CSV: {exc}") from None
+    return _checked_prices(f"csv:{name}", frame)
+
+
+def _read_parquet(name: str) -> pd.DataFrame:
+    path = _operator_file("parquet", name)
+    try:
+        frame = pd.read_parquet(path, engine="pyarrow")
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the request's fault
+        raise InvalidRequest(f"dataset parquet:{name} is not a readable Parquet file: {exc}") from None
+    if isinstance(frame.index, pd.RangeIndex):
+        # No stored index (written with index=False, or without pandas' metadata): take the
+        # column the catalog reads the range from, a Date/date/index column or the first.
+        names = {str(c).lower(): c for c in frame.columns}
+        column = next((names[n] for n in DATE_COLUMNS if n in names), None)
+        if column is None and len(frame.columns):
+            column = frame.columns[0]
+        if column is not None:
+            frame = frame.set_index(column)
+    if len(frame.index) and frame.index.dtype == object and isinstance(frame.index[0], _dt.date):
+        # DATE (date32) columns come back as datetime.date objects.
+        try:
+            frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index), name=frame.index.name)
+        except (TypeError, ValueError):
+            pass
+    if isinstance(frame.index, pd.DatetimeIndex) and frame.index.tz is not None:
+        frame.index = frame.index.tz_convert("UTC").tz_localize(None)
+    return _checked_prices(f"parquet:{name}", frame)
+
+
+def _checked_prices(dataset: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with OHLC(V) named as backtesting.py wants them, or InvalidRequest naming
+    what is wrong (the same rules for every operator file)."""
     # Accept any capitalisation of the OHLCV names; backtesting.py wants them capitalised.
     canonical = {c.lower(): c for c in (*OHLC, "Volume")}
     frame = frame.rename(columns=lambda c: canonical.get(str(c).strip().lower(), c))
     missing = [c for c in OHLC if c not in frame.columns]
     if missing:
-        raise InvalidRequest(f"dataset csv:{name} lacks column(s) {', '.join(missing)}")
+        raise InvalidRequest(f"dataset {dataset} lacks column(s) {', '.join(missing)}")
     columns = [c for c in (*OHLC, "Volume") if c in frame.columns]
     for column in columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
-            raise InvalidRequest(f"dataset csv:{name}: column {column} is not numeric")
+            raise InvalidRequest(f"dataset {dataset}: column {column} is not numeric")
     if not isinstance(frame.index, pd.DatetimeIndex):
-        raise InvalidRequest(f"dataset csv:{name}: the first column must be a date/time index")
+        raise InvalidRequest(f"dataset {dataset}: the first column must be a date/time index")
     if frame.index.hasnans:
-        raise InvalidRequest(f"dataset csv:{name}: the index has missing dates")
+        raise InvalidRequest(f"dataset {dataset}: the index has missing dates")
     if not (frame.index.is_monotonic_increasing and frame.index.is_unique):
-        raise InvalidRequest(f"dataset csv:{name}: the index must be strictly increasing")
+        raise InvalidRequest(f"dataset {dataset}: the index must be strictly increasing")
     bad = frame[columns].isna().any(axis=1)
     if bad.any():
         raise InvalidRequest(
-            f"dataset csv:{name} has {int(bad.sum())} row(s) with missing values "
+            f"dataset {dataset} has {int(bad.sum())} row(s) with missing values "
             f"(first at {frame.index[bad.argmax()]})"
         )
     return frame
@@ -346,6 +396,8 @@ def load_dataset(dataset: str, start, end) -> pd.DataFrame:
         frame = getattr(backtesting.test, dataset).copy()
     elif dataset.startswith("csv:"):
         frame = _read_csv(dataset[len("csv:"):])
+    elif dataset.startswith("parquet:"):
+        frame = _read_parquet(dataset[len("parquet:"):])
     else:
         raise InvalidRequest(
             f"unknown dataset {dataset!r}; available: {', '.join(_available_datasets())}"

@@ -118,7 +118,7 @@ pub(super) struct RunSandboxRequest {
     #[serde(default)]
     #[schema(format = Date)]
     end_date: Option<String>,
-    /// 1 to 20 datasets (`GOOG`, `csv:<file>.csv`), each once.
+    /// 1 to 20 datasets (`GOOG`, `csv:<file>.csv`, `parquet:<file>.parquet`), each once.
     #[serde(default)]
     #[schema(min_items = 1, max_items = 20)]
     symbols: Option<Vec<String>>,
@@ -282,7 +282,7 @@ pub(super) async fn run_sandbox(
     let catalog = tokio::task::spawn_blocking(move || DatasetCatalog::scan(dir.as_deref())).await?;
     let mut resolved = Vec::new();
     for (i, symbol) in symbols.iter().enumerate() {
-        let name = symbol.strip_prefix("csv:").and_then(|n| n.strip_suffix(".csv")).unwrap_or(symbol);
+        let name = file_symbol(symbol);
         let info = catalog.resolve(name, start, end).map_err(|err| data_error(i, &err))?;
         resolved.push(SymbolDataset { symbol: symbol.clone(), dataset: info.dataset.clone() });
     }
@@ -314,13 +314,21 @@ fn data_error(index: usize, err: &CatalogError) -> ApiError {
     )
 }
 
-/// Symbols: 1 to 20, each a plain name (`[A-Za-z0-9][A-Za-z0-9._-]{0,31}`, or `csv:<file>`).
+/// The symbol a dataset name stands for: `AAPL` for `csv:AAPL.csv` or
+/// `parquet:AAPL.parquet` (the catalog's symbol is the file's stem), else the name itself.
+fn file_symbol(symbol: &str) -> &str {
+    let file = |prefix: &str, suffix: &str| symbol.strip_prefix(prefix).and_then(|n| n.strip_suffix(suffix));
+    file("csv:", ".csv").or_else(|| file("parquet:", ".parquet")).unwrap_or(symbol)
+}
+
+/// Symbols: 1 to 20, each a plain name (`[A-Za-z0-9][A-Za-z0-9._-]{0,31}`, `csv:<file>` or
+/// `parquet:<file>`).
 fn check_symbols(symbols: &[String]) -> Result<(), ApiError> {
     if symbols.is_empty() || symbols.len() > MAX_SYMBOLS {
         return Err(ApiError::invalid_field("symbols", &format!("give 1 to {MAX_SYMBOLS} symbols")));
     }
     for (i, symbol) in symbols.iter().enumerate() {
-        let name = symbol.strip_prefix("csv:").and_then(|n| n.strip_suffix(".csv")).unwrap_or(symbol);
+        let name = file_symbol(symbol);
         let mut chars = name.chars();
         let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
             && name.len() <= 32

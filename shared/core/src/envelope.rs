@@ -160,7 +160,7 @@ pub struct SandboxLimits {
 pub struct SymbolDataset {
     /// The symbol as the caller named it (`GOOG`, `AAPL`).
     pub symbol: String,
-    /// The sandbox dataset (`GOOG`, `csv:AAPL.csv`).
+    /// The sandbox dataset (`GOOG`, `csv:AAPL.csv`, `parquet:MSFT.parquet`).
     pub dataset: String,
 }
 

@@ -1,16 +1,21 @@
 //! The datasets a backtest can run on: the three bundled with backtesting.py in the sandbox
-//! image, and the CSV files an operator puts in `DATASETS_DIR` (mounted read-only at
-//! `/datasets` in every container). The directory is read on every call, so a file added
-//! there is usable at once, without a rebuild or a restart.
+//! image, and the CSV and Parquet files an operator puts in `DATASETS_DIR` (mounted
+//! read-only at `/datasets` in every container). The directory is read on every call, so a
+//! file added there is usable at once, without a rebuild or a restart.
 //!
-//! A symbol names a dataset: `GOOG`, `EURUSD`, `BTCUSD`, or the stem of a CSV file
-//! (`AAPL` for `AAPL.csv`, the dataset `csv:AAPL.csv`). The date range of each dataset is
-//! known (bundled) or read from the file's first and last rows, so a request for a symbol or
-//! a range that does not exist is refused with what does.
+//! A symbol names a dataset: `GOOG`, `EURUSD`, `BTCUSD`, or the stem of a CSV or Parquet file
+//! (`AAPL` for `AAPL.csv`, the dataset `csv:AAPL.csv`; `MSFT` for `MSFT.parquet`, the dataset
+//! `parquet:MSFT.parquet`). The date range of each dataset is known (bundled), read from a
+//! CSV's first and last rows, or from a Parquet file's footer statistics (or first and last
+//! rows), so a request for a symbol or a range that does not exist is refused with what does.
+//! When two files share a stem, the first in name order (`AAPL.csv` before `AAPL.parquet`)
+//! holds the symbol and the other is listed as unusable.
 
 use std::path::Path;
 
 use chrono::{Duration, NaiveDate};
+
+use crate::parquet_dates::parquet_range;
 
 /// The bundled datasets and their date ranges (read from the image's backtesting.py:
 /// `backtesting.test.GOOG.index[0]`, `[-1]`, ...).
@@ -23,6 +28,13 @@ pub const BUNDLED: [(&str, &str, &str); 3] = [
 /// Largest CSV the harness reads (its `MAX_CSV_BYTES`).
 const MAX_CSV_BYTES: u64 = 50 * 1024 * 1024;
 
+/// Largest Parquet file the harness reads (its `MAX_PARQUET_BYTES`).
+const MAX_PARQUET_BYTES: u64 = 50 * 1024 * 1024;
+
+/// The kinds of operator file: suffix, dataset prefix, size limit.
+const FILE_KINDS: [(&str, &str, u64); 2] =
+    [(".csv", "csv", MAX_CSV_BYTES), (".parquet", "parquet", MAX_PARQUET_BYTES)];
+
 /// A requested range may start or end this many days beyond the data (weekends, holidays).
 const RANGE_SLACK_DAYS: i64 = 7;
 
@@ -31,7 +43,7 @@ const RANGE_SLACK_DAYS: i64 = 7;
 pub struct DatasetInfo {
     /// The symbol that names it.
     pub symbol: String,
-    /// The harness's dataset name (`GOOG`, `csv:AAPL.csv`).
+    /// The harness's dataset name (`GOOG`, `csv:AAPL.csv`, `parquet:MSFT.parquet`).
     pub dataset: String,
     /// First day with data.
     pub first: NaiveDate,
@@ -79,13 +91,14 @@ pub enum CatalogError {
 #[derive(Debug, Clone, Default)]
 pub struct DatasetCatalog {
     datasets: Vec<DatasetInfo>,
-    /// CSV files present but unusable, with why (named in errors so an operator sees them).
+    /// CSV and Parquet files present but unusable, with why (named in errors so an operator
+    /// sees them).
     unreadable: Vec<String>,
 }
 
 impl DatasetCatalog {
-    /// The bundled datasets plus the CSV files of `dir` (blocking file I/O: call it off the
-    /// async runtime).
+    /// The bundled datasets plus the CSV and Parquet files of `dir` (blocking file I/O: call
+    /// it off the async runtime).
     pub fn scan(dir: Option<&Path>) -> Self {
         let mut catalog = Self::default();
         for (symbol, first, last) in BUNDLED {
@@ -105,15 +118,32 @@ impl DatasetCatalog {
         files.sort();
         for path in files {
             let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
-            let Some(stem) = name.strip_suffix(".csv").filter(|_| csv_name_ok(&name)) else { continue };
-            if catalog.datasets.iter().any(|d| d.symbol.eq_ignore_ascii_case(stem)) {
-                catalog.unreadable.push(format!("{name} (its symbol is taken by a bundled dataset)"));
+            let Some((suffix, prefix, limit)) =
+                FILE_KINDS.into_iter().find(|(suffix, ..)| name.ends_with(suffix))
+            else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(suffix).filter(|_| file_name_ok(&name, suffix)) else {
+                continue;
+            };
+            if let Some(holder) = catalog.datasets.iter().find(|d| d.symbol.eq_ignore_ascii_case(stem)) {
+                let by = if holder.dataset == holder.symbol {
+                    "a bundled dataset".to_owned()
+                } else {
+                    holder.dataset.clone()
+                };
+                catalog.unreadable.push(format!("{name} (its symbol is taken by {by})"));
                 continue;
             }
-            match csv_range(&path) {
+            let range = match file_size(&path, limit) {
+                Err(reason) => Err(reason),
+                Ok(()) if prefix == "csv" => csv_range(&path),
+                Ok(()) => parquet_range(&path).map_err(|e| e.to_string()),
+            };
+            match range {
                 Ok((first, last)) => catalog.datasets.push(DatasetInfo {
                     symbol: stem.to_owned(),
-                    dataset: format!("csv:{name}"),
+                    dataset: format!("{prefix}:{name}"),
                     first,
                     last,
                 }),
@@ -128,7 +158,7 @@ impl DatasetCatalog {
         &self.datasets
     }
 
-    /// CSV files that are present but unusable, each with its reason.
+    /// CSV and Parquet files that are present but unusable, each with its reason.
     pub fn unreadable(&self) -> &[String] {
         &self.unreadable
     }
@@ -177,21 +207,27 @@ impl DatasetCatalog {
     }
 }
 
-/// The harness's rule for CSV file names: `[A-Za-z0-9_][A-Za-z0-9._-]{0,200}.csv`.
-fn csv_name_ok(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".csv") else { return false };
+/// The harness's rule for dataset file names: `[A-Za-z0-9_][A-Za-z0-9._-]{0,200}` and the
+/// suffix (`.csv`, `.parquet`).
+fn file_name_ok(name: &str, suffix: &str) -> bool {
+    let Some(stem) = name.strip_suffix(suffix) else { return false };
     let mut chars = stem.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
         && stem.len() <= 201
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// Refuses a file the harness would refuse for its size.
+fn file_size(path: &Path, limit: u64) -> Result<(), String> {
+    let size = std::fs::metadata(path).map_err(|e| format!("unreadable: {e}"))?.len();
+    if size > limit {
+        return Err(format!("{size} bytes, over the {limit}-byte limit"));
+    }
+    Ok(())
+}
+
 /// The first and last dates of a CSV whose first column is the date (a header row first).
 fn csv_range(path: &Path) -> Result<(NaiveDate, NaiveDate), String> {
-    let size = std::fs::metadata(path).map_err(|e| format!("unreadable: {e}"))?.len();
-    if size > MAX_CSV_BYTES {
-        return Err(format!("{size} bytes, over the {MAX_CSV_BYTES}-byte limit"));
-    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("unreadable: {e}"))?;
     let rows: Vec<&str> = text.lines().skip(1).filter(|l| !l.trim().is_empty()).collect();
     let date = |line: &str| -> Result<NaiveDate, String> {
@@ -241,10 +277,43 @@ mod tests {
 
     #[test]
     fn file_names_follow_the_harness_rule() {
-        assert!(csv_name_ok("AAPL.csv"));
-        assert!(csv_name_ok("my-data_2.csv"));
-        assert!(!csv_name_ok("../x.csv"));
-        assert!(!csv_name_ok(".hidden.csv"));
-        assert!(!csv_name_ok("x.parquet"));
+        assert!(file_name_ok("AAPL.csv", ".csv"));
+        assert!(file_name_ok("my-data_2.csv", ".csv"));
+        assert!(!file_name_ok("../x.csv", ".csv"));
+        assert!(!file_name_ok(".hidden.csv", ".csv"));
+        assert!(!file_name_ok("x.parquet", ".csv"));
+        assert!(file_name_ok("x.parquet", ".parquet"));
+        assert!(!file_name_ok(".x.parquet", ".parquet"));
+        assert!(!file_name_ok("a b.parquet", ".parquet"));
+    }
+
+    #[test]
+    fn a_parquet_file_adds_a_symbol_and_a_stem_is_served_once() {
+        use crate::parquet_dates::tests::{Shape, write};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ms = |d: &str| (day(d) - day("1970-01-01")).num_days() * 86_400_000;
+        let dates: Vec<i64> = (0..300).map(|i| ms("2022-01-03") + i * 86_400_000).collect();
+        write(&dir.path().join("MSFT.parquet"), &Shape::default(), &dates);
+        write(&dir.path().join("AAPL.parquet"), &Shape::default(), &dates);
+        std::fs::write(
+            dir.path().join("AAPL.csv"),
+            "Date,Open,High,Low,Close\n2023-01-03,1,2,0.5,1.5\n2023-12-29,1,2,0.5,1.5\n",
+        )
+        .expect("write");
+        write(&dir.path().join("GOOG.parquet"), &Shape::default(), &dates);
+        std::fs::write(dir.path().join("junk.parquet"), b"PAR1 not really").expect("write");
+        let catalog = DatasetCatalog::scan(Some(dir.path()));
+
+        let msft = catalog.resolve("msft", Some(day("2022-01-03")), Some(day("2022-10-29"))).expect("msft");
+        assert_eq!(msft.dataset, "parquet:MSFT.parquet");
+        assert_eq!((msft.first, msft.last), (day("2022-01-03"), day("2022-10-29")));
+        let err = catalog.resolve("MSFT", Some(day("2023-01-01")), None).expect_err("range");
+        assert!(err.to_string().contains("MSFT has data from 2022-01-03 to 2022-10-29"), "{err}");
+        assert_eq!(catalog.resolve("AAPL", None, None).expect("aapl").dataset, "csv:AAPL.csv");
+        let unusable = catalog.unreadable().join("; ");
+        assert!(unusable.contains("AAPL.parquet (its symbol is taken by csv:AAPL.csv)"), "{unusable}");
+        assert!(unusable.contains("GOOG.parquet (its symbol is taken by a bundled dataset)"), "{unusable}");
+        assert!(unusable.contains("junk.parquet (not a readable Parquet file"), "{unusable}");
+        assert!(catalog.describe().contains("MSFT (2022-01-03 to 2022-10-29)"), "{}", catalog.describe());
     }
 }

@@ -22,6 +22,7 @@ mod hardening;
 mod launch;
 mod lifecycle;
 mod output;
+mod parquet_dates;
 mod pool;
 mod protocol;
 mod run;
@@ -34,6 +35,7 @@ pub use catalog::{BUNDLED, CatalogError, DatasetCatalog, DatasetInfo};
 pub use container::{RunOverrides, Sandbox};
 pub use error::SandboxError;
 pub use hardening::{POOL_LABEL, SANDBOX_LABEL};
+pub use parquet_dates::{ParquetDateError, parquet_range};
 pub use protocol::{
     BacktestParams, BacktestReport, CodeFailure, HarnessRequest, HarnessResponse, Metrics, TradesSummary,
     parse_harness_output,

@@ -13,8 +13,8 @@ pub struct HarnessRequest {
     pub code: String,
     /// Name of the `backtesting.Strategy` subclass to run.
     pub entrypoint: String,
-    /// `GOOG`, `EURUSD`, `BTCUSD` (bundled with backtesting.py) or `csv:<file name>` from
-    /// the datasets directory.
+    /// `GOOG`, `EURUSD`, `BTCUSD` (bundled with backtesting.py), `csv:<file name>` or
+    /// `parquet:<file name>` from the datasets directory.
     pub dataset: String,
     /// Arguments of `backtesting.Backtest`.
     pub config: BacktestParams,

@@ -30,7 +30,7 @@ pub struct SandboxSettings {
     pub max_output_bytes: usize,
     /// Size of the tmpfs mounted at `/tmp` (the only writable place in the container).
     pub tmpfs_bytes: u64,
-    /// Host directory of CSV datasets, mounted read-only at `/datasets` when set.
+    /// Host directory of CSV and Parquet datasets, mounted read-only at `/datasets` when set.
     pub datasets_dir: Option<PathBuf>,
     /// Pre-started containers kept ready per worker process (`SANDBOX_WARM_POOL`); 0
     /// disables the pool. Each serves one job and is then destroyed.

@@ -368,6 +368,46 @@ async fn a_csv_dataset_is_read_from_the_mounted_directory() {
 }
 
 #[tokio::test]
+async fn a_parquet_dataset_is_read_from_the_mounted_directory() {
+    // The committed fixture and its variants (tests/fixtures/datasets/make_synth_parquet.py):
+    // the same 300 days as a pandas DatetimeIndex, a plain first column, a DATE index and a
+    // UTC timestamp index (zstd, no statistics). The harness must read each to the same bars.
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/datasets");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["SYNTH", "variants/COLUMN", "variants/DATE32", "variants/UTC_ZSTD"] {
+        let target = dir.path().join(format!("{}.parquet", name.trim_start_matches("variants/")));
+        std::fs::copy(fixtures.join(format!("{name}.parquet")), target).expect("copy fixture");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let h =
+        harness(SandboxSettings { datasets_dir: Some(dir.path().to_path_buf()), ..test_settings() }).await;
+    let mut traversal = request(SMA_CROSS, "SmaCross");
+    traversal.dataset = "parquet:../etc/passwd.parquet".to_owned();
+
+    let mut reports = Vec::new();
+    for file in ["SYNTH", "COLUMN", "DATE32", "UTC_ZSTD"] {
+        let mut good = request(SMA_CROSS, "SmaCross");
+        good.dataset = format!("parquet:{file}.parquet");
+        let outcome = h.run(&good).await;
+        let Some(HarnessResponse::Ok(report)) = outcome.response else {
+            panic!("{file} not ok: {outcome:?}")
+        };
+        reports.push((file, report));
+    }
+    let refused = h.run(&traversal).await;
+
+    for (file, report) in &reports {
+        assert!(report.metrics.trades > 0, "{file}");
+        assert!(report.metrics.start.starts_with("2021-01-04"), "{file}: {}", report.metrics.start);
+        assert!(report.metrics.end.starts_with("2022-02-25"), "{file}: {}", report.metrics.end);
+        assert_eq!(report.metrics.trades, reports[0].1.metrics.trades, "{file}");
+    }
+    assert!(matches!(refused.response, Some(HarnessResponse::InvalidRequest { .. })));
+    h.assert_nothing_left().await;
+}
+
+#[tokio::test]
 async fn a_missing_image_is_a_permanent_error() {
     let h = harness(test_settings()).await;
     let missing = Sandbox::connect(SandboxSettings {

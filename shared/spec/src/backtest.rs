@@ -45,8 +45,9 @@ pub struct BacktestConfig {
     #[serde(default = "default_max_positions")]
     #[schemars(range(min = 1, max = MAX_POSITIONS))]
     pub max_positions: u32,
-    /// Data to test on: `GOOG` (default), `EURUSD`, `BTCUSD`, or `csv:<file>.csv` naming a
-    /// file in the datasets directory (no directories, no `..`).
+    /// Data to test on: `GOOG` (default), `EURUSD`, `BTCUSD`, or `csv:<file>.csv` /
+    /// `parquet:<file>.parquet` naming a file in the datasets directory (no directories, no
+    /// `..`).
     #[serde(default = "default_dataset")]
     #[schemars(length(max = MAX_DATASET_CHARS), extend("pattern" = DATASET_PATTERN))]
     pub dataset: String,

@@ -61,7 +61,7 @@ pub(crate) fn read_backtest(r: &mut Reader, v: &Value, loc: &[String]) -> Backte
                         c.symbols.push((*known).to_owned());
                     } else {
                         let msg = format!(
-                            "unknown symbol '{s}': the available datasets are {} (or a CSV file as dataset \"csv:<file>.csv\")",
+                            "unknown symbol '{s}': the available datasets are {} (or an operator file as dataset \"csv:<file>.csv\" or \"parquet:<file>.parquet\")",
                             BUILTIN_DATASETS.join(", ")
                         );
                         r.push(iloc, "pattern", msg);
@@ -109,23 +109,28 @@ fn is_symbol(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// `GOOG`, `EURUSD`, `BTCUSD` or `csv:<file>.csv` with a plain file name.
+/// `GOOG`, `EURUSD`, `BTCUSD`, `csv:<file>.csv` or `parquet:<file>.parquet` with a plain
+/// file name.
 fn check_dataset(s: &str) -> Result<(), String> {
     if BUILTIN_DATASETS.contains(&s) {
         return Ok(());
     }
     let expected = format!(
-        "dataset must be one of {} or csv:<file>.csv (a plain file name: letters, digits, '_', '-', '.', no '..')",
+        "dataset must be one of {} or csv:<file>.csv or parquet:<file>.parquet (a plain file name: letters, digits, '_', '-', '.', no '..')",
         BUILTIN_DATASETS.join(", ")
     );
-    let Some(file) = s.strip_prefix("csv:") else {
+    let Some((file, suffix)) = s
+        .strip_prefix("csv:")
+        .map(|f| (f, ".csv"))
+        .or_else(|| s.strip_prefix("parquet:").map(|f| (f, ".parquet")))
+    else {
         return Err(expected);
     };
     let mut chars = file.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         && !file.contains("..")
-        && file.len() > 4
-        && file.ends_with(".csv");
+        && file.len() > suffix.len()
+        && file.ends_with(suffix);
     if ok { Ok(()) } else { Err(expected) }
 }

@@ -37,7 +37,7 @@ pub const MAX_POSITIONS: u32 = 100;
 pub const MAX_SYMBOLS: usize = 50;
 /// Longest symbol.
 pub const MAX_SYMBOL_CHARS: usize = 32;
-/// Longest dataset reference (`csv:<file>.csv`).
+/// Longest dataset reference (`csv:<file>.csv`, `parquet:<file>.parquet`).
 pub const MAX_DATASET_CHARS: usize = 132;
 /// Largest Bollinger width in standard deviations.
 pub const MAX_STD_DEV: f64 = 10.0;

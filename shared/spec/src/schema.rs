@@ -26,10 +26,9 @@ pub(crate) const IDENT_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
 pub(crate) const NAME_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_-]{0,63}$";
 /// Pattern of symbols in a backtest config (each must name a bundled dataset).
 pub(crate) const SYMBOL_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$";
-/// Pattern of `dataset`: a bundled dataset or `csv:<file>.csv` without `..` (ECMA-262
-/// lookahead, which JSON Schema patterns use).
-pub(crate) const DATASET_PATTERN: &str =
-    r"^(GOOG|EURUSD|BTCUSD|csv:(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]*\.csv)$";
+/// Pattern of `dataset`: a bundled dataset, `csv:<file>.csv` or `parquet:<file>.parquet`
+/// without `..` (ECMA-262 lookahead, which JSON Schema patterns use).
+pub(crate) const DATASET_PATTERN: &str = r"^(GOOG|EURUSD|BTCUSD|csv:(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]*\.csv|parquet:(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]*\.parquet)$";
 
 /// Names of the exported schemas, in [`schemas`] order.
 pub const SCHEMA_NAMES: [&str; 3] = ["StrategyDefinition", "BacktestConfig", "JobEnvelope"];

@@ -468,12 +468,25 @@ fn invalid_backtest_configs_are_refused_with_paths() {
 }
 
 #[test]
-fn dataset_references_are_limited_to_builtins_and_plain_csv_names() {
-    for good in ["GOOG", "EURUSD", "BTCUSD", "csv:prices.csv", "csv:my-data_2.csv"] {
+fn dataset_references_are_limited_to_builtins_and_plain_csv_or_parquet_names() {
+    for good in ["GOOG", "EURUSD", "BTCUSD", "csv:prices.csv", "csv:my-data_2.csv", "parquet:SYNTH.parquet"] {
         let body = json!({"dataset": good}).to_string();
         assert!(BacktestConfig::parse_json(body.as_bytes()).is_ok(), "{good}");
     }
-    for bad in ["goog", "AAPL", "csv:", "csv:.csv", "csv:a/b.csv", "csv:..csv", "csv:x.txt", "/etc/passwd"] {
+    for bad in [
+        "goog",
+        "AAPL",
+        "csv:",
+        "csv:.csv",
+        "csv:a/b.csv",
+        "csv:..csv",
+        "csv:x.txt",
+        "/etc/passwd",
+        "parquet:.parquet",
+        "parquet:a/b.parquet",
+        "parquet:x.csv",
+        "csv:x.parquet",
+    ] {
         let body = json!({"dataset": bad}).to_string();
         assert!(BacktestConfig::parse_json(body.as_bytes()).is_err(), "{bad}");
     }
