@@ -4,6 +4,26 @@
 
 use sqlx::PgPool;
 
+/// A strategy that trades on any OHLC data and prints one line from `init` (the sandbox
+/// routes answer its output).
+pub const SMA_CODE: &str = r#"import backtesting
+import pandas as pd
+
+
+class Strategy(backtesting.Strategy):
+    def init(self):
+        print("hello from the strategy")
+        close = pd.Series(self.data.Close)
+        self.fast = self.I(lambda: close.rolling(10).mean().to_numpy())
+        self.slow = self.I(lambda: close.rolling(30).mean().to_numpy())
+
+    def next(self):
+        if self.fast[-1] > self.slow[-1] and not self.position:
+            self.buy()
+        elif self.fast[-1] < self.slow[-1] and self.position:
+            self.position.close()
+"#;
+
 /// A spec the rule compiler accepts, named `name`.
 pub fn spec(name: &str) -> String {
     format!(

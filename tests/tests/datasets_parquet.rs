@@ -9,24 +9,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use algoagent_tests::{TestEnv, seed};
-
-const SMA_CODE: &str = r#"import backtesting
-import pandas as pd
-
-
-class Strategy(backtesting.Strategy):
-    def init(self):
-        close = pd.Series(self.data.Close)
-        self.fast = self.I(lambda: close.rolling(10).mean().to_numpy())
-        self.slow = self.I(lambda: close.rolling(30).mean().to_numpy())
-
-    def next(self):
-        if self.fast[-1] > self.slow[-1] and not self.position:
-            self.buy()
-        elif self.fast[-1] < self.slow[-1] and self.position:
-            self.position.close()
-"#;
+use algoagent_tests::TestEnv;
+use algoagent_tests::seed::{self, SMA_CODE};
 
 /// A datasets directory the sandbox user (nobody) can read, holding the fixture and a file
 /// that only looks like Parquet.

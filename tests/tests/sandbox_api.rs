@@ -7,25 +7,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use algoagent_tests::{TestEnv, seed};
-
-const SMA_CODE: &str = r#"import backtesting
-import pandas as pd
-
-
-class Strategy(backtesting.Strategy):
-    def init(self):
-        print("hello from the strategy")
-        close = pd.Series(self.data.Close)
-        self.fast = self.I(lambda: close.rolling(10).mean().to_numpy())
-        self.slow = self.I(lambda: close.rolling(30).mean().to_numpy())
-
-    def next(self):
-        if self.fast[-1] > self.slow[-1] and not self.position:
-            self.buy()
-        elif self.fast[-1] < self.slow[-1] and self.position:
-            self.position.close()
-"#;
+use algoagent_tests::TestEnv;
+use algoagent_tests::seed::{self, SMA_CODE};
 
 const LOOP_CODE: &str = r#"import backtesting
 
