@@ -44,3 +44,47 @@ async fn a_retry_waits_in_exactly_one_tier_then_returns_to_its_kind_queue() {
     topology::delete(&channel, &names).await.unwrap();
     env.shutdown().await.unwrap();
 }
+
+/// A connection proposes small frames (lapin keeps 32 frames of buffer per direction, so the
+/// broker's 128 KiB default cost 8 MiB of memory per connection), a URL's `frame_max` wins,
+/// and a message many frames long still arrives whole.
+#[tokio::test]
+async fn connections_use_small_frames_and_large_messages_still_arrive_whole() {
+    use algoagent_jobs::queue::FRAME_MAX;
+    use lapin::options::BasicGetOptions;
+    use secrecy::SecretString;
+
+    // Arrange
+    let env = TestEnv::new().await.unwrap();
+    let names = env.names();
+    let conn = algoagent_jobs::queue::connect(&SecretString::from(algoagent_tests::AMQP_URL), "frames")
+        .await
+        .unwrap();
+    assert_eq!(conn.configuration().frame_max(), FRAME_MAX);
+    let url = format!("{}?frame_max=8192", algoagent_tests::AMQP_URL);
+    let small = algoagent_jobs::queue::connect(&SecretString::from(url), "frames-8k").await.unwrap();
+    assert_eq!(small.configuration().frame_max(), 8192);
+    let bad = algoagent_jobs::queue::connect(&SecretString::from("http://u:hunter2@x"), "bad").await;
+    let err = bad.err().unwrap().to_string();
+    assert!(err.contains("not a valid") && !err.contains("hunter2"), "{err}");
+
+    // Act: a 100 KB body through the 16 KiB frames.
+    let channel = conn.create_channel().await.unwrap();
+    topology::declare(&channel, &names).await.unwrap();
+    channel.confirm_select(lapin::options::ConfirmSelectOptions::default()).await.unwrap();
+    let body: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    algoagent_jobs::queue::publish_confirmed(
+        &channel,
+        &names.jobs_exchange(),
+        "validate",
+        &body,
+        &BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+
+    // Assert
+    let queue = names.job_queue(JobKind::Validate);
+    let got = channel.basic_get(&queue, BasicGetOptions { no_ack: true }).await.unwrap().unwrap();
+    assert_eq!(got.delivery.data, body);
+}

@@ -25,19 +25,31 @@ pub enum QueueError {
         /// Nack, or returned as unroutable.
         why: &'static str,
     },
+    /// The AMQP URL does not parse (its text is not quoted: it may hold a password).
+    #[error("the AMQP URL is not a valid amqp:// or amqps:// URL")]
+    BadUrl,
     /// The outbox could not be read or marked.
     #[error("outbox database error")]
     Db(#[from] crate::db::DbError),
 }
 
+/// Largest AMQP frame this client proposes (the broker's default is 128 KiB). lapin keeps
+/// send and receive buffers of 32 frames per connection, zero-filled: at 128 KiB that was
+/// 8 MiB resident per connection and most of an idle worker's memory. Job and event
+/// messages are a few hundred bytes; a larger body is split into frames. A `frame_max` in
+/// the URL's query wins.
+pub const FRAME_MAX: u32 = 16 * 1024;
+
 /// Opens a connection driven by the current tokio runtime.
 pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, QueueError> {
+    let mut uri: lapin::uri::AMQPUri = url.expose_secret().parse().map_err(|_| QueueError::BadUrl)?;
+    uri.query.frame_max = uri.query.frame_max.or(Some(FRAME_MAX));
     let mut props = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio)
         .with_connection_name(name.into());
     props.client_properties.insert("product".into(), AMQPValue::LongString(LongString::from("algoagent")));
-    Ok(Connection::connect(url.expose_secret(), props).await?)
+    Ok(Connection::connect_uri(uri, props).await?)
 }
 
 /// Publishes a persistent JSON message (mandatory, so an unroutable message is an error

@@ -10,7 +10,7 @@ mod relay;
 pub mod topology;
 
 pub use ack::settle_delivery;
-pub use connection::{QueueError, connect, header_str, publish_confirmed};
+pub use connection::{FRAME_MAX, QueueError, connect, header_str, publish_confirmed};
 pub use consumer::{ConsumerConfig, consume};
 pub use names::Names;
 pub use relay::{OUTBOX_CHANNEL, Relay, RelayStats};
