@@ -45,9 +45,9 @@ async fn a_retry_waits_in_exactly_one_tier_then_returns_to_its_kind_queue() {
     env.shutdown().await.unwrap();
 }
 
-/// A connection proposes small frames (lapin keeps 32 frames of buffer per direction, so the
-/// broker's 128 KiB default cost 8 MiB of memory per connection), a URL's `frame_max` wins,
-/// and a message many frames long still arrives whole.
+/// A connection proposes its frame size (left to the broker, lapin's buffers were grown by
+/// writing zeros: 8 MiB resident per connection), a URL's `frame_max` wins, and a message
+/// many frames long still arrives whole.
 #[tokio::test]
 async fn connections_use_small_frames_and_large_messages_still_arrive_whole() {
     use algoagent_jobs::queue::FRAME_MAX;

@@ -31,7 +31,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The broker, unless `AMQP_URL` names another (or the same with `?frame_max=N`).
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// `AMQP_URL` from the environment, else the local broker.
+fn amqp_url() -> SecretString {
+    SecretString::from(std::env::var("AMQP_URL").unwrap_or_else(|_| AMQP_URL.to_owned()))
+}
 const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 const KINDS: [JobKind; 4] = [JobKind::Generate, JobKind::Validate, JobKind::Test, JobKind::Merge];
 
@@ -140,7 +146,7 @@ async fn worker(db: &str, ns: &str, concurrency: usize) -> anyhow::Result<()> {
         }
         on_term.cancel();
     });
-    let amqp = SecretString::from(AMQP_URL.to_owned());
+    let amqp = amqp_url();
     let relay_cancel = CancellationToken::new();
     let relay = tokio::spawn(Relay::new(pool, amqp.clone(), names.clone()).run(relay_cancel.clone()));
     let permits = Arc::new(Semaphore::new(concurrency));
@@ -200,8 +206,7 @@ async fn measure(
     let pool = algoagent_jobs::db::connect(&SecretString::from(db_url.to_owned()), 8)?;
     algoagent_jobs::db::migrate(&pool).await?;
     let names = Names::new(&Namespace::parse(ns).map_err(anyhow::Error::msg)?);
-    let conn =
-        algoagent_jobs::queue::connect(&SecretString::from(AMQP_URL.to_owned()), "pipeline-bench").await?;
+    let conn = algoagent_jobs::queue::connect(&amqp_url(), "pipeline-bench").await?;
     let channel = conn.create_channel().await?;
     algoagent_jobs::queue::topology::declare(&channel, &names).await?;
 

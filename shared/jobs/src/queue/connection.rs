@@ -33,11 +33,13 @@ pub enum QueueError {
     Db(#[from] crate::db::DbError),
 }
 
-/// Largest AMQP frame this client proposes (the broker's default is 128 KiB). lapin keeps
-/// send and receive buffers of 32 frames per connection, zero-filled: at 128 KiB that was
-/// 8 MiB resident per connection and most of an idle worker's memory. Job and event
-/// messages are a few hundred bytes; a larger body is split into frames. A `frame_max` in
-/// the URL's query wins.
+/// Largest AMQP frame this client proposes (the broker's default is 128 KiB); a `frame_max`
+/// in the URL's query wins. lapin keeps send and receive buffers of 32 frames per
+/// connection: sized from a known frame size they are allocated once and stay untouched
+/// (not resident) until used, but with none given lapin starts from 4 KiB and, once the
+/// broker's 128 KiB is negotiated, grows them by writing zeros: 8 MiB resident per
+/// connection, most of an idle worker's memory. Job and event messages are a few hundred
+/// bytes; a larger body is split into frames.
 pub const FRAME_MAX: u32 = 16 * 1024;
 
 /// Opens a connection driven by the current tokio runtime.
