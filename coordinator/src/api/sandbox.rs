@@ -15,7 +15,7 @@ use algoagent_core::{
 use algoagent_core::{RunId, SandboxUsage, VersionId};
 use algoagent_jobs::db::jobs::{self, JobRow, NewJob};
 use algoagent_jobs::db::outbox::{self, OutboxMessage};
-use algoagent_sandbox::{CatalogError, DatasetCatalog};
+use algoagent_sandbox::{CatalogError, DatasetCatalog, file_symbol};
 use algoagent_spec::BacktestConfig;
 use algoagent_store::versions::{self, VersionRow};
 use algoagent_store::{backtest_configs, runs};
@@ -312,13 +312,6 @@ fn data_error(index: usize, err: &CatalogError) -> ApiError {
         format!("symbols.{index}: {msg}"),
         serde_json::json!([{ "loc": ["symbols", index], "msg": msg, "type": kind }]),
     )
-}
-
-/// The symbol a dataset name stands for: `AAPL` for `csv:AAPL.csv` or
-/// `parquet:AAPL.parquet` (the catalog's symbol is the file's stem), else the name itself.
-fn file_symbol(symbol: &str) -> &str {
-    let file = |prefix: &str, suffix: &str| symbol.strip_prefix(prefix).and_then(|n| n.strip_suffix(suffix));
-    file("csv:", ".csv").or_else(|| file("parquet:", ".parquet")).unwrap_or(symbol)
 }
 
 /// Symbols: 1 to 20, each a plain name (`[A-Za-z0-9][A-Za-z0-9._-]{0,31}`, `csv:<file>` or

@@ -31,9 +31,14 @@ const MAX_CSV_BYTES: u64 = 50 * 1024 * 1024;
 /// Largest Parquet file the harness reads (its `MAX_PARQUET_BYTES`).
 const MAX_PARQUET_BYTES: u64 = 50 * 1024 * 1024;
 
-/// The kinds of operator file: suffix, dataset prefix, size limit.
-const FILE_KINDS: [(&str, &str, u64); 2] =
-    [(".csv", "csv", MAX_CSV_BYTES), (".parquet", "parquet", MAX_PARQUET_BYTES)];
+/// The first and last day of an operator file, or why it is unusable.
+type RangeReader = fn(&Path) -> Result<(NaiveDate, NaiveDate), String>;
+
+/// The kinds of operator file: suffix, dataset prefix, size limit, and how its dates are read.
+const FILE_KINDS: [(&str, &str, u64, RangeReader); 2] = [
+    (".csv", "csv", MAX_CSV_BYTES, csv_range),
+    (".parquet", "parquet", MAX_PARQUET_BYTES, |path| parquet_range(path).map_err(|e| e.to_string())),
+];
 
 /// A requested range may start or end this many days beyond the data (weekends, holidays).
 const RANGE_SLACK_DAYS: i64 = 7;
@@ -118,7 +123,7 @@ impl DatasetCatalog {
         files.sort();
         for path in files {
             let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
-            let Some((suffix, prefix, limit)) =
+            let Some((suffix, prefix, limit, read_range)) =
                 FILE_KINDS.into_iter().find(|(suffix, ..)| name.ends_with(suffix))
             else {
                 continue;
@@ -135,12 +140,7 @@ impl DatasetCatalog {
                 catalog.unreadable.push(format!("{name} (its symbol is taken by {by})"));
                 continue;
             }
-            let range = match file_size(&path, limit) {
-                Err(reason) => Err(reason),
-                Ok(()) if prefix == "csv" => csv_range(&path),
-                Ok(()) => parquet_range(&path).map_err(|e| e.to_string()),
-            };
-            match range {
+            match file_size(&path, limit).and_then(|()| read_range(&path)) {
                 Ok((first, last)) => catalog.datasets.push(DatasetInfo {
                     symbol: stem.to_owned(),
                     dataset: format!("{prefix}:{name}"),
@@ -205,6 +205,15 @@ impl DatasetCatalog {
             })
         }
     }
+}
+
+/// The symbol a dataset name stands for: `AAPL` for `csv:AAPL.csv` or
+/// `parquet:AAPL.parquet` (an operator file's symbol is its stem), else the name itself.
+pub fn file_symbol(name: &str) -> &str {
+    FILE_KINDS
+        .into_iter()
+        .find_map(|(suffix, prefix, ..)| name.strip_prefix(prefix)?.strip_prefix(':')?.strip_suffix(suffix))
+        .unwrap_or(name)
 }
 
 /// The harness's rule for dataset file names: `[A-Za-z0-9_][A-Za-z0-9._-]{0,200}` and the
@@ -273,6 +282,15 @@ mod tests {
             catalog.resolve("GOOG", Some(day("2023-01-01")), Some(day("2023-12-31"))).expect_err("range");
         assert!(matches!(err, CatalogError::OutOfRange { .. }), "{err}");
         assert!(err.to_string().contains("2004-08-19 to 2013-03-01"), "{err}");
+    }
+
+    #[test]
+    fn a_dataset_name_stands_for_its_files_stem() {
+        assert_eq!(file_symbol("csv:AAPL.csv"), "AAPL");
+        assert_eq!(file_symbol("parquet:MSFT.parquet"), "MSFT");
+        assert_eq!(file_symbol("GOOG"), "GOOG");
+        assert_eq!(file_symbol("csv:AAPL.parquet"), "csv:AAPL.parquet");
+        assert_eq!(file_symbol("parquetX:A.parquet"), "parquetX:A.parquet");
     }
 
     #[test]

@@ -31,7 +31,7 @@ mod settings;
 mod sweep;
 mod usage;
 
-pub use catalog::{BUNDLED, CatalogError, DatasetCatalog, DatasetInfo};
+pub use catalog::{BUNDLED, CatalogError, DatasetCatalog, DatasetInfo, file_symbol};
 pub use container::{RunOverrides, Sandbox};
 pub use error::SandboxError;
 pub use hardening::{POOL_LABEL, SANDBOX_LABEL};
