@@ -359,6 +359,18 @@ impl TestEnv {
         Ok((conn, channel))
     }
 
+    /// An empty datasets directory (for `DATASETS_DIR`) that the sandbox user (nobody) can
+    /// read, as can every directory above it inside this environment.
+    pub fn datasets_dir(&self) -> anyhow::Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.dir.path().join("datasets");
+        std::fs::create_dir_all(&dir)?;
+        for readable in [self.dir.path(), dir.as_path()] {
+            std::fs::set_permissions(readable, std::fs::Permissions::from_mode(0o755))?;
+        }
+        Ok(dir)
+    }
+
     /// Queue and exchange names of this environment.
     pub fn names(&self) -> algoagent_jobs::queue::Names {
         algoagent_jobs::queue::Names::new(&algoagent_core::Namespace::parse(&self.namespace).unwrap())

@@ -15,10 +15,7 @@ use algoagent_tests::seed::{self, SMA_CODE};
 /// A datasets directory the sandbox user (nobody) can read, holding the fixture and a file
 /// that only looks like Parquet.
 fn datasets_dir(env: &TestEnv) -> std::path::PathBuf {
-    let dir = env.dir.path().join("datasets");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = env.datasets_dir().unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/datasets/SYNTH.parquet");
     for (name, bytes) in
         [("SYNTH.parquet", std::fs::read(fixture).unwrap()), ("BROKEN.parquet", b"PAR1 no".to_vec())]

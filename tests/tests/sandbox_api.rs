@@ -36,15 +36,6 @@ async fn count(env: &TestEnv, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&env.pool).await.unwrap()
 }
 
-/// A datasets directory the sandbox user (nobody) can read.
-fn datasets_dir(env: &TestEnv) -> std::path::PathBuf {
-    let dir = env.dir.path().join("datasets");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
 /// A year of synthetic daily prices for 2023 as an operator would drop it in.
 fn write_csv(dir: &std::path::Path, symbol: &str, phase: f64) {
     let mut text = String::from("Date,Open,High,Low,Close,Volume\n");
@@ -74,7 +65,7 @@ fn write_csv(dir: &std::path::Path, symbol: &str, phase: f64) {
 async fn sandbox_test_and_run_sandbox_answer_synchronously_with_results_and_limits() {
     // Arrange
     let mut env = TestEnv::new().await.unwrap();
-    let data = datasets_dir(&env);
+    let data = env.datasets_dir().unwrap();
     env.extra_env.push(("DATASETS_DIR".into(), data.to_string_lossy().into_owned()));
     env.start_coordinator().await.unwrap();
     env.start_worker(&["sandbox"]).await.unwrap();
