@@ -17,7 +17,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::db::DbError;
 use crate::db::dead_letters::{self, NewDeadLetter};
-use crate::db::jobs::{self, JobRow};
+use crate::db::jobs::{self, Finish, JobRow};
 use crate::db::outbox::{self, OutboxMessage};
 use crate::queue::{Names, RETRY_TIER_HEADER};
 
@@ -42,13 +42,10 @@ impl Settler {
         kind: JobKind,
         result: JobResult,
     ) -> Result<bool, DbError> {
-        if !jobs::finish(tx, row.id, row.attempt, JobStatus::Succeeded, Some(&result), None, &self.actor)
-            .await?
-        {
-            return Ok(false);
-        }
-        outbox::push(tx, &self.event(row, kind, JobOutcome::Succeeded { result })).await?;
-        Ok(true)
+        let finish =
+            Finish { to: JobStatus::Succeeded, result: Some(&result), error: None, actor: &self.actor };
+        let event = self.event(row, kind, JobOutcome::Succeeded { result: result.clone() });
+        jobs::finish(tx, row.id, row.attempt, finish, Some(&event)).await
     }
 
     /// The job at `row.attempt` failed for good: `failed`, and its event (the run moves on).
@@ -59,11 +56,9 @@ impl Settler {
         kind: JobKind,
         error: String,
     ) -> Result<bool, DbError> {
-        if !jobs::finish(tx, row.id, row.attempt, JobStatus::Failed, None, Some(&error), &self.actor).await? {
-            return Ok(false);
-        }
-        outbox::push(tx, &self.event(row, kind, JobOutcome::Failed { error })).await?;
-        Ok(true)
+        let finish = Finish { to: JobStatus::Failed, result: None, error: Some(&error), actor: &self.actor };
+        let event = self.event(row, kind, JobOutcome::Failed { error: error.clone() });
+        jobs::finish(tx, row.id, row.attempt, finish, Some(&event)).await
     }
 
     /// The job at `row.attempt` failed for now: back to `queued`, and its message through the
@@ -76,11 +71,9 @@ impl Settler {
         error: &str,
         tier: Duration,
     ) -> Result<bool, DbError> {
-        if !jobs::finish(tx, row.id, row.attempt, JobStatus::Queued, None, Some(error), &self.actor).await? {
-            return Ok(false);
-        }
-        outbox::push(tx, &self.retry_message(envelope, tier, row.trace_headers())?).await?;
-        Ok(true)
+        let finish = Finish { to: JobStatus::Queued, result: None, error: Some(error), actor: &self.actor };
+        let retry = self.retry_message(envelope, tier, row.trace_headers())?;
+        jobs::finish(tx, row.id, row.attempt, finish, Some(&retry)).await
     }
 
     /// A running job whose lease ran out (its worker is gone): back to `queued`, and its
@@ -165,8 +158,9 @@ impl Settler {
         let mut tx = pool.begin().await?;
         let moved = match running_attempt {
             Some(attempt) => {
-                jobs::finish(&mut tx, row.id, attempt, JobStatus::Dead, None, Some(error), &self.actor)
-                    .await?
+                let finish =
+                    Finish { to: JobStatus::Dead, result: None, error: Some(error), actor: &self.actor };
+                jobs::finish(&mut tx, row.id, attempt, finish, None).await?
             }
             None => jobs::set_status(&mut tx, row.id, JobStatus::Dead, Some(error), &self.actor).await?,
         };

@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::DbError;
-use super::outbox::{self, OutboxMessage};
+use super::outbox::OutboxMessage;
 use super::transitions::{self, Transition};
 use algoagent_core::{
     ENVELOPE_VERSION, JobEnvelope, JobId, JobKind, JobPayload, JobResult, JobStatus, RunId, StrategyId,
@@ -118,6 +118,9 @@ impl NewJob {
 
 /// Inserts the job (unless its idempotency key exists), audits it, and puts its message
 /// in the outbox addressed to `exchange`. Returns false for a duplicate.
+///
+/// One statement (the row, its transition and its message, or none of them), so enqueuing
+/// costs one round trip inside the caller's transaction.
 pub async fn enqueue(
     conn: &mut PgConnection,
     job: &NewJob,
@@ -127,39 +130,7 @@ pub async fn enqueue(
     let kind = job.payload.kind();
     let payload = serde_json::to_value(&job.payload).map_err(|e| DbError::Conflict(e.to_string()))?;
     // The enqueuing span (an HTTP request, an event the coordinator applies) parents the job.
-    let trace = algoagent_runtime::tracecontext::current_headers();
-    let inserted = sqlx::query(
-        "INSERT INTO jobs (id, run_id, strategy_id, kind, status, max_attempts, idempotency_key, payload, trace_context)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING",
-    )
-    .bind(job.id)
-    .bind(job.run_id)
-    .bind(job.strategy_id)
-    .bind(kind.as_str())
-    .bind(job.max_attempts)
-    .bind(job.idempotency_key())
-    .bind(&payload)
-    .bind(serde_json::to_value(&trace).unwrap_or_default())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    if !inserted {
-        return Ok(false);
-    }
-    transitions::record(
-        conn,
-        &Transition {
-            entity_type: "job",
-            entity_id: job.id.to_string(),
-            from: None,
-            to: JobStatus::Queued.as_str().into(),
-            actor: actor.into(),
-            job_id: Some(job.id),
-            details: serde_json::json!({ "kind": kind, "run_id": job.run_id }),
-        },
-    )
-    .await?;
+    let trace = serde_json::to_value(algoagent_runtime::tracecontext::current_headers()).unwrap_or_default();
     let envelope = JobEnvelope {
         v: ENVELOPE_VERSION,
         job_id: job.id,
@@ -169,17 +140,35 @@ pub async fn enqueue(
         attempt: 1,
         payload: job.payload.clone(),
     };
-    outbox::push(
-        conn,
-        &OutboxMessage {
-            exchange: exchange.to_owned(),
-            routing_key: kind.as_str().to_owned(),
-            payload: serde_json::to_value(&envelope).map_err(|e| DbError::Conflict(e.to_string()))?,
-            headers: trace,
-        },
+    let envelope = serde_json::to_value(&envelope).map_err(|e| DbError::Conflict(e.to_string()))?;
+    let inserted = sqlx::query(
+        "WITH job AS (
+           INSERT INTO jobs (id, run_id, strategy_id, kind, status, max_attempts, idempotency_key, payload, trace_context)
+           VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING
+           RETURNING id),
+         audit AS (
+           INSERT INTO transitions (entity_type, entity_id, from_state, to_state, actor, job_id, details, prev_hash, hash)
+           SELECT 'job', id::text, NULL, 'queued', $9, id, $10, '', '' FROM job)
+         INSERT INTO outbox (exchange, routing_key, payload, headers)
+         SELECT $11, $4, $12, $8 FROM job",
     )
-    .await?;
-    Ok(true)
+    .bind(job.id)
+    .bind(job.run_id)
+    .bind(job.strategy_id)
+    .bind(kind.as_str())
+    .bind(job.max_attempts)
+    .bind(job.idempotency_key())
+    .bind(&payload)
+    .bind(&trace)
+    .bind(actor)
+    .bind(serde_json::json!({ "kind": kind, "run_id": job.run_id }))
+    .bind(exchange)
+    .bind(&envelope)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(inserted)
 }
 
 /// What a worker found when it tried to take a job.
@@ -314,44 +303,84 @@ pub async fn extend_lease(
         == 1)
 }
 
-/// Moves a running job at `attempt` to a final or retry status, audited. Returns false when
-/// the worker was fenced out (another attempt took over): the caller must roll back.
+/// [`finish`]'s statement, ending in `$tail`: the move (only from `running` at the caller's
+/// attempt) and its transition, counted.
+macro_rules! finish_sql {
+    ($tail:literal) => {
+        concat!(
+            "WITH moved AS (
+               UPDATE jobs SET status = $3, result = coalesce($4, result), error = $5, lease_owner = NULL,
+                      lease_expires_at = NULL, updated_at = now(),
+                      finished_at = CASE WHEN $6 THEN now() ELSE NULL END,
+                      enqueued_at = CASE WHEN $6 THEN enqueued_at ELSE now() END
+                WHERE id = $1 AND attempt = $2 AND status = 'running'
+               RETURNING id),
+             audit AS (
+               INSERT INTO transitions (entity_type, entity_id, from_state, to_state, actor, job_id, details, prev_hash, hash)
+               SELECT 'job', id::text, 'running', $3, $7, id, $8, '', '' FROM moved
+               RETURNING 1)",
+            $tail
+        )
+    };
+}
+
+/// The move alone.
+const FINISH: &str = finish_sql!(" SELECT count(*) FROM audit");
+
+/// The move and, only when it happened, the message that follows it.
+const FINISH_THEN: &str = finish_sql!(
+    ", message AS (
+         INSERT INTO outbox (exchange, routing_key, payload, headers) SELECT $9, $10, $11, $12 FROM moved)
+     SELECT count(*) FROM audit"
+);
+
+/// What [`finish`] writes: the job's new status and what it ended with.
+#[derive(Debug, Clone, Copy)]
+pub struct Finish<'a> {
+    /// The new status (final, or `queued` for a retry).
+    pub to: JobStatus,
+    /// The result, on success.
+    pub result: Option<&'a JobResult>,
+    /// The error, on failure.
+    pub error: Option<&'a str>,
+    /// Who moved it (the transition's actor).
+    pub actor: &'a str,
+}
+
+/// Moves a running job at `attempt` to a final or retry status, audited, and puts `then`
+/// (the event or the retry that follows) in the outbox. Returns false when the worker was
+/// fenced out (another attempt took over): nothing is written and the caller must roll back.
+///
+/// One statement: the move, its transition and its message, or none of them.
 pub async fn finish(
     conn: &mut PgConnection,
     job_id: JobId,
     attempt: i32,
-    to: JobStatus,
-    result: Option<&JobResult>,
-    error: Option<&str>,
-    actor: &str,
+    finish: Finish<'_>,
+    then: Option<&OutboxMessage>,
 ) -> Result<bool, DbError> {
+    let Finish { to, result, error, actor } = finish;
     let result =
         result.map(serde_json::to_value).transpose().map_err(|e| DbError::Conflict(e.to_string()))?;
     let finished = to.is_terminal();
-    // One statement: the move and its transition, or neither when fenced out.
-    let moved = sqlx::query(
-        "WITH moved AS (
-           UPDATE jobs SET status = $3, result = coalesce($4, result), error = $5, lease_owner = NULL,
-                  lease_expires_at = NULL, updated_at = now(),
-                  finished_at = CASE WHEN $6 THEN now() ELSE NULL END,
-                  enqueued_at = CASE WHEN $6 THEN enqueued_at ELSE now() END
-            WHERE id = $1 AND attempt = $2 AND status = 'running'
-           RETURNING id)
-         INSERT INTO transitions (entity_type, entity_id, from_state, to_state, actor, job_id, details, prev_hash, hash)
-         SELECT 'job', id::text, 'running', $3, $7, id, $8, '', '' FROM moved",
-    )
-    .bind(job_id)
-    .bind(attempt)
-    .bind(to.as_str())
-    .bind(&result)
-    .bind(error)
-    .bind(finished)
-    .bind(actor)
-    .bind(serde_json::json!({ "attempt": attempt, "error": error }))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
+    let query = if then.is_some() { FINISH_THEN } else { FINISH };
+    let mut statement = sqlx::query_scalar::<_, i64>(query)
+        .bind(job_id)
+        .bind(attempt)
+        .bind(to.as_str())
+        .bind(&result)
+        .bind(error)
+        .bind(finished)
+        .bind(actor)
+        .bind(serde_json::json!({ "attempt": attempt, "error": error }));
+    if let Some(msg) = then {
+        statement = statement
+            .bind(&msg.exchange)
+            .bind(&msg.routing_key)
+            .bind(&msg.payload)
+            .bind(serde_json::to_value(&msg.headers).unwrap_or_default());
+    }
+    let moved = statement.fetch_one(&mut *conn).await? == 1;
     Ok(moved)
 }
 

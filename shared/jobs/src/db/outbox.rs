@@ -50,22 +50,20 @@ pub async fn push(conn: &mut PgConnection, msg: &OutboxMessage) -> Result<(), Db
     Ok(())
 }
 
-/// Locks up to `limit` unsent rows, oldest first, skipping rows another relay holds.
-pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
+/// Takes up to `limit` unsent rows, oldest first, skipping rows another relay holds, and
+/// marks them sent in the caller's transaction: one round trip. The caller publishes them and
+/// commits only once the broker confirmed every one; rolling back leaves them unsent.
+pub async fn take(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
     Ok(sqlx::query_as::<_, OutboxRow>(
-        "SELECT id, exchange, routing_key, payload, headers,
-                extract(epoch FROM clock_timestamp() - created_at)::float8 AS age_seconds FROM outbox
-          WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        "UPDATE outbox o SET sent_at = now()
+           FROM (SELECT id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) batch
+          WHERE o.id = batch.id
+         RETURNING o.id, o.exchange, o.routing_key, o.payload, o.headers,
+                   extract(epoch FROM clock_timestamp() - o.created_at)::float8 AS age_seconds",
     )
     .bind(limit)
     .fetch_all(conn)
     .await?)
-}
-
-/// Marks rows as published.
-pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<(), DbError> {
-    sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)").bind(ids).execute(conn).await?;
-    Ok(())
 }
 
 /// Number of messages not yet published (for health and metrics).

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 /// A database failure, kept with its source so the caller can classify it.
@@ -43,8 +44,14 @@ impl DbError {
     }
 }
 
+/// A connection idle for longer than this is pinged before it is handed out; one used more
+/// recently is not, which saves a round trip per query when the engine is busy.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Opens a pool. Connections are made lazily and re-made after a database restart, so a
-/// blink of Postgres costs a failed query, not a dead process.
+/// blink of Postgres costs a failed query, not a dead process. A connection that sat idle
+/// (as all do while Postgres restarts) is pinged first and replaced if dead; a busy one is
+/// trusted, and if the server went away under it the query fails as transient.
 pub fn connect(url: &SecretString, max_connections: u32) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = url.expose_secret().parse()?;
     Ok(PgPoolOptions::new()
@@ -52,7 +59,15 @@ pub fn connect(url: &SecretString, max_connections: u32) -> Result<PgPool, DbErr
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(10))
         .idle_timeout(Duration::from_secs(300))
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options.application_name("algoagent")))
 }
 

@@ -97,10 +97,13 @@ impl Relay {
         }
     }
 
-    /// Publishes one batch and marks it sent; returns how many rows it published.
+    /// Publishes one batch, marked sent in the transaction that commits after its confirms;
+    /// returns how many rows it published.
     pub async fn flush(&self, channel: &Channel) -> Result<usize, QueueError> {
         let mut tx = self.pool.begin().await.map_err(crate::db::DbError::from)?;
-        let rows = outbox::claim(&mut tx, BATCH).await?;
+        let mut rows = outbox::take(&mut tx, BATCH).await?;
+        // RETURNING gives no order; publish in commit order.
+        rows.sort_unstable_by_key(|r| r.id);
         let claimed = std::time::Instant::now();
         if rows.is_empty() {
             return Ok(0);
@@ -116,15 +119,13 @@ impl Relay {
         for (confirm, row) in pending.into_iter().zip(&rows) {
             confirmed(confirm, &row.exchange, &row.routing_key).await?;
         }
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        outbox::mark_sent(&mut tx, &ids).await?;
         tx.commit().await.map_err(crate::db::DbError::from)?;
-        self.stats.published.fetch_add(ids.len() as u64, Ordering::Relaxed);
-        metrics::counter!("algoagent_outbox_published_total").increment(ids.len() as u64);
+        self.stats.published.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        metrics::counter!("algoagent_outbox_published_total").increment(rows.len() as u64);
         let publishing = claimed.elapsed().as_secs_f64();
         for row in &rows {
             metrics::histogram!("algoagent_outbox_relay_lag_seconds").record(row.age_seconds + publishing);
         }
-        Ok(ids.len())
+        Ok(rows.len())
     }
 }

@@ -1,0 +1,182 @@
+//! The engine's one-statement writes: enqueue (row, transition, message), finish (move,
+//! transition, following message, all behind the attempt fence) and the relay's take (lock
+//! and mark in one statement, undone by a rollback). Each is all or nothing.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use algoagent_core::{JobEnvelope, JobId, JobPayload, JobResult, JobStatus, RunId, StrategyId, VersionId};
+use algoagent_jobs::db::jobs::{self, ClaimOutcome, Finish, NewJob};
+use algoagent_jobs::db::outbox::{self, OutboxMessage};
+use algoagent_jobs::db::transitions;
+use algoagent_tests::TestEnv;
+
+async fn count(env: &TestEnv, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&env.pool).await.unwrap()
+}
+
+/// A job of a fresh run (jobs point at their run, and runs at their strategy).
+async fn new_job(env: &TestEnv) -> NewJob {
+    let run_id = RunId::new();
+    let strategy: i64 = sqlx::query_scalar("INSERT INTO strategies (name) VALUES ($1) RETURNING id")
+        .bind(format!("s{}", run_id.0.simple()))
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO runs (id, strategy_id, status, spec, provider, max_fix_attempts)
+         VALUES ($1, $2, 'submitted', '{}'::jsonb, 'builtin', 0)",
+    )
+    .bind(run_id)
+    .bind(strategy)
+    .execute(&env.pool)
+    .await
+    .unwrap();
+    NewJob {
+        id: JobId::new(),
+        run_id,
+        strategy_id: StrategyId(strategy),
+        payload: JobPayload::ValidateV1 { version_id: VersionId(3) },
+        max_attempts: 3,
+    }
+}
+
+fn message(routing_key: &str) -> OutboxMessage {
+    OutboxMessage {
+        exchange: "t.events".into(),
+        routing_key: routing_key.into(),
+        payload: serde_json::json!({ "what": routing_key }),
+        headers: BTreeMap::from([("x-test".to_owned(), "1".to_owned())]),
+    }
+}
+
+#[tokio::test]
+async fn enqueue_writes_the_row_its_transition_and_its_message_once() {
+    // Arrange
+    let env = TestEnv::new().await.unwrap();
+    let job = new_job(&env).await;
+    let mut conn = env.pool.acquire().await.unwrap();
+
+    // Act
+    let first = jobs::enqueue(&mut conn, &job, "t.jobs", "api").await.unwrap();
+    let again = jobs::enqueue(&mut conn, &job, "t.jobs", "api").await.unwrap();
+
+    // Assert
+    assert!(first, "a new job is inserted");
+    assert!(!again, "the same idempotency key is a duplicate");
+    assert_eq!(count(&env, "SELECT count(*) FROM jobs").await, 1);
+    assert_eq!(count(&env, "SELECT count(*) FROM outbox").await, 1, "no message for the duplicate");
+    let audit = transitions::for_entity(&env.pool, "job", &job.id.to_string()).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!((audit[0].from_state.as_deref(), audit[0].to_state.as_str()), (None, "queued"));
+    assert_eq!(audit[0].actor, "api");
+    assert_eq!(audit[0].details["run_id"], serde_json::json!(job.run_id));
+    assert!(transitions::broken_links(&env.pool, "job", &job.id.to_string()).await.unwrap().is_empty());
+    let (exchange, key, payload): (String, String, serde_json::Value) =
+        sqlx::query_as("SELECT exchange, routing_key, payload FROM outbox")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!((exchange.as_str(), key.as_str()), ("t.jobs", "validate"));
+    let envelope: JobEnvelope = serde_json::from_value(payload).unwrap();
+    assert_eq!((envelope.job_id, envelope.attempt, envelope.payload), (job.id, 1, job.payload.clone()));
+    drop(conn);
+    env.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn finish_behind_the_fence_writes_its_message_only_when_it_moved_the_job() {
+    // Arrange: a job claimed at attempt 1.
+    let env = TestEnv::new().await.unwrap();
+    let job = new_job(&env).await;
+    let mut conn = env.pool.acquire().await.unwrap();
+    jobs::enqueue(&mut conn, &job, "t.jobs", "api").await.unwrap();
+    let claimed = jobs::claim(&env.pool, job.id, "w1", Duration::from_secs(60)).await.unwrap();
+    let ClaimOutcome::Claimed(row) = claimed else { panic!("not claimed: {claimed:?}") };
+    assert_eq!(row.attempt, 1);
+    let result = JobResult::Generated { version_id: VersionId(3) };
+    let done = Finish { to: JobStatus::Succeeded, result: Some(&result), error: None, actor: "worker:w1" };
+    let before = count(&env, "SELECT count(*) FROM outbox").await;
+
+    // Act + Assert: a stale attempt is fenced out and writes nothing.
+    let stale = jobs::finish(&mut conn, job.id, 2, done, Some(&message("stale"))).await.unwrap();
+    assert!(!stale);
+    assert_eq!(count(&env, "SELECT count(*) FROM outbox").await, before);
+    assert_eq!(count(&env, "SELECT count(*) FROM transitions WHERE to_state = 'succeeded'").await, 0);
+
+    // The holder's finish moves the job, audits it and writes its message.
+    let moved =
+        jobs::finish(&mut conn, job.id, 1, done, Some(&message("job.validate.succeeded"))).await.unwrap();
+    assert!(moved);
+    let row = jobs::get(&env.pool, job.id).await.unwrap().unwrap();
+    assert_eq!(row.status(), JobStatus::Succeeded);
+    assert!(row.finished_at.is_some());
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT routing_key FROM outbox ORDER BY id").fetch_all(&env.pool).await.unwrap();
+    assert_eq!(keys, ["validate", "job.validate.succeeded"]);
+    let headers: serde_json::Value =
+        sqlx::query_scalar("SELECT headers FROM outbox ORDER BY id DESC LIMIT 1")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(headers, serde_json::json!({ "x-test": "1" }));
+    let audit = transitions::for_entity(&env.pool, "job", &job.id.to_string()).await.unwrap();
+    let states: Vec<&str> = audit.iter().map(|t| t.to_state.as_str()).collect();
+    assert_eq!(states, ["queued", "running", "succeeded"]);
+
+    // Finishing again (a second settle of the same attempt) is fenced out too.
+    let twice = jobs::finish(&mut conn, job.id, 1, done, Some(&message("twice"))).await.unwrap();
+    assert!(!twice);
+    assert_eq!(count(&env, "SELECT count(*) FROM outbox").await, 2);
+
+    // Without a message, the move alone (the dead-letter path writes its own messages).
+    let other = new_job(&env).await;
+    jobs::enqueue(&mut conn, &other, "t.jobs", "api").await.unwrap();
+    jobs::claim(&env.pool, other.id, "w1", Duration::from_secs(60)).await.unwrap();
+    let dead = Finish { to: JobStatus::Dead, result: None, error: Some("poison"), actor: "worker:w1" };
+    assert!(jobs::finish(&mut conn, other.id, 1, dead, None).await.unwrap());
+    assert_eq!(count(&env, "SELECT count(*) FROM outbox").await, 3, "only the second job's own message");
+    drop(conn);
+    env.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_relays_take_marks_in_one_statement_skips_locked_rows_and_a_rollback_undoes_it() {
+    // Arrange: five pending messages.
+    let env = TestEnv::new().await.unwrap();
+    let mut conn = env.pool.acquire().await.unwrap();
+    for i in 0..5 {
+        outbox::push(&mut conn, &message(&format!("m{i}"))).await.unwrap();
+    }
+    drop(conn);
+
+    // Act: two relays take batches of three at once.
+    let mut first = env.pool.begin().await.unwrap();
+    let taken = outbox::take(&mut first, 3).await.unwrap();
+    let mut second = env.pool.begin().await.unwrap();
+    let rest = outbox::take(&mut second, 3).await.unwrap();
+
+    // Assert: the oldest three to the first, the other two to the second, none to both.
+    let mut ids: Vec<i64> = taken.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    let mut rest_ids: Vec<i64> = rest.iter().map(|r| r.id).collect();
+    rest_ids.sort_unstable();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(rest_ids.len(), 2);
+    assert!(ids.iter().all(|id| rest_ids.iter().all(|r| r > id)), "{ids:?} then {rest_ids:?}");
+    assert!(taken.iter().all(|r| r.age_seconds >= 0.0));
+
+    // The first commits (its broker confirmed), the second rolls back (its broker failed).
+    first.commit().await.unwrap();
+    second.rollback().await.unwrap();
+    let mut conn = env.pool.acquire().await.unwrap();
+    assert_eq!(outbox::pending(&mut conn).await.unwrap(), 2, "the rolled-back batch is pending again");
+    let again = outbox::take(&mut conn, 10).await.unwrap();
+    let mut again_ids: Vec<i64> = again.iter().map(|r| r.id).collect();
+    again_ids.sort_unstable();
+    assert_eq!(again_ids, rest_ids);
+    assert_eq!(outbox::pending(&mut conn).await.unwrap(), 0);
+    drop(conn);
+    env.shutdown().await.unwrap();
+}
