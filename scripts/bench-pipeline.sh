@@ -4,14 +4,16 @@
 # confirms -> quorum queues -> Redis lease -> claim under the attempt fence -> settle with
 # one durable `succeeded` transition per job and the next job in the same transaction ->
 # ack), for 1 and 2 worker processes. Each run has its own database and namespace, a
-# warm-up, then a burst of N; it fails unless exactly 4 jobs per pipeline succeeded once.
+# warm-up, 20 pipelines one at a time (the idle hand-off), then a burst of N; it fails
+# unless exactly 4 jobs per pipeline succeeded once.
 #
 #   scripts/bench-pipeline.sh [N] [WARM]      (defaults 2000 and 200; release build)
 #   scripts/bench-pipeline.sh --smoke         (N=50, debug build: the correctness check CI runs)
 #
 # Prints one line per run on stderr and one JSON object per run on stdout; the last line is
 # one JSON object: the faster run's `pipelines_per_s`, `jobs_per_s`, `queue_wait_p50_ms`,
-# `queue_wait_p99_ms`, `e2e_p50_ms`, `e2e_p99_ms`, `worker_idle_rss_mb`,
+# `queue_wait_p99_ms`, `e2e_p50_ms`, `e2e_p99_ms`, `idle_queue_wait_p50_ms`,
+# `idle_queue_wait_p95_ms`, `worker_idle_rss_mb`,
 # `worker_peak_rss_mb`, the sums of `lost` and `duplicated` over both runs, and `runs`.
 # shellcheck source=lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -45,7 +47,8 @@ import json, sys
 runs = [json.loads(line) for line in sys.stdin]
 best = max(runs, key=lambda r: r["pipelines_per_s"])
 keys = ["pipelines_per_s", "jobs_per_s", "queue_wait_p50_ms", "queue_wait_p99_ms", "e2e_p50_ms",
-        "e2e_p99_ms", "worker_idle_rss_mb", "worker_peak_rss_mb", "workers"]
+        "e2e_p99_ms", "idle_queue_wait_p50_ms", "idle_queue_wait_p95_ms", "worker_idle_rss_mb",
+        "worker_peak_rss_mb", "workers"]
 out = {k: best[k] for k in keys}
 out["lost"] = sum(r["lost"] for r in runs)
 out["duplicated"] = sum(r["duplicated"] for r in runs)

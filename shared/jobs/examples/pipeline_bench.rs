@@ -6,10 +6,16 @@
 //! (job `succeeded`, its transition, its event) in the same transaction, then the ack.
 //!
 //! `pipeline_bench run --workers W --n N` makes its own database and namespace, starts W
-//! worker processes (this binary with `worker`), warms up, submits N pipelines as a burst,
+//! worker processes (this binary with `worker`), warms up, submits pipelines one at a time
+//! (`--idle`, the hand-off with nothing queued), then N pipelines as a burst,
 //! waits for the N merges, checks every job once (4N `succeeded` transitions, none missing
 //! or doubled), and prints a report whose last line is one JSON object. See
 //! docs/BENCHMARKS.md and scripts/bench-pipeline.sh.
+//!
+//! `pipeline_bench parts --n N` times, one at a time on an idle system, each step a hand-off
+//! is made of (a Postgres round trip, a durable commit, a NOTIFY reaching a listener, a Redis
+//! lease, a confirmed publish and its delivery on a quorum and on a classic queue), so the
+//! hand-off's floor can be read off the parts.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -111,11 +117,16 @@ async fn main() -> anyhow::Result<()> {
             let workers: usize = arg("--workers").unwrap_or_else(|| "1".into()).parse()?;
             let n: usize = arg("--n").unwrap_or_else(|| "2000".into()).parse()?;
             let warm: usize = arg("--warm").unwrap_or_else(|| "200".into()).parse()?;
+            let idle: usize = arg("--idle").unwrap_or_else(|| "20".into()).parse()?;
             let concurrency: usize = arg("--concurrency").unwrap_or_else(|| "16".into()).parse()?;
-            run(workers, n, warm, concurrency).await
+            run(Shape { workers, n, warm, idle, concurrency }).await
+        }
+        Some("parts") => {
+            let n: usize = arg("--n").unwrap_or_else(|| "500".into()).parse()?;
+            parts(n).await
         }
         _ => anyhow::bail!(
-            "usage: pipeline_bench run [--workers W] [--n N] [--warm N] [--concurrency C] | worker --db URL --ns NS"
+            "usage: pipeline_bench run [--workers W] [--n N] [--warm N] [--idle N] [--concurrency C] | parts [--n N] | worker --db URL --ns NS"
         ),
     }
 }
@@ -179,15 +190,26 @@ async fn worker(db: &str, ns: &str, concurrency: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The driver: database, namespace, workers, warm-up, burst, checks, report.
-async fn run(workers: usize, n: usize, warm: usize, concurrency: usize) -> anyhow::Result<()> {
+/// What one run does: worker processes, the burst, the warm-up before it, the pipelines
+/// submitted one at a time (the idle hand-off) and each worker's jobs at once.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    workers: usize,
+    n: usize,
+    warm: usize,
+    idle: usize,
+    concurrency: usize,
+}
+
+/// The driver: database, namespace, workers, warm-up, idle pipelines, burst, checks, report.
+async fn run(shape: Shape) -> anyhow::Result<()> {
     let tag = format!("{:010x}", rand::random::<u64>() & 0xff_ffff_ffff);
     let db_name = format!("algoagent_t{tag}");
     let ns = format!("t{tag}");
     let mut admin = PgConnection::connect(ADMIN_URL).await?;
     sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin).await?;
     let db_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
-    let result = measure(&db_url, &ns, workers, n, warm, concurrency).await;
+    let result = measure(&db_url, &ns, shape).await;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).execute(&mut admin).await?;
     delete_queues(&ns).await;
     let report = result?;
@@ -195,14 +217,8 @@ async fn run(workers: usize, n: usize, warm: usize, concurrency: usize) -> anyho
     Ok(())
 }
 
-async fn measure(
-    db_url: &str,
-    ns: &str,
-    workers: usize,
-    n: usize,
-    warm: usize,
-    concurrency: usize,
-) -> anyhow::Result<serde_json::Value> {
+async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_json::Value> {
+    let Shape { workers, n, warm, idle, concurrency } = shape;
     let pool = algoagent_jobs::db::connect(&SecretString::from(db_url.to_owned()), 8)?;
     algoagent_jobs::db::migrate(&pool).await?;
     let names = Names::new(&Namespace::parse(ns).map_err(anyhow::Error::msg)?);
@@ -226,13 +242,19 @@ async fn measure(
 
     submit(&pool, &names, warm).await?;
     wait_for_merges(&pool, warm).await?;
+    // The idle hand-off: one pipeline at a time, so no job waits behind another.
+    let idle_start = chrono::Utc::now();
+    for i in 1..=idle {
+        submit(&pool, &names, 1).await?;
+        wait_for_merges(&pool, warm + i).await?;
+    }
     let idle_rss_kb = pids.iter().filter_map(|p| proc_status_kb(*p, "VmRSS")).max().unwrap_or(0);
     let cpu_before: u64 = pids.iter().filter_map(|p| cpu_ticks(*p)).sum();
 
     let burst_start = chrono::Utc::now();
     let started = Instant::now();
     submit(&pool, &names, n).await?;
-    wait_for_merges(&pool, warm + n).await?;
+    wait_for_merges(&pool, warm + idle + n).await?;
     let wall = started.elapsed();
     let cpu_after: u64 = pids.iter().filter_map(|p| cpu_ticks(*p)).sum();
     let peak_rss_kb = pids.iter().filter_map(|p| proc_status_kb(*p, "VmHWM")).max().unwrap_or(0);
@@ -263,13 +285,17 @@ async fn measure(
     .fetch_one(&pool)
     .await?;
     let (wait_p50, wait_p95, wait_p99, e2e_p50, e2e_p99, span_s, burst_jobs) = stats;
-    let idle_wait: Option<f64> = sqlx::query_scalar(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - enqueued_at) * 1000)
-           FROM jobs WHERE created_at < $1",
+    let (idle_p50, idle_p95): (Option<f64>, Option<f64>) = sqlx::query_as(
+        "WITH waits AS (SELECT extract(epoch FROM started_at - enqueued_at) * 1000 AS ms FROM jobs
+                         WHERE created_at >= $1 AND created_at < $2)
+         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)
+           FROM waits",
     )
+    .bind(idle_start)
     .bind(burst_start)
     .fetch_one(&pool)
     .await?;
+    let (idle_p50, idle_p95) = (idle_p50.unwrap_or(f64::NAN), idle_p95.unwrap_or(f64::NAN));
     // Every job once: one `succeeded` transition per job, 4 jobs per pipeline.
     let (jobs_total, succeeded_jobs, duplicated): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM jobs),
@@ -279,20 +305,19 @@ async fn measure(
     )
     .fetch_one(&pool)
     .await?;
-    let expected = i64::try_from(4 * (warm + n))?;
+    let expected = i64::try_from(4 * (warm + idle + n))?;
     let lost = expected - succeeded_jobs;
     let ticks_per_s = 100.0;
     let cpu_ms_per_job =
         (cpu_after.saturating_sub(cpu_before)) as f64 * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
     let pipelines_per_s = n as f64 / span_s.max(1e-9);
     eprintln!(
-        "workers {workers}, N {n} (+{warm} warm-up), concurrency {concurrency} per worker: {pipelines_per_s:.1} pipelines/s, \
+        "workers {workers}, N {n} (+{warm} warm-up, {idle} one at a time), concurrency {concurrency} per worker: {pipelines_per_s:.1} pipelines/s, \
          {:.1} jobs/s over {span_s:.2} s (driver wall {:.2} s); queue wait p50 {wait_p50:.1} ms, p95 {wait_p95:.1} ms, p99 {wait_p99:.1} ms \
-         (idle warm-up p50 {:.1} ms); e2e p50 {e2e_p50:.0} ms, p99 {e2e_p99:.0} ms; worker RSS idle {:.1} MB, peak {:.1} MB; \
+         (idle: p50 {idle_p50:.2} ms, p95 {idle_p95:.2} ms); e2e p50 {e2e_p50:.0} ms, p99 {e2e_p99:.0} ms; worker RSS idle {:.1} MB, peak {:.1} MB; \
          {cpu_ms_per_job:.2} CPU ms per job (workers); jobs {jobs_total} (expected {expected}), lost {lost}, duplicated {duplicated}",
         burst_jobs / span_s.max(1e-9),
         wall.as_secs_f64(),
-        idle_wait.unwrap_or(f64::NAN),
         idle_rss_kb as f64 / 1024.0,
         peak_rss_kb as f64 / 1024.0,
     );
@@ -309,7 +334,8 @@ async fn measure(
         "queue_wait_p50_ms": round1(wait_p50),
         "queue_wait_p95_ms": round1(wait_p95),
         "queue_wait_p99_ms": round1(wait_p99),
-        "idle_queue_wait_p50_ms": round1(idle_wait.unwrap_or(f64::NAN)),
+        "idle_queue_wait_p50_ms": (idle_p50 * 100.0).round() / 100.0,
+        "idle_queue_wait_p95_ms": (idle_p95 * 100.0).round() / 100.0,
         "e2e_p50_ms": round1(e2e_p50),
         "e2e_p99_ms": round1(e2e_p99),
         "worker_idle_rss_mb": round1(idle_rss_kb as f64 / 1024.0),
@@ -410,6 +436,113 @@ async fn wait_for_consumers(channel: &lapin::Channel, names: &Names, workers: us
         anyhow::ensure!(Instant::now() < deadline, "workers did not start consuming within 60 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The hand-off's parts, each timed alone `n` times; prints one JSON object of p50/p95 ms.
+async fn parts(n: usize) -> anyhow::Result<()> {
+    let tag = format!("{:010x}", rand::random::<u64>() & 0xff_ffff_ffff);
+    let db_name = format!("algoagent_t{tag}");
+    let mut admin = PgConnection::connect(ADMIN_URL).await?;
+    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin).await?;
+    let db_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
+    let result = time_parts(&db_url, &format!("t{tag}"), n).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).execute(&mut admin).await?;
+    delete_queues(&format!("t{tag}")).await;
+    let report: serde_json::Map<String, serde_json::Value> = result?
+        .into_iter()
+        .map(|(name, mut ms)| {
+            ms.sort_by(f64::total_cmp);
+            let at = |q: f64| (ms[((ms.len() - 1) as f64 * q) as usize] * 100.0).round() / 100.0;
+            (name.to_owned(), serde_json::json!({ "p50_ms": at(0.5), "p95_ms": at(0.95) }))
+        })
+        .collect();
+    println!("{}", serde_json::Value::Object(report));
+    Ok(())
+}
+
+/// Milliseconds since `start`.
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+async fn time_parts(db_url: &str, ns: &str, n: usize) -> anyhow::Result<Vec<(&'static str, Vec<f64>)>> {
+    let mut pg = PgConnection::connect(db_url).await?;
+    sqlx::query("CREATE TABLE probe (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())")
+        .execute(&mut pg)
+        .await?;
+    let mut listener = sqlx::postgres::PgListener::connect(db_url).await?;
+    listener.listen("probe").await?;
+    let leases = algoagent_cache::Leases::new(
+        algoagent_cache::connect(&SecretString::from(REDIS_URL.to_owned())).await?,
+        ns,
+    );
+    let amqp = algoagent_jobs::queue::connect(&amqp_url(), "pipeline-bench-parts").await?;
+    let publisher = amqp.create_channel().await?;
+    publisher.confirm_select(lapin::options::ConfirmSelectOptions::default()).await?;
+    let receiver = amqp.create_channel().await?;
+    let mut deliveries = Vec::new();
+    for kind in ["quorum", "classic"] {
+        let queue = format!("{ns}.probe.{kind}");
+        let mut args = lapin::types::FieldTable::default();
+        args.insert("x-queue-type".into(), lapin::types::AMQPValue::LongString(kind.into()));
+        let durable = lapin::options::QueueDeclareOptions { durable: true, ..Default::default() };
+        publisher.queue_declare(&queue, durable, args).await?;
+        let consumer = receiver
+            .basic_consume(
+                &queue,
+                &format!("probe-{kind}"),
+                lapin::options::BasicConsumeOptions { no_ack: true, ..Default::default() },
+                lapin::types::FieldTable::default(),
+            )
+            .await?;
+        deliveries.push((kind, queue, consumer));
+    }
+    let mut out: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    let mut select = Vec::with_capacity(n);
+    let mut commit = Vec::with_capacity(n);
+    let mut notify = Vec::with_capacity(n);
+    let mut lease = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        sqlx::query("SELECT 1").execute(&mut pg).await?;
+        select.push(ms_since(t));
+        // A durable commit: one row, synchronous_commit on (the server's default).
+        let t = Instant::now();
+        sqlx::query("INSERT INTO probe DEFAULT VALUES").execute(&mut pg).await?;
+        commit.push(ms_since(t));
+        let t = Instant::now();
+        sqlx::query("SELECT pg_notify('probe', $1)").bind(i.to_string()).execute(&mut pg).await?;
+        listener.recv().await?;
+        notify.push(ms_since(t));
+        let t = Instant::now();
+        anyhow::ensure!(leases.acquire(&format!("probe:{i}"), "bench", Duration::from_secs(60)).await?);
+        lease.push(ms_since(t));
+    }
+    out.extend([
+        ("pg_round_trip", select),
+        ("pg_commit", commit),
+        ("pg_notify", notify),
+        ("redis_lease", lease),
+    ]);
+    for (kind, queue, mut consumer) in deliveries {
+        let (mut confirm, mut deliver) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            let t = Instant::now();
+            algoagent_jobs::queue::publish_confirmed(&publisher, "", &queue, b"{}", &Default::default())
+                .await?;
+            confirm.push(ms_since(t));
+            futures::StreamExt::next(&mut consumer).await.context("consumer closed")??;
+            deliver.push(ms_since(t));
+        }
+        let (c, d) = if kind == "quorum" {
+            ("quorum_publish_confirm", "quorum_publish_deliver")
+        } else {
+            ("classic_publish_confirm", "classic_publish_deliver")
+        };
+        out.extend([(c, confirm), (d, deliver)]);
+    }
+    let _ = amqp.close(200, "done").await;
+    Ok(out)
 }
 
 /// Removes the bench namespace's queues (its exchanges hold nothing).
