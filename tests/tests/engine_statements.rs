@@ -10,6 +10,7 @@ use algoagent_core::{JobEnvelope, JobId, JobPayload, JobResult, JobStatus, RunId
 use algoagent_jobs::db::jobs::{self, ClaimOutcome, Finish, NewJob};
 use algoagent_jobs::db::outbox::{self, OutboxMessage};
 use algoagent_jobs::db::transitions;
+use algoagent_jobs::settle::Settler;
 use algoagent_tests::TestEnv;
 
 async fn count(env: &TestEnv, sql: &str) -> i64 {
@@ -138,6 +139,71 @@ async fn finish_behind_the_fence_writes_its_message_only_when_it_moved_the_job()
     assert!(jobs::finish(&mut conn, other.id, 1, dead, None).await.unwrap());
     assert_eq!(count(&env, "SELECT count(*) FROM outbox").await, 3, "only the second job's own message");
     drop(conn);
+    env.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_settler_without_events_ends_jobs_with_no_event_and_one_with_events_publishes_each_end() {
+    // Arrange: four jobs claimed at attempt 1, two settlers.
+    let env = TestEnv::new().await.unwrap();
+    let names = env.names();
+    let with_events = Settler::new(names.clone(), "worker:w1");
+    let without = Settler::new(names.clone(), "worker:w1").without_events();
+    let mut rows = Vec::new();
+    for _ in 0..4 {
+        let job = new_job(&env).await;
+        let mut conn = env.pool.acquire().await.unwrap();
+        jobs::enqueue(&mut conn, &job, &names.jobs_exchange(), "api").await.unwrap();
+        let claimed = jobs::claim(&env.pool, job.id, "w1", Duration::from_secs(60)).await.unwrap();
+        let ClaimOutcome::Claimed(row) = claimed else { panic!("not claimed: {claimed:?}") };
+        rows.push(row);
+    }
+    sqlx::query("DELETE FROM outbox").execute(&env.pool).await.unwrap();
+    let result = JobResult::Validated { version_id: VersionId(3), accepted: true, summary: String::new() };
+    let kind = algoagent_core::JobKind::Validate;
+
+    // Act: each settler succeeds one job and dead-letters another.
+    let mut tx = env.pool.begin().await.unwrap();
+    assert!(with_events.succeed(&mut tx, &rows[0], kind, result.clone()).await.unwrap());
+    assert!(without.succeed(&mut tx, &rows[1], kind, result).await.unwrap());
+    tx.commit().await.unwrap();
+    assert!(with_events.dead(&env.pool, &rows[2], Some(1), "poison", "bad").await.unwrap());
+    assert!(without.dead(&env.pool, &rows[3], Some(1), "poison", "bad").await.unwrap());
+
+    // Assert: every job ended and was audited; only the settler with events published them.
+    let ended: Vec<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ANY($1) ORDER BY status")
+        .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(ended, ["dead", "dead", "succeeded", "succeeded"]);
+    let per_job = |row: usize| {
+        let pool = env.pool.clone();
+        let id = rows[row].id.to_string();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT exchange || ' ' || routing_key FROM outbox WHERE payload->>'job_id' = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let events = names.events_exchange();
+    let dlx = names.dlx();
+    assert_eq!(per_job(0).await, [format!("{events} job.validate.succeeded")]);
+    assert!(per_job(1).await.is_empty(), "no event without events");
+    assert_eq!(per_job(2).await, [format!("{dlx} validate"), format!("{events} job.validate.dead")]);
+    assert_eq!(per_job(3).await, [format!("{dlx} validate")], "the dead letter still goes out");
+    assert_eq!(
+        count(
+            &env,
+            "SELECT count(*) FROM transitions WHERE entity_type = 'job' AND to_state IN ('succeeded', 'dead')"
+        )
+        .await,
+        4
+    );
     env.shutdown().await.unwrap();
 }
 

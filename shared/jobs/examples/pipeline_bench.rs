@@ -3,7 +3,10 @@
 //! outbox row in one transaction; each worker process runs the outbox relay (publisher
 //! confirms into the quorum queues) and the engine's runner: Redis lease, claim under the
 //! attempt fence, a no-op `Handler` whose `persist` enqueues the next kind, and the settle
-//! (job `succeeded`, its transition, its event) in the same transaction, then the ack.
+//! (job `succeeded` and its transition) in the same transaction, then the ack. The handler
+//! queues what follows, so no job event is needed: each job is one broker message, as in
+//! the Celery baseline; `--events` publishes the job events too (the coordinator's path,
+//! two messages per job) for comparison.
 //!
 //! `pipeline_bench run --workers W --n N` makes its own database and namespace, starts W
 //! worker processes (this binary with `worker`), warms up, submits pipelines one at a time
@@ -106,12 +109,13 @@ impl Handler for NoopHandler {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let flag = |name: &str| args.iter().any(|a| a == name);
     match args.first().map(String::as_str) {
         Some("worker") => {
             let db = arg("--db").context("--db")?;
             let ns = arg("--ns").context("--ns")?;
             let concurrency: usize = arg("--concurrency").unwrap_or_else(|| "16".into()).parse()?;
-            worker(&db, &ns, concurrency).await
+            worker(&db, &ns, concurrency, flag("--events")).await
         }
         Some("run") => {
             let workers: usize = arg("--workers").unwrap_or_else(|| "1".into()).parse()?;
@@ -119,30 +123,34 @@ async fn main() -> anyhow::Result<()> {
             let warm: usize = arg("--warm").unwrap_or_else(|| "200".into()).parse()?;
             let idle: usize = arg("--idle").unwrap_or_else(|| "20".into()).parse()?;
             let concurrency: usize = arg("--concurrency").unwrap_or_else(|| "16".into()).parse()?;
-            run(Shape { workers, n, warm, idle, concurrency }).await
+            run(Shape { workers, n, warm, idle, concurrency, events: flag("--events") }).await
         }
         Some("parts") => {
             let n: usize = arg("--n").unwrap_or_else(|| "500".into()).parse()?;
             parts(n).await
         }
         _ => anyhow::bail!(
-            "usage: pipeline_bench run [--workers W] [--n N] [--warm N] [--idle N] [--concurrency C] | parts [--n N] | worker --db URL --ns NS"
+            "usage: pipeline_bench run [--workers W] [--n N] [--warm N] [--idle N] [--concurrency C] [--events] | parts [--n N] | worker --db URL --ns NS [--events]"
         ),
     }
 }
 
-/// One worker process: the relay and one consumer per kind, all through the runner.
-async fn worker(db: &str, ns: &str, concurrency: usize) -> anyhow::Result<()> {
+/// One worker process: the relay and one consumer per kind, all through the runner. With
+/// `events`, each job's end is also published as a job event (into the coordinator's queue,
+/// which nothing consumes here), as in a deployment whose coordinator advances runs by them.
+async fn worker(db: &str, ns: &str, concurrency: usize, events: bool) -> anyhow::Result<()> {
     let names = Names::new(&Namespace::parse(ns).map_err(anyhow::Error::msg)?);
     let pool = algoagent_jobs::db::connect(&SecretString::from(db.to_owned()), 16)?;
     let redis = algoagent_cache::connect(&SecretString::from(REDIS_URL.to_owned())).await?;
     let worker_id = format!("bench-{}", std::process::id());
     let handler = NoopHandler { exchange: names.jobs_exchange(), actor: format!("worker:{worker_id}") };
+    let settler = Settler::new(names.clone(), format!("worker:{worker_id}"));
+    let settler = if events { settler } else { settler.without_events() };
     let runner = Arc::new(Runner::new(
         handler,
         pool.clone(),
         algoagent_cache::Leases::new(redis, ns),
-        Settler::new(names.clone(), format!("worker:{worker_id}")),
+        settler,
         RunnerConfig {
             worker_id: worker_id.clone(),
             kinds: KINDS.to_vec(),
@@ -199,26 +207,37 @@ struct Shape {
     warm: usize,
     idle: usize,
     concurrency: usize,
+    /// Whether workers publish job events too (two broker messages per job instead of one).
+    events: bool,
 }
 
 /// The driver: database, namespace, workers, warm-up, idle pipelines, burst, checks, report.
 async fn run(shape: Shape) -> anyhow::Result<()> {
+    let report = in_scratch(|db_url, ns| async move { measure(&db_url, &ns, shape).await }).await?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Runs `body` with a database URL and a namespace of its own, and removes both afterwards,
+/// whatever it returned.
+async fn in_scratch<F, Fut, T>(body: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     let tag = format!("{:010x}", rand::random::<u64>() & 0xff_ffff_ffff);
     let db_name = format!("algoagent_t{tag}");
     let ns = format!("t{tag}");
     let mut admin = PgConnection::connect(ADMIN_URL).await?;
     sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin).await?;
-    let db_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
-    let result = measure(&db_url, &ns, shape).await;
+    let result = body(format!("postgres://postgres@127.0.0.1:5432/{db_name}"), ns.clone()).await;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).execute(&mut admin).await?;
     delete_queues(&ns).await;
-    let report = result?;
-    println!("{report}");
-    Ok(())
+    result
 }
 
 async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_json::Value> {
-    let Shape { workers, n, warm, idle, concurrency } = shape;
+    let Shape { workers, n, warm, idle, concurrency, events } = shape;
     let pool = algoagent_jobs::db::connect(&SecretString::from(db_url.to_owned()), 8)?;
     algoagent_jobs::db::migrate(&pool).await?;
     let names = Names::new(&Namespace::parse(ns).map_err(anyhow::Error::msg)?);
@@ -229,12 +248,12 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     let exe = std::env::current_exe()?;
     let mut children = Vec::new();
     for _ in 0..workers {
-        let child = tokio::process::Command::new(&exe)
-            .args(["worker", "--db", db_url, "--ns", ns, "--concurrency", &concurrency.to_string()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
+        let mut command = tokio::process::Command::new(&exe);
+        command.args(["worker", "--db", db_url, "--ns", ns, "--concurrency", &concurrency.to_string()]);
+        if events {
+            command.arg("--events");
+        }
+        let child = command.env("RUST_LOG", "warn").stdout(Stdio::null()).kill_on_drop(true).spawn()?;
         children.push(child);
     }
     let pids: Vec<u32> = children.iter().filter_map(tokio::process::Child::id).collect();
@@ -312,10 +331,11 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
         (cpu_after.saturating_sub(cpu_before)) as f64 * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
     let pipelines_per_s = n as f64 / span_s.max(1e-9);
     eprintln!(
-        "workers {workers}, N {n} (+{warm} warm-up, {idle} one at a time), concurrency {concurrency} per worker: {pipelines_per_s:.1} pipelines/s, \
+        "workers {workers}, N {n} (+{warm} warm-up, {idle} one at a time), concurrency {concurrency} per worker, job events {}: {pipelines_per_s:.1} pipelines/s, \
          {:.1} jobs/s over {span_s:.2} s (driver wall {:.2} s); queue wait p50 {wait_p50:.1} ms, p95 {wait_p95:.1} ms, p99 {wait_p99:.1} ms \
          (idle: p50 {idle_p50:.2} ms, p95 {idle_p95:.2} ms); e2e p50 {e2e_p50:.0} ms, p99 {e2e_p99:.0} ms; worker RSS idle {:.1} MB, peak {:.1} MB; \
          {cpu_ms_per_job:.2} CPU ms per job (workers); jobs {jobs_total} (expected {expected}), lost {lost}, duplicated {duplicated}",
+        if events { "on" } else { "off" },
         burst_jobs / span_s.max(1e-9),
         wall.as_secs_f64(),
         idle_rss_kb as f64 / 1024.0,
@@ -329,18 +349,19 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     Ok(serde_json::json!({
         "workers": workers,
         "n": n,
+        "events": events,
         "pipelines_per_s": round1(pipelines_per_s),
         "jobs_per_s": round1(burst_jobs / span_s.max(1e-9)),
         "queue_wait_p50_ms": round1(wait_p50),
         "queue_wait_p95_ms": round1(wait_p95),
         "queue_wait_p99_ms": round1(wait_p99),
-        "idle_queue_wait_p50_ms": (idle_p50 * 100.0).round() / 100.0,
-        "idle_queue_wait_p95_ms": (idle_p95 * 100.0).round() / 100.0,
+        "idle_queue_wait_p50_ms": round2(idle_p50),
+        "idle_queue_wait_p95_ms": round2(idle_p95),
         "e2e_p50_ms": round1(e2e_p50),
         "e2e_p99_ms": round1(e2e_p99),
         "worker_idle_rss_mb": round1(idle_rss_kb as f64 / 1024.0),
         "worker_peak_rss_mb": round1(peak_rss_kb as f64 / 1024.0),
-        "cpu_ms_per_job": (cpu_ms_per_job * 100.0).round() / 100.0,
+        "cpu_ms_per_job": round2(cpu_ms_per_job),
         "lost": lost,
         "duplicated": duplicated,
     }))
@@ -348,6 +369,10 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// Submits `n` pipelines: a strategy and run row each, then each first job with its
@@ -440,19 +465,12 @@ async fn wait_for_consumers(channel: &lapin::Channel, names: &Names, workers: us
 
 /// The hand-off's parts, each timed alone `n` times; prints one JSON object of p50/p95 ms.
 async fn parts(n: usize) -> anyhow::Result<()> {
-    let tag = format!("{:010x}", rand::random::<u64>() & 0xff_ffff_ffff);
-    let db_name = format!("algoagent_t{tag}");
-    let mut admin = PgConnection::connect(ADMIN_URL).await?;
-    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin).await?;
-    let db_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
-    let result = time_parts(&db_url, &format!("t{tag}"), n).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).execute(&mut admin).await?;
-    delete_queues(&format!("t{tag}")).await;
-    let report: serde_json::Map<String, serde_json::Value> = result?
+    let timings = in_scratch(|db_url, ns| async move { time_parts(&db_url, &ns, n).await }).await?;
+    let report: serde_json::Map<String, serde_json::Value> = timings
         .into_iter()
         .map(|(name, mut ms)| {
             ms.sort_by(f64::total_cmp);
-            let at = |q: f64| (ms[((ms.len() - 1) as f64 * q) as usize] * 100.0).round() / 100.0;
+            let at = |q: f64| round2(ms[((ms.len() - 1) as f64 * q) as usize]);
             (name.to_owned(), serde_json::json!({ "p50_ms": at(0.5), "p95_ms": at(0.95) }))
         })
         .collect();
@@ -481,7 +499,12 @@ async fn time_parts(db_url: &str, ns: &str, n: usize) -> anyhow::Result<Vec<(&'s
     publisher.confirm_select(lapin::options::ConfirmSelectOptions::default()).await?;
     let receiver = amqp.create_channel().await?;
     let mut deliveries = Vec::new();
-    for kind in ["quorum", "classic"] {
+    // Each queue type with the names of its two timings.
+    let types = [
+        ("quorum", "quorum_publish_confirm", "quorum_publish_deliver"),
+        ("classic", "classic_publish_confirm", "classic_publish_deliver"),
+    ];
+    for (kind, confirm_name, deliver_name) in types {
         let queue = format!("{ns}.probe.{kind}");
         let mut args = lapin::types::FieldTable::default();
         args.insert("x-queue-type".into(), lapin::types::AMQPValue::LongString(kind.into()));
@@ -495,7 +518,7 @@ async fn time_parts(db_url: &str, ns: &str, n: usize) -> anyhow::Result<Vec<(&'s
                 lapin::types::FieldTable::default(),
             )
             .await?;
-        deliveries.push((kind, queue, consumer));
+        deliveries.push((confirm_name, deliver_name, queue, consumer));
     }
     let mut out: Vec<(&'static str, Vec<f64>)> = Vec::new();
     let mut select = Vec::with_capacity(n);
@@ -524,7 +547,7 @@ async fn time_parts(db_url: &str, ns: &str, n: usize) -> anyhow::Result<Vec<(&'s
         ("pg_notify", notify),
         ("redis_lease", lease),
     ]);
-    for (kind, queue, mut consumer) in deliveries {
+    for (confirm_name, deliver_name, queue, mut consumer) in deliveries {
         let (mut confirm, mut deliver) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for _ in 0..n {
             let t = Instant::now();
@@ -534,12 +557,7 @@ async fn time_parts(db_url: &str, ns: &str, n: usize) -> anyhow::Result<Vec<(&'s
             futures::StreamExt::next(&mut consumer).await.context("consumer closed")??;
             deliver.push(ms_since(t));
         }
-        let (c, d) = if kind == "quorum" {
-            ("quorum_publish_confirm", "quorum_publish_deliver")
-        } else {
-            ("classic_publish_confirm", "classic_publish_deliver")
-        };
-        out.extend([(c, confirm), (d, deliver)]);
+        out.extend([(confirm_name, confirm), (deliver_name, deliver)]);
     }
     let _ = amqp.close(200, "done").await;
     Ok(out)

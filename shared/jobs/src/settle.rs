@@ -26,12 +26,23 @@ use crate::queue::{Names, RETRY_TIER_HEADER};
 pub struct Settler {
     names: Names,
     actor: String,
+    /// Whether a job's end is published as a job event (see [`Settler::without_events`]).
+    events: bool,
 }
 
 impl Settler {
     /// A settler writing transitions as `actor` (`worker:<id>`, `reaper`) under `names`.
     pub fn new(names: Names, actor: impl Into<String>) -> Self {
-        Self { names, actor: actor.into() }
+        Self { names, actor: actor.into(), events: true }
+    }
+
+    /// The same settler publishing no job events: for a deployment with no consumer of them,
+    /// where the handler queues what follows in `persist` (the engine's bench). Each job then
+    /// costs the broker one message, its successor, instead of two. The coordinator needs the
+    /// events (they advance runs), so the worker and the reaper keep them.
+    #[must_use]
+    pub fn without_events(self) -> Self {
+        Self { events: false, ..self }
     }
 
     /// The job at `row.attempt` succeeded with `result`: `succeeded`, and its event.
@@ -45,7 +56,7 @@ impl Settler {
         let finish =
             Finish { to: JobStatus::Succeeded, result: Some(&result), error: None, actor: &self.actor };
         let event = self.event(row, kind, JobOutcome::Succeeded { result: result.clone() });
-        jobs::finish(tx, row.id, row.attempt, finish, Some(&event)).await
+        jobs::finish(tx, row.id, row.attempt, finish, event.as_ref()).await
     }
 
     /// The job at `row.attempt` failed for good: `failed`, and its event (the run moves on).
@@ -58,7 +69,7 @@ impl Settler {
     ) -> Result<bool, DbError> {
         let finish = Finish { to: JobStatus::Failed, result: None, error: Some(&error), actor: &self.actor };
         let event = self.event(row, kind, JobOutcome::Failed { error: error.clone() });
-        jobs::finish(tx, row.id, row.attempt, finish, Some(&event)).await
+        jobs::finish(tx, row.id, row.attempt, finish, event.as_ref()).await
     }
 
     /// The job at `row.attempt` failed for now: back to `queued`, and its message through the
@@ -179,13 +190,19 @@ impl Settler {
         dead_letters::insert(&mut tx, &letter, &self.actor).await?;
         outbox::push(&mut tx, &self.dead_letter_message(&raw, Some(kind), reason, error)).await?;
         let outcome = JobOutcome::Dead { reason: reason.to_owned(), error: error.to_owned() };
-        outbox::push(&mut tx, &self.event(row, envelope.kind, outcome)).await?;
+        if let Some(event) = self.event(row, envelope.kind, outcome) {
+            outbox::push(&mut tx, &event).await?;
+        }
         tx.commit().await?;
         count_dead_letter(Some(kind), reason);
         Ok(true)
     }
 
-    fn event(&self, row: &JobRow, kind: JobKind, outcome: JobOutcome) -> OutboxMessage {
+    /// The job event of `outcome`, unless this settler publishes none.
+    fn event(&self, row: &JobRow, kind: JobKind, outcome: JobOutcome) -> Option<OutboxMessage> {
+        if !self.events {
+            return None;
+        }
         let routing_key = format!("job.{}.{}", kind.as_str(), outcome.word());
         let event = JobEvent {
             v: ENVELOPE_VERSION,
@@ -195,13 +212,13 @@ impl Settler {
             attempt: row.attempt,
             outcome,
         };
-        OutboxMessage {
+        Some(OutboxMessage {
             exchange: self.names.events_exchange(),
             routing_key,
             payload: serde_json::to_value(&event).unwrap_or_default(),
             // The job's span parents what the coordinator does with the event.
             headers: algoagent_runtime::tracecontext::current_headers(),
-        }
+        })
     }
 
     fn retry_message(
