@@ -304,17 +304,27 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     .fetch_one(&pool)
     .await?;
     let (wait_p50, wait_p95, wait_p99, e2e_p50, e2e_p99, span_s, burst_jobs) = stats;
-    let (idle_p50, idle_p95): (Option<f64>, Option<f64>) = sqlx::query_as(
-        "WITH waits AS (SELECT extract(epoch FROM started_at - enqueued_at) * 1000 AS ms FROM jobs
-                         WHERE created_at >= $1 AND created_at < $2)
-         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)
-           FROM waits",
-    )
+    // The idle hand-off and its two halves: from the settle's start to the relay's take (the
+    // settle, its commit, the relay's wake-up), and from the take to the claim (publish,
+    // delivery, lease, claim). `sent_at` is the relay's transaction start.
+    let (idle_p50, idle_p95, to_relay_p50, to_claim_p50): (Option<f64>, Option<f64>, Option<f64>, Option<f64>) =
+        sqlx::query_as(
+            "WITH idle AS (SELECT j.enqueued_at, j.started_at, o.sent_at FROM jobs j
+                             JOIN outbox o ON o.payload->>'job_id' = j.id::text AND o.routing_key = j.kind
+                            WHERE j.created_at >= $1 AND j.created_at < $2),
+                  ms AS (SELECT extract(epoch FROM started_at - enqueued_at) * 1000 AS wait,
+                                extract(epoch FROM sent_at - enqueued_at) * 1000 AS to_relay,
+                                extract(epoch FROM started_at - sent_at) * 1000 AS to_claim FROM idle)
+             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY wait), percentile_cont(0.95) WITHIN GROUP (ORDER BY wait),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY to_relay), percentile_cont(0.5) WITHIN GROUP (ORDER BY to_claim)
+               FROM ms",
+        )
     .bind(idle_start)
     .bind(burst_start)
     .fetch_one(&pool)
     .await?;
-    let (idle_p50, idle_p95) = (idle_p50.unwrap_or(f64::NAN), idle_p95.unwrap_or(f64::NAN));
+    let [idle_p50, idle_p95, to_relay_p50, to_claim_p50] =
+        [idle_p50, idle_p95, to_relay_p50, to_claim_p50].map(|ms| ms.unwrap_or(f64::NAN));
     // Every job once: one `succeeded` transition per job, 4 jobs per pipeline.
     let (jobs_total, succeeded_jobs, duplicated): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM jobs),
@@ -333,7 +343,7 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     eprintln!(
         "workers {workers}, N {n} (+{warm} warm-up, {idle} one at a time), concurrency {concurrency} per worker, job events {}: {pipelines_per_s:.1} pipelines/s, \
          {:.1} jobs/s over {span_s:.2} s (driver wall {:.2} s); queue wait p50 {wait_p50:.1} ms, p95 {wait_p95:.1} ms, p99 {wait_p99:.1} ms \
-         (idle: p50 {idle_p50:.2} ms, p95 {idle_p95:.2} ms); e2e p50 {e2e_p50:.0} ms, p99 {e2e_p99:.0} ms; worker RSS idle {:.1} MB, peak {:.1} MB; \
+         (idle: p50 {idle_p50:.2} ms = {to_relay_p50:.2} to the relay's take + {to_claim_p50:.2} to the claim, p95 {idle_p95:.2} ms); e2e p50 {e2e_p50:.0} ms, p99 {e2e_p99:.0} ms; worker RSS idle {:.1} MB, peak {:.1} MB; \
          {cpu_ms_per_job:.2} CPU ms per job (workers); jobs {jobs_total} (expected {expected}), lost {lost}, duplicated {duplicated}",
         if events { "on" } else { "off" },
         burst_jobs / span_s.max(1e-9),
@@ -357,6 +367,8 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
         "queue_wait_p99_ms": round1(wait_p99),
         "idle_queue_wait_p50_ms": round2(idle_p50),
         "idle_queue_wait_p95_ms": round2(idle_p95),
+        "idle_to_relay_p50_ms": round2(to_relay_p50),
+        "idle_relay_to_claim_p50_ms": round2(to_claim_p50),
         "e2e_p50_ms": round1(e2e_p50),
         "e2e_p99_ms": round1(e2e_p99),
         "worker_idle_rss_mb": round1(idle_rss_kb as f64 / 1024.0),
