@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use lapin::Channel;
 use lapin::options::ConfirmSelectOptions;
 use secrecy::SecretString;
@@ -90,7 +91,14 @@ impl Relay {
                 return Ok(());
             }
             tokio::select! {
-                notified = listener.try_recv() => { notified.map_err(crate::db::DbError::from)?; }
+                notified = listener.try_recv() => {
+                    notified.map_err(crate::db::DbError::from)?;
+                    // Every commit that wrote outbox rows signalled; those already received
+                    // are served by the one flush that follows, not one flush each.
+                    while let Some(more) = listener.try_recv().now_or_never() {
+                        more.map_err(crate::db::DbError::from)?;
+                    }
+                }
                 () = tokio::time::sleep(Duration::from_secs(2)) => {}
                 () = cancel.cancelled() => {}
             }
