@@ -56,7 +56,9 @@ def main():
 
     used = {}
     for pid, (name, ticks) in last.items():
-        before = start.get(pid, (name, 0))[1] if start.get(pid, ("", 0))[0] == name else 0
+        # A pid seen at the start under another name was reused: count all of its ticks.
+        start_name, start_ticks = start.get(pid, (None, 0))
+        before = start_ticks if start_name == name else 0
         if ticks > before:
             used[name] = used.get(name, 0) + (ticks - before) / TICKS
     total = sum(used.values())

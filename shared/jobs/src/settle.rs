@@ -45,7 +45,7 @@ impl Settler {
         Self { events: false, ..self }
     }
 
-    /// The job at `row.attempt` succeeded with `result`: `succeeded`, and its event.
+    /// The job at `row.attempt` succeeded with `result`: `succeeded`, and its event (if any).
     pub async fn succeed(
         &self,
         tx: &mut PgConnection,
@@ -55,11 +55,12 @@ impl Settler {
     ) -> Result<bool, DbError> {
         let finish =
             Finish { to: JobStatus::Succeeded, result: Some(&result), error: None, actor: &self.actor };
-        let event = self.event(row, kind, JobOutcome::Succeeded { result: result.clone() });
+        let event = self.event(row, kind, || JobOutcome::Succeeded { result: result.clone() });
         jobs::finish(tx, row.id, row.attempt, finish, event.as_ref()).await
     }
 
-    /// The job at `row.attempt` failed for good: `failed`, and its event (the run moves on).
+    /// The job at `row.attempt` failed for good: `failed`, and its event, if any (the run
+    /// moves on).
     pub async fn fail(
         &self,
         tx: &mut PgConnection,
@@ -68,7 +69,7 @@ impl Settler {
         error: String,
     ) -> Result<bool, DbError> {
         let finish = Finish { to: JobStatus::Failed, result: None, error: Some(&error), actor: &self.actor };
-        let event = self.event(row, kind, JobOutcome::Failed { error: error.clone() });
+        let event = self.event(row, kind, || JobOutcome::Failed { error: error.clone() });
         jobs::finish(tx, row.id, row.attempt, finish, event.as_ref()).await
     }
 
@@ -152,7 +153,8 @@ impl Settler {
 
     /// Dead-letters a job: row `dead` (from `running_attempt`, or from a state that is not
     /// running when `None`), a `dead_letters` row, the message to `<ns>.dlx`, and a `dead`
-    /// event so the run shows it. False when the job moved meanwhile.
+    /// event so the run shows it (if this settler publishes events). False when the job moved
+    /// meanwhile.
     pub async fn dead(
         &self,
         pool: &PgPool,
@@ -189,7 +191,7 @@ impl Settler {
         };
         dead_letters::insert(&mut tx, &letter, &self.actor).await?;
         outbox::push(&mut tx, &self.dead_letter_message(&raw, Some(kind), reason, error)).await?;
-        let outcome = JobOutcome::Dead { reason: reason.to_owned(), error: error.to_owned() };
+        let outcome = || JobOutcome::Dead { reason: reason.to_owned(), error: error.to_owned() };
         if let Some(event) = self.event(row, envelope.kind, outcome) {
             outbox::push(&mut tx, &event).await?;
         }
@@ -198,11 +200,18 @@ impl Settler {
         Ok(true)
     }
 
-    /// The job event of `outcome`, unless this settler publishes none.
-    fn event(&self, row: &JobRow, kind: JobKind, outcome: JobOutcome) -> Option<OutboxMessage> {
+    /// The job event of `outcome`, unless this settler publishes none (then the outcome,
+    /// a copy of the result or error, is not built).
+    fn event(
+        &self,
+        row: &JobRow,
+        kind: JobKind,
+        outcome: impl FnOnce() -> JobOutcome,
+    ) -> Option<OutboxMessage> {
         if !self.events {
             return None;
         }
+        let outcome = outcome();
         let routing_key = format!("job.{}.{}", kind.as_str(), outcome.word());
         let event = JobEvent {
             v: ENVELOPE_VERSION,
