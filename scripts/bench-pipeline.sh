@@ -15,8 +15,8 @@
 # Prints one line per run on stderr and one JSON object per run on stdout; the last line is
 # one JSON object: the faster run's `pipelines_per_s`, `jobs_per_s`, `queue_wait_p50_ms`,
 # `queue_wait_p99_ms`, `e2e_p50_ms`, `e2e_p99_ms`, `idle_queue_wait_p50_ms`,
-# `idle_queue_wait_p95_ms`, `worker_idle_rss_mb`,
-# `worker_peak_rss_mb`, the sums of `lost` and `duplicated` over both runs, and `runs`.
+# `idle_queue_wait_p95_ms`, its two halves `idle_to_relay_p50_ms` and
+# `idle_relay_to_claim_p50_ms`, `worker_idle_rss_mb`, `worker_peak_rss_mb`, the sums of `lost` and `duplicated` over both runs, and `runs`.
 # shellcheck source=lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$(dirname "$0")/.."
@@ -49,7 +49,8 @@ import json, sys
 runs = [json.loads(line) for line in sys.stdin]
 best = max(runs, key=lambda r: r["pipelines_per_s"])
 keys = ["pipelines_per_s", "jobs_per_s", "queue_wait_p50_ms", "queue_wait_p99_ms", "e2e_p50_ms",
-        "e2e_p99_ms", "idle_queue_wait_p50_ms", "idle_queue_wait_p95_ms", "worker_idle_rss_mb",
+        "e2e_p99_ms", "idle_queue_wait_p50_ms", "idle_queue_wait_p95_ms", "idle_to_relay_p50_ms",
+        "idle_relay_to_claim_p50_ms", "worker_idle_rss_mb",
         "worker_peak_rss_mb", "workers"]
 out = {k: best[k] for k in keys}
 out["lost"] = sum(r["lost"] for r in runs)
