@@ -1,17 +1,27 @@
 //! The engine's one-statement writes: enqueue (row, transition, message), finish (move,
 //! transition, following message, all behind the attempt fence) and the relay's take (lock
-//! and mark in one statement, undone by a rollback). Each is all or nothing.
+//! and mark in one statement, undone by a rollback). Each is all or nothing. And the settle
+//! batches: successes committed together, and each alone when one of them cannot commit.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use algoagent_core::{JobEnvelope, JobId, JobPayload, JobResult, JobStatus, RunId, StrategyId, VersionId};
-use algoagent_jobs::db::jobs::{self, ClaimOutcome, Finish, NewJob};
+use algoagent_core::{
+    JobEnvelope, JobError, JobId, JobPayload, JobResult, JobStatus, RunId, StrategyId, VersionId,
+};
+use algoagent_jobs::batch::SettleBatches;
+use algoagent_jobs::db::DbError;
+use algoagent_jobs::db::jobs::{self, ClaimOutcome, Finish, JobRow, NewJob};
 use algoagent_jobs::db::outbox::{self, OutboxMessage};
 use algoagent_jobs::db::transitions;
+use algoagent_jobs::runner::Handler;
 use algoagent_jobs::settle::Settler;
 use algoagent_tests::TestEnv;
+use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
+use tokio_util::sync::CancellationToken;
 
 async fn count(env: &TestEnv, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&env.pool).await.unwrap()
@@ -244,5 +254,180 @@ async fn the_relays_take_marks_in_one_statement_skips_locked_rows_and_a_rollback
     assert_eq!(again_ids, rest_ids);
     assert_eq!(outbox::pending(&mut conn).await.unwrap(), 0);
     drop(conn);
+    env.shutdown().await.unwrap();
+}
+
+/// An effect for [`GatedHandler`]: the message its persist writes, or a refusal.
+#[derive(Debug, Clone)]
+struct Noted {
+    key: String,
+    refuse: bool,
+}
+
+/// A handler whose persist writes one message per job; the job keyed `gate` waits inside
+/// its persist until the test lets it go, so successes sent meanwhile queue up behind it.
+struct GatedHandler {
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Semaphore,
+}
+
+impl Handler for GatedHandler {
+    type Effect = Noted;
+
+    async fn handle(
+        &self,
+        _row: &JobRow,
+        _payload: &JobPayload,
+        _cancel: &CancellationToken,
+    ) -> Result<Noted, JobError> {
+        Err(JobError::Permanent("only persist is exercised here".into()))
+    }
+
+    async fn persist(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        _row: &JobRow,
+        effect: Noted,
+    ) -> Result<JobResult, DbError> {
+        if effect.key == "gate" {
+            self.entered.notify_one();
+            self.release.acquire().await.map_err(|e| DbError::Conflict(e.to_string()))?.forget();
+        }
+        if effect.refuse {
+            return Err(DbError::Conflict(format!("{} refused", effect.key)));
+        }
+        outbox::push(tx, &message(&effect.key)).await?;
+        Ok(JobResult::Validated { version_id: VersionId(3), accepted: true, summary: String::new() })
+    }
+}
+
+/// A job enqueued and claimed at attempt 1.
+async fn claimed(env: &TestEnv) -> JobRow {
+    let job = new_job(env).await;
+    let mut conn = env.pool.acquire().await.unwrap();
+    jobs::enqueue(&mut conn, &job, &env.names().jobs_exchange(), "api").await.unwrap();
+    let claimed = jobs::claim(&env.pool, job.id, "w1", Duration::from_secs(60)).await.unwrap();
+    let ClaimOutcome::Claimed(row) = claimed else { panic!("not claimed: {claimed:?}") };
+    row
+}
+
+/// Settles `rows` (keyed by `keys`) while the gate job holds the only lane, then lets it go:
+/// everything sent meanwhile is one batch.
+async fn settle_behind_gate(
+    batches: &SettleBatches<GatedHandler>,
+    handler: &GatedHandler,
+    gate: &JobRow,
+    rows: &[(JobRow, Noted)],
+) -> Vec<Result<bool, algoagent_jobs::runner::RunError>> {
+    let kind = algoagent_core::JobKind::Validate;
+    let noted = Noted { key: "gate".into(), refuse: false };
+    let mut gate_settle = Box::pin(batches.succeed(gate, kind, noted));
+    tokio::select! {
+        () = handler.entered.notified() => {}
+        done = &mut gate_settle => panic!("the gate job settled before its gate opened: {done:?}"),
+    }
+    let mut queued: FuturesOrdered<_> =
+        rows.iter().map(|(row, noted)| batches.succeed(row, kind, noted.clone())).collect();
+    // One poll sends every success into the queue behind the gate.
+    assert!(futures::poll!(queued.next()).is_pending());
+    handler.release.add_permits(1);
+    assert!(gate_settle.await.unwrap());
+    queued.collect().await
+}
+
+#[tokio::test]
+async fn settle_batches_commit_queued_successes_together_and_one_failure_ends_no_other() {
+    // Arrange: one lane, so the successes sent while the gate job settles form one batch.
+    let env = TestEnv::new().await.unwrap();
+    let handler = Arc::new(GatedHandler {
+        entered: tokio::sync::Notify::new(),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let settler = Settler::new(env.names(), "worker:w1").without_events();
+    let batches = SettleBatches::spawn(Arc::clone(&handler), env.pool.clone(), settler, 1, 64);
+    let good = |key: &str| Noted { key: key.into(), refuse: false };
+    let mut together = Vec::new();
+    for i in 0..5 {
+        together.push((claimed(&env).await, good(&format!("together-{i}"))));
+    }
+
+    // Act
+    let gate = claimed(&env).await;
+    let results = settle_behind_gate(&batches, &handler, &gate, &together).await;
+
+    // Assert: all five succeeded in one transaction (one xmin), not the gate job's.
+    assert!(results.iter().all(|r| matches!(r, Ok(true))), "{results:?}");
+    let ids: Vec<JobId> = together.iter().map(|(row, _)| row.id).collect();
+    let xmins: Vec<String> = sqlx::query_scalar("SELECT DISTINCT xmin::text FROM jobs WHERE id = ANY($1)")
+        .bind(&ids)
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(xmins.len(), 1, "one transaction for the batch");
+    let gate_xmin: String = sqlx::query_scalar("SELECT xmin::text FROM jobs WHERE id = $1")
+        .bind(gate.id)
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert_ne!(gate_xmin, xmins[0]);
+
+    // Arrange: a batch with a job fenced out (another attempt took it) and one whose effect
+    // fails to write, among three good ones.
+    let mut mixed = Vec::new();
+    for i in 0..3 {
+        mixed.push((claimed(&env).await, good(&format!("alone-{i}"))));
+    }
+    let fenced = claimed(&env).await;
+    sqlx::query("UPDATE jobs SET attempt = 2 WHERE id = $1")
+        .bind(fenced.id)
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    mixed.insert(1, (fenced.clone(), good("fenced")));
+    let refused = claimed(&env).await;
+    mixed.insert(3, (refused.clone(), Noted { key: "refused".into(), refuse: true }));
+
+    // Act
+    let gate = claimed(&env).await;
+    let results = settle_behind_gate(&batches, &handler, &gate, &mixed).await;
+
+    // Assert: each settled alone; the good ones committed, the fenced and the refused did not.
+    let outcome: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(moved) => moved.to_string(),
+            Err(err) => format!("error: {err}"),
+        })
+        .collect();
+    assert_eq!(outcome, ["true", "false", "true", "error: database: conflict: refused refused", "true"]);
+    let status = |id: JobId| {
+        let pool = env.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT status FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(status(fenced.id).await, "running", "the other attempt still owns it");
+    assert_eq!(status(refused.id).await, "running", "its settle failed; the delivery is retried");
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT routing_key FROM outbox WHERE exchange = 't.events' ORDER BY routing_key")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
+    let mut expected: Vec<String> = (0..5).map(|i| format!("together-{i}")).collect();
+    expected.extend((0..3).map(|i| format!("alone-{i}")));
+    expected.extend(["gate".to_owned(), "gate".to_owned()]);
+    expected.sort();
+    assert_eq!(keys, expected, "one message per committed job, none of the fenced or refused");
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'")
+            .await,
+        10,
+        "the five together, the three alone and the two gate jobs, once each"
+    );
+    drop(batches);
     env.shutdown().await.unwrap();
 }

@@ -4,6 +4,7 @@
 //! and the one settle path every end of a job goes through. It
 //! knows no Docker, git or LLM: the worker's handlers bring those.
 
+pub mod batch;
 pub mod db;
 pub mod queue;
 pub mod runner;

@@ -1,0 +1,164 @@
+//! Successful settles of concurrent jobs, committed together: one transaction (one `BEGIN`,
+//! one `COMMIT`, one WAL flush) for every success that is waiting when a lane is free,
+//! instead of one each. Each job still gets its own effect rows, its own `succeeded`
+//! transition and its own fence; the batch only shares the transaction.
+//!
+//! If any job in a batch is fenced out or its effect fails to write, the batch rolls back and
+//! every job in it is settled again on its own, so one job's failure never ends another's
+//! success. That needs the effect twice, hence `Clone`. A batch is whatever is queued when a
+//! lane takes it: nothing waits for a batch to fill, so a lone job settles as soon as before.
+
+use std::sync::Arc;
+
+use algoagent_core::JobKind;
+use sqlx::PgPool;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::db::jobs::JobRow;
+use crate::runner::{Handler, RunError};
+use crate::settle::Settler;
+
+/// One job's success, waiting for a lane.
+struct Pending<E> {
+    row: JobRow,
+    kind: JobKind,
+    effect: E,
+    /// The job's span, so what the settle writes and logs stays in the job's trace.
+    span: tracing::Span,
+    /// Whether the job's end committed (false: fenced out).
+    done: oneshot::Sender<Result<bool, RunError>>,
+}
+
+/// The queue of successes and the lanes that commit them.
+pub struct SettleBatches<H: Handler> {
+    queue: mpsc::UnboundedSender<Pending<H::Effect>>,
+}
+
+impl<H: Handler> SettleBatches<H>
+where
+    H::Effect: Clone,
+{
+    /// Starts `lanes` tasks, each committing up to `max` queued successes per transaction.
+    /// They stop once these batches are dropped and the queue is empty.
+    pub fn spawn(handler: Arc<H>, pool: PgPool, settler: Settler, lanes: usize, max: usize) -> Self {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..lanes.max(1) {
+            let lane = Lane {
+                handler: Arc::clone(&handler),
+                pool: pool.clone(),
+                settler: settler.clone(),
+                max: max.max(1),
+            };
+            tokio::spawn(lane.run(Arc::clone(&receiver)));
+        }
+        Self { queue }
+    }
+}
+
+impl<H: Handler> SettleBatches<H> {
+    /// Settles the job at `row.attempt` as succeeded with `effect`, together with whatever
+    /// else is waiting; false when the job was fenced out (nothing of it was written).
+    pub async fn succeed(&self, row: &JobRow, kind: JobKind, effect: H::Effect) -> Result<bool, RunError> {
+        let (done, result) = oneshot::channel();
+        let pending = Pending { row: row.clone(), kind, effect, span: tracing::Span::current(), done };
+        self.queue.send(pending).map_err(|_| RunError::Stopped)?;
+        result.await.map_err(|_| RunError::Stopped)?
+    }
+}
+
+/// One committer: takes what is queued, commits it as one transaction, answers each job.
+struct Lane<H> {
+    handler: Arc<H>,
+    pool: PgPool,
+    settler: Settler,
+    max: usize,
+}
+
+impl<H: Handler> Lane<H>
+where
+    H::Effect: Clone,
+{
+    async fn run(self, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Pending<H::Effect>>>>) {
+        loop {
+            let batch = {
+                let mut receiver = receiver.lock().await;
+                let Some(first) = receiver.recv().await else { return };
+                let mut batch = vec![first];
+                while batch.len() < self.max {
+                    let Ok(next) = receiver.try_recv() else { break };
+                    batch.push(next);
+                }
+                batch
+            };
+            self.settle(batch).await;
+        }
+    }
+
+    async fn settle(&self, mut batch: Vec<Pending<H::Effect>>) {
+        if batch.len() > 1 {
+            match self.commit_together(&mut batch).await {
+                Ok(true) => {
+                    for pending in batch {
+                        let _ = pending.done.send(Ok(true));
+                    }
+                    return;
+                }
+                Ok(false) => tracing::debug!(
+                    jobs = batch.len(),
+                    "a job in the batch was fenced out; settling each alone"
+                ),
+                Err(err) => {
+                    tracing::warn!(jobs = batch.len(), error = %err, "batch failed; settling each alone")
+                }
+            }
+        }
+        for pending in batch {
+            let Pending { row, kind, effect, span, done } = pending;
+            let result = succeed_alone(&*self.handler, &self.pool, &self.settler, &row, kind, effect)
+                .instrument(span)
+                .await;
+            let _ = done.send(result);
+        }
+    }
+
+    /// Every job's effect and end in one transaction; false (rolled back) as soon as one is
+    /// fenced out. (Mutable only so that the borrow is `Send` without the effect being `Sync`.)
+    async fn commit_together(&self, batch: &mut [Pending<H::Effect>]) -> Result<bool, RunError> {
+        let mut tx = self.pool.begin().await?;
+        for pending in batch.iter_mut() {
+            let (row, kind, effect) = (&pending.row, pending.kind, pending.effect.clone());
+            let moved = async {
+                let result = self.handler.persist(&mut tx, row, effect).await?;
+                self.settler.succeed(&mut tx, row, kind, result).await
+            }
+            .instrument(pending.span.clone())
+            .await?;
+            if !moved {
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// One job's effect and end in a transaction of its own; false (rolled back) when it was
+/// fenced out.
+pub(crate) async fn succeed_alone<H: Handler>(
+    handler: &H,
+    pool: &PgPool,
+    settler: &Settler,
+    row: &JobRow,
+    kind: JobKind,
+    effect: H::Effect,
+) -> Result<bool, RunError> {
+    let mut tx = pool.begin().await?;
+    let result = handler.persist(&mut tx, row, effect).await?;
+    if !settler.succeed(&mut tx, row, kind, result).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
