@@ -3,8 +3,8 @@
 # test -> merge) through the real path (submission + outbox -> relay with publisher
 # confirms -> quorum queues -> Redis lease -> claim under the attempt fence -> settle with
 # one durable `succeeded` transition per job and the next job in the same transaction ->
-# ack; the successes waiting at the same time commit in one transaction), for 1 and 2 worker
-# processes. The no-op handler queues the next job itself, so no
+# ack; claims waiting at the same time are one statement, successes waiting at the same time
+# one transaction), for 1 and 2 worker processes. The no-op handler queues the next job itself, so no
 # job event is published (one broker message per job; `pipeline_bench run --events` adds
 # the events a coordinator would consume). Each run has its own database and namespace, a
 # warm-up, 20 pipelines one at a time (the idle hand-off), then a burst of N; it fails

@@ -1,7 +1,8 @@
 //! The engine's one-statement writes: enqueue (row, transition, message), finish (move,
 //! transition, following message, all behind the attempt fence) and the relay's take (lock
 //! and mark in one statement, undone by a rollback). Each is all or nothing. And the settle
-//! batches: successes committed together, and each alone when one of them cannot commit.
+//! and claim batches: claims and successes committed together, and each alone when one of
+//! them cannot be.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use algoagent_core::{
     JobEnvelope, JobError, JobId, JobPayload, JobResult, JobStatus, RunId, StrategyId, VersionId,
 };
-use algoagent_jobs::batch::SettleBatches;
+use algoagent_jobs::batch::{ClaimBatches, SettleBatches};
 use algoagent_jobs::db::DbError;
 use algoagent_jobs::db::jobs::{self, ClaimOutcome, Finish, JobRow, NewJob};
 use algoagent_jobs::db::outbox::{self, OutboxMessage};
@@ -429,5 +430,86 @@ async fn settle_batches_commit_queued_successes_together_and_one_failure_ends_no
         "the five together, the three alone and the two gate jobs, once each"
     );
     drop(batches);
+    env.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn claim_batches_take_queued_claims_in_one_statement_and_say_why_of_the_rest() {
+    // Arrange: three queued jobs, one another worker holds, one finished, one that does not
+    // exist, and a gate job whose row the test locks so the lane's first claim waits on it.
+    let env = TestEnv::new().await.unwrap();
+    let lease = Duration::from_secs(60);
+    let claims = Arc::new(ClaimBatches::spawn(env.pool.clone(), "w1".into(), lease, 16));
+    let mut queued = Vec::new();
+    for _ in 0..3 {
+        let job = new_job(&env).await;
+        let mut conn = env.pool.acquire().await.unwrap();
+        jobs::enqueue(&mut conn, &job, "t.jobs", "api").await.unwrap();
+        queued.push(job.id);
+    }
+    let busy = claimed(&env).await;
+    let done = claimed(&env).await;
+    let result = JobResult::Validated { version_id: VersionId(3), accepted: true, summary: String::new() };
+    let mut tx = env.pool.begin().await.unwrap();
+    let settler = Settler::new(env.names(), "worker:w1").without_events();
+    assert!(settler.succeed(&mut tx, &done, algoagent_core::JobKind::Validate, result).await.unwrap());
+    tx.commit().await.unwrap();
+    let gate = new_job(&env).await;
+    let mut conn = env.pool.acquire().await.unwrap();
+    jobs::enqueue(&mut conn, &gate, "t.jobs", "api").await.unwrap();
+    let mut lock = env.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind(gate.id)
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+
+    // Act: the gate's claim waits on the lock; the others queue behind it; then the lock goes.
+    let gate_claim = tokio::spawn({
+        let claims = Arc::clone(&claims);
+        async move { claims.claim(gate.id).await }
+    });
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while count(&env, waiting).await == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the gate's claim waits on the lock");
+    let mut ids = queued.clone();
+    ids.extend([busy.id, done.id, JobId::new()]);
+    let mut rest: FuturesOrdered<_> = ids.iter().map(|id| claims.claim(*id)).collect();
+    assert!(futures::poll!(rest.next()).is_pending());
+    lock.commit().await.unwrap();
+    let gate_outcome = gate_claim.await.unwrap().unwrap();
+    let outcomes: Vec<ClaimOutcome> = rest.map(Result::unwrap).collect().await;
+
+    // Assert: the gate and the three queued jobs are ours; the three queued ones were taken
+    // by one statement (their `running` transitions share a transaction); the rest say why.
+    assert!(matches!(gate_outcome, ClaimOutcome::Claimed(ref row) if row.attempt == 1), "{gate_outcome:?}");
+    let words: Vec<String> = outcomes
+        .iter()
+        .map(|o| match o {
+            ClaimOutcome::Claimed(row) => format!("claimed {}", row.attempt),
+            ClaimOutcome::Finished(status) => format!("finished {}", status.as_str()),
+            ClaimOutcome::Busy => "busy".into(),
+            ClaimOutcome::OverLimit(_) => "over limit".into(),
+            ClaimOutcome::Missing => "missing".into(),
+        })
+        .collect();
+    assert_eq!(words, ["claimed 1", "claimed 1", "claimed 1", "busy", "finished succeeded", "missing"]);
+    let claims_tx: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT xmin::text FROM transitions WHERE to_state = 'running' AND job_id = ANY($1)",
+    )
+    .bind(&queued)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(claims_tx.len(), 1, "one statement claimed the three");
+    let running = "SELECT count(*) FROM transitions WHERE entity_type = 'job' AND to_state = 'running'";
+    assert_eq!(count(&env, running).await, 6, "gate, three queued, and the earlier two; none twice");
+    drop(conn);
     env.shutdown().await.unwrap();
 }

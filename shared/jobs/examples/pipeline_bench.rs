@@ -3,9 +3,11 @@
 //! outbox row in one transaction; each worker process runs the outbox relay (publisher
 //! confirms into the quorum queues) and the engine's runner: Redis lease, claim under the
 //! attempt fence, a no-op `Handler` whose `persist` enqueues the next kind, and the settle
-//! (job `succeeded` and its transition) in the same transaction, then the ack. Successes
-//! waiting at the same time commit in one transaction (`--settle-lanes L`, default 1: one
-//! such transaction at a time per worker; 0 commits each job alone). The handler
+//! (job `succeeded` and its transition) in the same transaction, then the ack. Claims
+//! waiting at the same time are taken by one statement (`--claim-max M`, default 16; 0
+//! claims each alone), and successes waiting at the same time commit in one transaction
+//! (`--settle-lanes L`, default 1: one such transaction at a time per worker; 0 commits each
+//! job alone). The handler
 //! queues what follows, so no job event is needed: each job is one broker message, as in
 //! the Celery baseline; `--events` publishes the job events too (the coordinator's path,
 //! two messages per job) for comparison.
@@ -118,7 +120,8 @@ async fn main() -> anyhow::Result<()> {
             let ns = arg("--ns").context("--ns")?;
             let concurrency: usize = arg("--concurrency").unwrap_or_else(|| "16".into()).parse()?;
             let lanes: usize = arg("--settle-lanes").unwrap_or_else(|| "1".into()).parse()?;
-            worker(&db, &ns, concurrency, lanes, flag("--events")).await
+            let claims: usize = arg("--claim-max").unwrap_or_else(|| "16".into()).parse()?;
+            worker(&db, &ns, concurrency, lanes, claims, flag("--events")).await
         }
         Some("run") => {
             let workers: usize = arg("--workers").unwrap_or_else(|| "1".into()).parse()?;
@@ -127,14 +130,15 @@ async fn main() -> anyhow::Result<()> {
             let idle: usize = arg("--idle").unwrap_or_else(|| "20".into()).parse()?;
             let concurrency: usize = arg("--concurrency").unwrap_or_else(|| "16".into()).parse()?;
             let lanes: usize = arg("--settle-lanes").unwrap_or_else(|| "1".into()).parse()?;
-            run(Shape { workers, n, warm, idle, concurrency, lanes, events: flag("--events") }).await
+            let claims: usize = arg("--claim-max").unwrap_or_else(|| "16".into()).parse()?;
+            run(Shape { workers, n, warm, idle, concurrency, lanes, claims, events: flag("--events") }).await
         }
         Some("parts") => {
             let n: usize = arg("--n").unwrap_or_else(|| "500".into()).parse()?;
             parts(n).await
         }
         _ => anyhow::bail!(
-            "usage: pipeline_bench run [--workers W] [--n N] [--warm N] [--idle N] [--concurrency C] [--settle-lanes L] [--events] | parts [--n N] | worker --db URL --ns NS [--concurrency C] [--settle-lanes L] [--events]"
+            "usage: pipeline_bench run [--workers W] [--n N] [--warm N] [--idle N] [--concurrency C] [--settle-lanes L] [--claim-max M] [--events] | parts [--n N] | worker --db URL --ns NS [--concurrency C] [--settle-lanes L] [--claim-max M] [--events]"
         ),
     }
 }
@@ -143,7 +147,14 @@ async fn main() -> anyhow::Result<()> {
 /// `events`, each job's end is also published as a job event (into the coordinator's queue,
 /// which nothing consumes here), as in a deployment whose coordinator advances runs by them.
 /// With `lanes` > 0, successes are committed together, `lanes` transactions at a time.
-async fn worker(db: &str, ns: &str, concurrency: usize, lanes: usize, events: bool) -> anyhow::Result<()> {
+async fn worker(
+    db: &str,
+    ns: &str,
+    concurrency: usize,
+    lanes: usize,
+    claims: usize,
+    events: bool,
+) -> anyhow::Result<()> {
     let names = Names::new(&Namespace::parse(ns).map_err(anyhow::Error::msg)?);
     let pool = algoagent_jobs::db::connect(&SecretString::from(db.to_owned()), 16)?;
     let redis = algoagent_cache::connect(&SecretString::from(REDIS_URL.to_owned())).await?;
@@ -162,7 +173,8 @@ async fn worker(db: &str, ns: &str, concurrency: usize, lanes: usize, events: bo
             lease_ttl: Duration::from_secs(60),
         },
     );
-    let runner = Arc::new(if lanes > 0 { runner.with_settle_batches(lanes, concurrency) } else { runner });
+    let runner = if lanes > 0 { runner.with_settle_batches(lanes, concurrency) } else { runner };
+    let runner = Arc::new(if claims > 0 { runner.with_claim_batches(claims) } else { runner });
     let cancel = CancellationToken::new();
     let on_term = cancel.clone();
     tokio::spawn(async move {
@@ -215,6 +227,8 @@ struct Shape {
     concurrency: usize,
     /// Settle lanes per worker (0: each success commits alone).
     lanes: usize,
+    /// Claims per statement at most (0: each claim alone).
+    claims: usize,
     /// Whether workers publish job events too (two broker messages per job instead of one).
     events: bool,
 }
@@ -245,7 +259,7 @@ where
 }
 
 async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_json::Value> {
-    let Shape { workers, n, warm, idle, concurrency, lanes, events } = shape;
+    let Shape { workers, n, warm, idle, concurrency, lanes, claims, events } = shape;
     let pool = algoagent_jobs::db::connect(&SecretString::from(db_url.to_owned()), 8)?;
     algoagent_jobs::db::migrate(&pool).await?;
     let names = Names::new(&Namespace::parse(ns).map_err(anyhow::Error::msg)?);
@@ -258,7 +272,7 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     for _ in 0..workers {
         let mut command = tokio::process::Command::new(&exe);
         command.args(["worker", "--db", db_url, "--ns", ns, "--concurrency", &concurrency.to_string()]);
-        command.args(["--settle-lanes", &lanes.to_string()]);
+        command.args(["--settle-lanes", &lanes.to_string(), "--claim-max", &claims.to_string()]);
         if events {
             command.arg("--events");
         }
@@ -296,7 +310,7 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
         let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
     }
 
-    let stats: (f64, f64, f64, f64, f64, f64, f64, f64) = sqlx::query_as(
+    let stats: (f64, f64, f64, f64, f64, f64, f64, f64, f64) = sqlx::query_as(
         "WITH burst AS (SELECT *, xmin::text AS tx FROM jobs WHERE run_id IN (SELECT run_id FROM jobs WHERE kind = 'generate' AND created_at >= $1)),
               waits AS (SELECT extract(epoch FROM started_at - enqueued_at) * 1000 AS ms FROM burst),
               e2e AS (SELECT extract(epoch FROM max(finished_at) - min(created_at)) * 1000 AS ms FROM burst GROUP BY run_id),
@@ -310,12 +324,16 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
                 (SELECT count(*) FROM burst)::float8,
                 -- A job's row was last written by its settle, so jobs that share an xmin
                 -- committed together.
-                (SELECT count(*)::float8 / greatest(count(DISTINCT tx), 1) FROM burst)",
+                (SELECT count(*)::float8 / greatest(count(DISTINCT tx), 1) FROM burst),
+                -- Likewise a claim's `running` transition and the jobs claimed with it.
+                (SELECT count(*)::float8 / greatest(count(DISTINCT xmin::text), 1) FROM transitions
+                  WHERE entity_type = 'job' AND to_state = 'running' AND job_id IN (SELECT id FROM burst))",
     )
     .bind(burst_start)
     .fetch_one(&pool)
     .await?;
-    let (wait_p50, wait_p95, wait_p99, e2e_p50, e2e_p99, span_s, burst_jobs, jobs_per_settle) = stats;
+    let (wait_p50, wait_p95, wait_p99, e2e_p50, e2e_p99, span_s, burst_jobs, jobs_per_settle, jobs_per_claim) =
+        stats;
     // The idle hand-off and its two halves: from the settle's start to the relay's take (the
     // settle, its commit, the relay's wake-up), and from the take to the claim (publish,
     // delivery, lease, claim). `sent_at` is the relay's transaction start.
@@ -356,7 +374,7 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
         "workers {workers}, N {n} (+{warm} warm-up, {idle} one at a time), concurrency {concurrency} per worker, settle lanes {lanes}, job events {}: {pipelines_per_s:.1} pipelines/s, \
          {:.1} jobs/s over {span_s:.2} s (driver wall {:.2} s); queue wait p50 {wait_p50:.1} ms, p95 {wait_p95:.1} ms, p99 {wait_p99:.1} ms \
          (idle: p50 {idle_p50:.2} ms = {to_relay_p50:.2} to the relay's take + {to_claim_p50:.2} to the claim, p95 {idle_p95:.2} ms); e2e p50 {e2e_p50:.0} ms, p99 {e2e_p99:.0} ms; worker RSS idle {:.1} MB, peak {:.1} MB; \
-         {cpu_ms_per_job:.2} CPU ms per job (workers), {jobs_per_settle:.2} jobs per settle transaction; jobs {jobs_total} (expected {expected}), lost {lost}, duplicated {duplicated}",
+         {cpu_ms_per_job:.2} CPU ms per job (workers), {jobs_per_settle:.2} jobs per settle and {jobs_per_claim:.2} per claim transaction; jobs {jobs_total} (expected {expected}), lost {lost}, duplicated {duplicated}",
         if events { "on" } else { "off" },
         burst_jobs / span_s.max(1e-9),
         wall.as_secs_f64(),
@@ -373,7 +391,9 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
         "n": n,
         "events": events,
         "settle_lanes": lanes,
+        "claim_max": claims,
         "jobs_per_settle_tx": round2(jobs_per_settle),
+        "jobs_per_claim_tx": round2(jobs_per_claim),
         "pipelines_per_s": round1(pipelines_per_s),
         "jobs_per_s": round1(burst_jobs / span_s.max(1e-9)),
         "queue_wait_p50_ms": round1(wait_p50),

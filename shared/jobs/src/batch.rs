@@ -1,21 +1,26 @@
-//! Successful settles of concurrent jobs, committed together: one transaction (one `BEGIN`,
-//! one `COMMIT`, one WAL flush) for every success that is waiting when a lane is free,
-//! instead of one each. Each job still gets its own effect rows, its own `succeeded`
-//! transition and its own fence; the batch only shares the transaction.
+//! Claims and successes of concurrent jobs, each committed together: one transaction (one
+//! commit, one WAL flush) for every claim, or every success, waiting when a lane is free,
+//! instead of one each. Each job still gets its own transition and its own fence; a batch
+//! only shares the transaction.
 //!
-//! If any job in a batch is fenced out or its effect fails to write, the batch rolls back and
-//! every job in it is settled again on its own, so one job's failure never ends another's
-//! success. That needs the effect twice, hence `Clone`. A batch is whatever is queued when a
-//! lane takes it: nothing waits for a batch to fill, so a lone job settles as soon as before.
+//! A claim the batch did not take (busy, finished, over its limit) is claimed again alone, to
+//! say why. If any job in a batch of successes is fenced out or its effect fails to write,
+//! the batch rolls back and every job in it is settled again on its own, so one job's failure
+//! never ends another's success. That needs the effect twice, hence `Clone`. A batch is
+//! whatever is queued when a lane takes it: nothing waits for a batch to fill, so a lone job
+//! is claimed and settled as soon as before.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use algoagent_core::JobKind;
+use algoagent_core::{JobId, JobKind};
 use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::db::jobs::JobRow;
+use crate::db::DbError;
+use crate::db::jobs::{self, ClaimOutcome, JobRow};
 use crate::runner::{Handler, RunError};
 use crate::settle::Settler;
 
@@ -81,17 +86,7 @@ where
     H::Effect: Clone,
 {
     async fn run(self, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Pending<H::Effect>>>>) {
-        loop {
-            let batch = {
-                let mut receiver = receiver.lock().await;
-                let Some(first) = receiver.recv().await else { return };
-                let mut batch = vec![first];
-                while batch.len() < self.max {
-                    let Ok(next) = receiver.try_recv() else { break };
-                    batch.push(next);
-                }
-                batch
-            };
+        while let Some(batch) = next_batch(&receiver, self.max).await {
             self.settle(batch).await;
         }
     }
@@ -161,4 +156,72 @@ pub(crate) async fn succeed_alone<H: Handler>(
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// Everything queued, up to `max`, once there is at least one; `None` once the queue is closed
+/// and empty. Lanes sharing `receiver` take turns.
+async fn next_batch<T>(receiver: &Mutex<mpsc::UnboundedReceiver<T>>, max: usize) -> Option<Vec<T>> {
+    let mut receiver = receiver.lock().await;
+    let first = receiver.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        let Ok(next) = receiver.try_recv() else { break };
+        batch.push(next);
+    }
+    Some(batch)
+}
+
+/// One delivery's claim, waiting for the lane.
+struct Claim {
+    job_id: JobId,
+    done: oneshot::Sender<Result<ClaimOutcome, DbError>>,
+}
+
+/// The queue of claims and the lane that takes them, for one worker.
+pub struct ClaimBatches {
+    queue: mpsc::UnboundedSender<Claim>,
+}
+
+impl ClaimBatches {
+    /// Starts the lane: it claims up to `max` queued jobs per statement for `worker`, each
+    /// with a lease of `lease`. It stops once these batches are dropped and the queue is empty.
+    pub fn spawn(pool: PgPool, worker: String, lease: Duration, max: usize) -> Self {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let receiver = Mutex::new(receiver);
+        let max = max.max(1);
+        tokio::spawn(async move {
+            while let Some(batch) = next_batch(&receiver, max).await {
+                claim_batch(&pool, &worker, lease, batch).await;
+            }
+        });
+        Self { queue }
+    }
+
+    /// Claims the job, together with whatever else is waiting (see [`jobs::claim`]).
+    pub async fn claim(&self, job_id: JobId) -> Result<ClaimOutcome, RunError> {
+        let (done, result) = oneshot::channel();
+        self.queue.send(Claim { job_id, done }).map_err(|_| RunError::Stopped)?;
+        Ok(result.await.map_err(|_| RunError::Stopped)??)
+    }
+}
+
+/// Claims a batch in one statement; a job it did not take is claimed alone, to say why.
+async fn claim_batch(pool: &PgPool, worker: &str, lease: Duration, batch: Vec<Claim>) {
+    let mut taken: HashMap<JobId, JobRow> = HashMap::new();
+    if batch.len() > 1 {
+        let ids: Vec<JobId> = batch.iter().map(|c| c.job_id).collect();
+        match jobs::claim_many(pool, &ids, worker, lease).await {
+            Ok(rows) => taken.extend(rows.into_iter().map(|row| (row.id, row))),
+            Err(err) => {
+                tracing::warn!(jobs = batch.len(), error = %err, "batched claim failed; claiming each alone")
+            }
+        }
+    }
+    for Claim { job_id, done } in batch {
+        let outcome = match taken.remove(&job_id) {
+            Some(row) => Ok(ClaimOutcome::Claimed(row)),
+            None => jobs::claim(pool, job_id, worker, lease).await,
+        };
+        let _ = done.send(outcome);
+    }
 }

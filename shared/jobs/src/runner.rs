@@ -19,7 +19,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::batch::{SettleBatches, succeed_alone};
+use crate::batch::{ClaimBatches, SettleBatches, succeed_alone};
 use crate::db::DbError;
 use crate::db::jobs::{self, ClaimOutcome, JobRow};
 use crate::queue::{header_str, settle_delivery};
@@ -88,6 +88,8 @@ pub struct Runner<H: Handler> {
     handler: Arc<H>,
     /// Where successes settle when they are committed together (see [`Runner::with_settle_batches`]).
     batches: Option<SettleBatches<H>>,
+    /// Where claims go when they are taken together (see [`Runner::with_claim_batches`]).
+    claims: Option<ClaimBatches>,
     pool: PgPool,
     leases: Leases,
     settler: Settler,
@@ -99,7 +101,16 @@ impl<H: Handler> Runner<H> {
     /// A runner settling through `settler`, taking leases in `leases`.
     pub fn new(handler: H, pool: PgPool, leases: Leases, settler: Settler, config: RunnerConfig) -> Self {
         let handler = Arc::new(handler);
-        Self { handler, batches: None, pool, leases, settler, config, in_flight: InFlight::default() }
+        Self {
+            handler,
+            batches: None,
+            claims: None,
+            pool,
+            leases,
+            settler,
+            config,
+            in_flight: InFlight::default(),
+        }
     }
 
     /// The same runner committing the successes of concurrent jobs together: `lanes`
@@ -119,6 +130,15 @@ impl<H: Handler> Runner<H> {
             max,
         );
         Self { batches: Some(batches), ..self }
+    }
+
+    /// The same runner claiming the jobs of concurrent deliveries together: up to `max` per
+    /// statement, one statement at a time (see [`crate::batch`]).
+    #[must_use]
+    pub fn with_claim_batches(self, max: usize) -> Self {
+        let claims =
+            ClaimBatches::spawn(self.pool.clone(), self.config.worker_id.clone(), self.config.lease_ttl, max);
+        Self { claims: Some(claims), ..self }
     }
 
     /// Handles one delivery and acks or requeues it.
@@ -217,8 +237,13 @@ impl<H: Handler> Runner<H> {
     }
 
     async fn run_claimed(&self, envelope: &JobEnvelope, owner: &str) -> Result<(), RunError> {
-        let claimed =
-            jobs::claim(&self.pool, envelope.job_id, &self.config.worker_id, self.config.lease_ttl).await?;
+        let claimed = match &self.claims {
+            Some(claims) => claims.claim(envelope.job_id).await?,
+            None => {
+                jobs::claim(&self.pool, envelope.job_id, &self.config.worker_id, self.config.lease_ttl)
+                    .await?
+            }
+        };
         let row = match claimed {
             ClaimOutcome::Finished(status) => {
                 tracing::info!(status = status.as_str(), "job already finished; acking the duplicate");

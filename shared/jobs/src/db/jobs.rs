@@ -197,9 +197,26 @@ pub async fn claim(
     worker: &str,
     lease: Duration,
 ) -> Result<ClaimOutcome, DbError> {
+    match claim_many(pool, &[job_id], worker, lease).await?.pop() {
+        Some(row) => Ok(ClaimOutcome::Claimed(row)),
+        None => claim_or_explain(pool, job_id, worker, lease).await,
+    }
+}
+
+/// Takes every claimable job of `job_ids` in one statement (one round trip, one commit), as
+/// [`claim`] takes one; returns the rows it took. A job it did not take (busy, finished,
+/// over its limit, missing) is left as it was, for [`claim`] to say why.
+///
+/// Rows are locked in id order, so two such claims never wait for each other in a cycle.
+pub async fn claim_many(
+    pool: &PgPool,
+    job_ids: &[JobId],
+    worker: &str,
+    lease: Duration,
+) -> Result<Vec<JobRow>, DbError> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-    let claimed = sqlx::query_as::<_, JobRow>(
-        "WITH old AS (SELECT id, status FROM jobs WHERE id = $1 FOR UPDATE),
+    Ok(sqlx::query_as::<_, JobRow>(
+        "WITH old AS (SELECT id, status FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE),
          claimed AS (
            UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $2,
                   lease_expires_at = now() + make_interval(secs => $3::double precision / 1000),
@@ -216,15 +233,11 @@ pub async fn claim(
              FROM claimed)
          SELECT * FROM claimed",
     )
-    .bind(job_id)
+    .bind(job_ids)
     .bind(worker)
     .bind(lease_ms)
-    .fetch_optional(pool)
-    .await?;
-    match claimed {
-        Some(row) => Ok(ClaimOutcome::Claimed(row)),
-        None => claim_or_explain(pool, job_id, worker, lease).await,
-    }
+    .fetch_all(pool)
+    .await?)
 }
 
 /// The slow path of [`claim`]: reads the job under lock and says why it cannot be taken (or
