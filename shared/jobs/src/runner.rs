@@ -61,8 +61,8 @@ pub enum RunError {
     /// The envelope could not be encoded for a dead letter.
     #[error("encoding the envelope: {0}")]
     Encode(#[from] serde_json::Error),
-    /// The settle batches stopped before answering (the process is shutting down).
-    #[error("the settle batches stopped")]
+    /// A claim or settle lane stopped before answering (the process is shutting down).
+    #[error("the claim or settle lanes stopped")]
     Stopped,
 }
 
