@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use algoagent_core::{JobId, JobKind};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
@@ -123,13 +123,11 @@ where
     async fn commit_together(&self, batch: &mut [Pending<H::Effect>]) -> Result<bool, RunError> {
         let mut tx = self.pool.begin().await?;
         for pending in batch.iter_mut() {
-            let (row, kind, effect) = (&pending.row, pending.kind, pending.effect.clone());
-            let moved = async {
-                let result = self.handler.persist(&mut tx, row, effect).await?;
-                self.settler.succeed(&mut tx, row, kind, result).await
-            }
-            .instrument(pending.span.clone())
-            .await?;
+            let effect = pending.effect.clone();
+            let moved =
+                write_success(&*self.handler, &self.settler, &mut tx, &pending.row, pending.kind, effect)
+                    .instrument(pending.span.clone())
+                    .await?;
             if !moved {
                 return Ok(false);
             }
@@ -150,12 +148,25 @@ pub(crate) async fn succeed_alone<H: Handler>(
     effect: H::Effect,
 ) -> Result<bool, RunError> {
     let mut tx = pool.begin().await?;
-    let result = handler.persist(&mut tx, row, effect).await?;
-    if !settler.succeed(&mut tx, row, kind, result).await? {
+    if !write_success(handler, settler, &mut tx, row, kind, effect).await? {
         return Ok(false);
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// Writes one job's effect and its end in the caller's transaction; false when it was fenced
+/// out (the caller must roll back: the effect rows are written but the end is not).
+async fn write_success<H: Handler>(
+    handler: &H,
+    settler: &Settler,
+    tx: &mut PgConnection,
+    row: &JobRow,
+    kind: JobKind,
+    effect: H::Effect,
+) -> Result<bool, RunError> {
+    let result = handler.persist(tx, row, effect).await?;
+    Ok(settler.succeed(tx, row, kind, result).await?)
 }
 
 /// Everything queued, up to `max`, once there is at least one; `None` once the queue is closed
