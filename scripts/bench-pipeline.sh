@@ -4,9 +4,9 @@
 # confirms -> quorum queues -> Redis lease -> claim under the attempt fence -> settle with
 # one durable `succeeded` transition per job and the next job in the same transaction ->
 # ack; claims waiting at the same time are one statement, successes waiting at the same time
-# one transaction), for 1 and 2 worker processes. The no-op handler queues the next job itself, so no
-# job event is published (one broker message per job; `pipeline_bench run --events` adds
-# the events a coordinator would consume). Each run has its own database and namespace, a
+# one transaction), for 1 and 2 worker processes. The no-op handler queues the next job
+# itself, so no job event is published (one broker message per job; `pipeline_bench run
+# --events` adds the events a coordinator would consume). Each run has its own database and namespace, a
 # warm-up, 20 pipelines one at a time (the idle hand-off), then a burst of N; it fails
 # unless exactly 4 jobs per pipeline succeeded once.
 #
@@ -17,7 +17,8 @@
 # one JSON object: the faster run's `pipelines_per_s`, `jobs_per_s`, `queue_wait_p50_ms`,
 # `queue_wait_p99_ms`, `e2e_p50_ms`, `e2e_p99_ms`, `idle_queue_wait_p50_ms`,
 # `idle_queue_wait_p95_ms`, its two halves `idle_to_relay_p50_ms` and
-# `idle_relay_to_claim_p50_ms`, `worker_idle_rss_mb`, `worker_peak_rss_mb`, the sums of `lost` and `duplicated` over both runs, and `runs`.
+# `idle_relay_to_claim_p50_ms`, `worker_idle_rss_mb`, `worker_peak_rss_mb`, the sums of
+# `lost` and `duplicated` over both runs, and `runs`.
 # shellcheck source=lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$(dirname "$0")/.."

@@ -371,7 +371,7 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
         (cpu_after.saturating_sub(cpu_before)) as f64 * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
     let pipelines_per_s = n as f64 / span_s.max(1e-9);
     eprintln!(
-        "workers {workers}, N {n} (+{warm} warm-up, {idle} one at a time), concurrency {concurrency} per worker, settle lanes {lanes}, job events {}: {pipelines_per_s:.1} pipelines/s, \
+        "workers {workers}, N {n} (+{warm} warm-up, {idle} one at a time), concurrency {concurrency} per worker, settle lanes {lanes}, claims per statement up to {claims}, job events {}: {pipelines_per_s:.1} pipelines/s, \
          {:.1} jobs/s over {span_s:.2} s (driver wall {:.2} s); queue wait p50 {wait_p50:.1} ms, p95 {wait_p95:.1} ms, p99 {wait_p99:.1} ms \
          (idle: p50 {idle_p50:.2} ms = {to_relay_p50:.2} to the relay's take + {to_claim_p50:.2} to the claim, p95 {idle_p95:.2} ms); e2e p50 {e2e_p50:.0} ms, p99 {e2e_p99:.0} ms; worker RSS idle {:.1} MB, peak {:.1} MB; \
          {cpu_ms_per_job:.2} CPU ms per job (workers), {jobs_per_settle:.2} jobs per settle and {jobs_per_claim:.2} per claim transaction; jobs {jobs_total} (expected {expected}), lost {lost}, duplicated {duplicated}",
