@@ -2,8 +2,9 @@
 //!
 //! Needs the engine (`scripts/ensure-docker.sh`) and the image
 //! (`deploy/sandbox/build-image.sh`); without them every test fails and says so, none is
-//! skipped. The tests run one at a time (a shared lock): their limits are timing-sensitive
-//! and the machine has two cores. Each test labels its containers with its own id and checks
+//! skipped. The tests run one at a time (the `sandbox-engine` group in
+//! `.config/nextest.toml`, and a lock for `cargo test`): their limits are timing-sensitive and
+//! the machine has two cores. Each test labels its containers with its own id and checks
 //! that none is left afterwards.
 
 use std::collections::HashMap;
@@ -283,13 +284,20 @@ async fn the_container_is_hardened_while_it_runs_and_cancel_removes_it() {
         })
     };
 
-    let id = loop {
-        if let Some(id) = h.containers_of_this_test().await.into_iter().next() {
-            break id;
+    // Inspect the container once it runs. A container listed and gone before the inspect
+    // means the run ended early: fail with the run's own outcome, which says why.
+    let inspected = loop {
+        if running.is_finished() {
+            panic!("the 60 s run ended before it was inspected: {:?}", running.await);
+        }
+        if let Some(id) = h.containers_of_this_test().await.into_iter().next()
+            && let Ok(inspected) = h.docker.inspect_container(&id, None).await
+            && inspected.state.as_ref().and_then(|s| s.running) == Some(true)
+        {
+            break inspected;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let inspected = h.docker.inspect_container(&id, None).await.expect("inspect");
     cancel.cancel();
     let outcome = running.await.expect("run task");
 

@@ -2,8 +2,9 @@
 //!
 //! Needs the engine (`scripts/ensure-docker.sh`) and the image
 //! (`deploy/sandbox/build-image.sh`); without them every test fails and says so. The tests
-//! run one at a time (a shared lock: two cores, timing-sensitive starts). Each test labels
-//! its pool with its own id and checks that none of its containers is left afterwards.
+//! run one at a time (the `sandbox-engine` group in `.config/nextest.toml`: two cores,
+//! timing-sensitive starts). Each test labels its pool with its own id and checks that none
+//! of its containers is left afterwards.
 
 use std::collections::HashMap;
 use std::sync::Arc;
