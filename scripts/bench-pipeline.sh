@@ -17,8 +17,10 @@
 # one JSON object: the faster run's `pipelines_per_s`, `jobs_per_s`, `queue_wait_p50_ms`,
 # `queue_wait_p99_ms`, `e2e_p50_ms`, `e2e_p99_ms`, `idle_queue_wait_p50_ms`,
 # `idle_queue_wait_p95_ms`, its two halves `idle_to_relay_p50_ms` and
-# `idle_relay_to_claim_p50_ms`, `worker_idle_rss_mb`, `worker_peak_rss_mb`, the sums of
-# `lost` and `duplicated` over both runs, and `runs`.
+# `idle_relay_to_claim_p50_ms`, `worker_idle_rss_mb`, `worker_peak_rss_mb`, the whole
+# machine's CPU per job in the burst and how busy it was (`machine_cpu_ms_per_job`,
+# `machine_busy_pct`: near 100 means the burst is CPU-bound), the sums of `lost` and
+# `duplicated` over both runs, and `runs`.
 # shellcheck source=lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$(dirname "$0")/.."
@@ -53,7 +55,7 @@ best = max(runs, key=lambda r: r["pipelines_per_s"])
 keys = ["pipelines_per_s", "jobs_per_s", "queue_wait_p50_ms", "queue_wait_p99_ms", "e2e_p50_ms",
         "e2e_p99_ms", "idle_queue_wait_p50_ms", "idle_queue_wait_p95_ms", "idle_to_relay_p50_ms",
         "idle_relay_to_claim_p50_ms", "worker_idle_rss_mb",
-        "worker_peak_rss_mb", "workers"]
+        "worker_peak_rss_mb", "machine_cpu_ms_per_job", "machine_busy_pct", "workers"]
 out = {k: best[k] for k in keys}
 out["lost"] = sum(r["lost"] for r in runs)
 out["duplicated"] = sum(r["duplicated"] for r in runs)

@@ -292,6 +292,7 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     }
     let idle_rss_kb = pids.iter().filter_map(|p| proc_status_kb(*p, "VmRSS")).max().unwrap_or(0);
     let cpu_before: u64 = pids.iter().filter_map(|p| cpu_ticks(*p)).sum();
+    let machine_before = machine_ticks().unwrap_or_default();
 
     let burst_start = chrono::Utc::now();
     let started = Instant::now();
@@ -299,6 +300,7 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     wait_for_merges(&pool, warm + idle + n).await?;
     let wall = started.elapsed();
     let cpu_after: u64 = pids.iter().filter_map(|p| cpu_ticks(*p)).sum();
+    let machine_after = machine_ticks().unwrap_or_default();
     let peak_rss_kb = pids.iter().filter_map(|p| proc_status_kb(*p, "VmHWM")).max().unwrap_or(0);
 
     for child in &mut children {
@@ -369,12 +371,18 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     let ticks_per_s = 100.0;
     let cpu_ms_per_job =
         (cpu_after.saturating_sub(cpu_before)) as f64 * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
+    // The machine's CPU over the burst (the driver's polling included): what a job costs
+    // everything on the box, which varies less from run to run than the throughput does.
+    let machine_busy = machine_after.0.saturating_sub(machine_before.0) as f64;
+    let machine_all = machine_after.1.saturating_sub(machine_before.1) as f64;
+    let machine_cpu_ms_per_job = machine_busy * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
+    let machine_busy_pct = 100.0 * machine_busy / machine_all.max(1.0);
     let pipelines_per_s = n as f64 / span_s.max(1e-9);
     eprintln!(
         "workers {workers}, N {n} (+{warm} warm-up, {idle} one at a time), concurrency {concurrency} per worker, settle lanes {lanes}, claims per statement up to {claims}, job events {}: {pipelines_per_s:.1} pipelines/s, \
          {:.1} jobs/s over {span_s:.2} s (driver wall {:.2} s); queue wait p50 {wait_p50:.1} ms, p95 {wait_p95:.1} ms, p99 {wait_p99:.1} ms \
          (idle: p50 {idle_p50:.2} ms = {to_relay_p50:.2} to the relay's take + {to_claim_p50:.2} to the claim, p95 {idle_p95:.2} ms); e2e p50 {e2e_p50:.0} ms, p99 {e2e_p99:.0} ms; worker RSS idle {:.1} MB, peak {:.1} MB; \
-         {cpu_ms_per_job:.2} CPU ms per job (workers), {jobs_per_settle:.2} jobs per settle and {jobs_per_claim:.2} per claim transaction; jobs {jobs_total} (expected {expected}), lost {lost}, duplicated {duplicated}",
+         {cpu_ms_per_job:.2} CPU ms per job (workers), {machine_cpu_ms_per_job:.2} (the machine, {machine_busy_pct:.0} % busy), {jobs_per_settle:.2} jobs per settle and {jobs_per_claim:.2} per claim transaction; jobs {jobs_total} (expected {expected}), lost {lost}, duplicated {duplicated}",
         if events { "on" } else { "off" },
         burst_jobs / span_s.max(1e-9),
         wall.as_secs_f64(),
@@ -408,6 +416,8 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
         "worker_idle_rss_mb": round1(idle_rss_kb as f64 / 1024.0),
         "worker_peak_rss_mb": round1(peak_rss_kb as f64 / 1024.0),
         "cpu_ms_per_job": round2(cpu_ms_per_job),
+        "machine_cpu_ms_per_job": round2(machine_cpu_ms_per_job),
+        "machine_busy_pct": round1(machine_busy_pct),
         "lost": lost,
         "duplicated": duplicated,
     }))
@@ -625,6 +635,25 @@ fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The whole machine's CPU ticks from the first line of /proc/stat: (busy, all). Busy is
+/// everything but idle, I/O wait and the hypervisor's steal, so it counts Postgres, the
+/// broker, Redis, the kernel and the bench alike.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let all: u64 = ticks.iter().sum();
+    let idle = ticks.get(3)? + ticks.get(4)? + ticks.get(7)?;
+    Some((all - idle, all))
 }
 
 /// User + system CPU ticks of a process (/proc/<pid>/stat fields 14 and 15).
