@@ -6,9 +6,9 @@
 # ack; claims waiting at the same time are one statement, successes waiting at the same time
 # one transaction), for 1 and 2 worker processes. The no-op handler queues the next job
 # itself, so no job event is published (one broker message per job; `pipeline_bench run
-# --events` adds the events a coordinator would consume). Each run has its own database and namespace, a
-# warm-up, 20 pipelines one at a time (the idle hand-off), then a burst of N; it fails
-# unless exactly 4 jobs per pipeline succeeded once.
+# --events` adds the events a coordinator would consume). Each run has its own database and
+# namespace, a warm-up, 20 pipelines one at a time (the idle hand-off), then a burst of N;
+# it fails unless exactly 4 jobs per pipeline succeeded once.
 #
 #   scripts/bench-pipeline.sh [N] [WARM]      (defaults 2000 and 200; release build)
 #   scripts/bench-pipeline.sh --smoke         (N=50, debug build: the correctness check CI runs)

@@ -372,7 +372,7 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     let cpu_ms_per_job =
         (cpu_after.saturating_sub(cpu_before)) as f64 * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
     // The machine's CPU over the burst (the driver's polling included): what a job costs
-    // everything on the box, which varies less from run to run than the throughput does.
+    // everything on the box, and whether the burst was CPU-bound (busy near 100 %).
     let machine_busy = machine_after.0.saturating_sub(machine_before.0) as f64;
     let machine_all = machine_after.1.saturating_sub(machine_before.1) as f64;
     let machine_cpu_ms_per_job = machine_busy * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
