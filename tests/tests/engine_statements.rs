@@ -1,8 +1,8 @@
 //! The engine's one-statement writes: enqueue (row, transition, message), finish (move,
 //! transition, following message, all behind the attempt fence) and the relay's take (lock
 //! and mark in one statement, undone by a rollback). Each is all or nothing. And the settle
-//! and claim batches: claims and successes committed together, and each alone when one of
-//! them cannot be.
+//! and claim batches: claims and successes committed together (the successes' ends by one
+//! statement), and each alone when one of them cannot be.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -150,6 +150,79 @@ async fn finish_behind_the_fence_writes_its_message_only_when_it_moved_the_job()
     assert!(jobs::finish(&mut conn, other.id, 1, dead, None).await.unwrap());
     assert_eq!(count(&env, "SELECT count(*) FROM outbox").await, 3, "only the second job's own message");
     drop(conn);
+    env.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn succeed_many_ends_each_job_behind_its_own_fence_as_finish_ends_one() {
+    // Arrange: three jobs claimed at attempt 1, one of them taken over by attempt 2 since,
+    // and one job that a single finish ends, to compare with.
+    let env = TestEnv::new().await.unwrap();
+    let mut rows = Vec::new();
+    for _ in 0..4 {
+        let job = new_job(&env).await;
+        let mut conn = env.pool.acquire().await.unwrap();
+        jobs::enqueue(&mut conn, &job, "t.jobs", "api").await.unwrap();
+        let claimed = jobs::claim(&env.pool, job.id, "w1", Duration::from_secs(60)).await.unwrap();
+        let ClaimOutcome::Claimed(row) = claimed else { panic!("not claimed: {claimed:?}") };
+        rows.push(row);
+    }
+    sqlx::query("UPDATE jobs SET attempt = 2 WHERE id = $1")
+        .bind(rows[1].id)
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM outbox").execute(&env.pool).await.unwrap();
+    let result = |v: i64| JobResult::Generated { version_id: VersionId(v) };
+    let success = |i: usize, then: Option<OutboxMessage>| jobs::Success {
+        job_id: rows[i].id,
+        attempt: 1,
+        result: result(i as i64),
+        then,
+    };
+    let batch = [success(0, Some(message("first"))), success(1, Some(message("fenced"))), success(2, None)];
+
+    // Act
+    let mut tx = env.pool.begin().await.unwrap();
+    let moved = jobs::succeed_many(&mut tx, &batch, "worker:w1").await.unwrap();
+    tx.commit().await.unwrap();
+    let mut conn = env.pool.acquire().await.unwrap();
+    let done = Finish { to: JobStatus::Succeeded, result: Some(&result(3)), error: None, actor: "worker:w1" };
+    assert!(jobs::finish(&mut conn, rows[3].id, 1, done, None).await.unwrap());
+    drop(conn);
+
+    // Assert: the two at their attempt moved, with their results; the fenced one did not.
+    assert_eq!(moved, 2);
+    for (i, status) in [(0, "succeeded"), (1, "running"), (2, "succeeded"), (3, "succeeded")] {
+        let row = jobs::get(&env.pool, rows[i].id).await.unwrap().unwrap();
+        assert_eq!(row.status, status, "job {i}");
+        if status == "succeeded" {
+            assert_eq!(row.result, Some(serde_json::to_value(result(i as i64)).unwrap()), "job {i}");
+            assert!(row.finished_at.is_some() && row.lease_owner.is_none() && row.error.is_none());
+        }
+    }
+    // Only the moved job's message went out.
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT routing_key FROM outbox ORDER BY id").fetch_all(&env.pool).await.unwrap();
+    assert_eq!(keys, ["first"]);
+    // Each end is audited as a single finish audits one, and every chain holds.
+    let ends: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT from_state, actor, details FROM transitions
+          WHERE to_state = 'succeeded' AND job_id = ANY($1) ORDER BY job_id = $2",
+    )
+    .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rows[3].id)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(ends.len(), 3);
+    for end in &ends {
+        assert_eq!(end, &ends[2], "the batch's ends read as the single finish's");
+    }
+    for row in &rows {
+        let broken = transitions::broken_links(&env.pool, "job", &row.id.to_string()).await.unwrap();
+        assert!(broken.is_empty(), "chain of {} broken at {broken:?}", row.id);
+    }
     env.shutdown().await.unwrap();
 }
 

@@ -1,7 +1,8 @@
 //! Claims and successes of concurrent jobs, each committed together: one transaction (one
 //! commit, one WAL flush) for every claim, or every success, waiting when a lane is free,
 //! instead of one each. Each job still gets its own transition and its own fence; a batch
-//! only shares the transaction.
+//! only shares the transaction, and the statement that ends its jobs (one round trip for the
+//! batch's ends, after each job's effect).
 //!
 //! A claim the batch did not take (busy, finished, over its limit) is claimed again alone, to
 //! say why. If any job in a batch of successes is fenced out or its effect fails to write,
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use algoagent_core::{JobId, JobKind};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
@@ -122,15 +123,17 @@ where
     /// fenced out. (Mutable only so that the borrow is `Send` without the effect being `Sync`.)
     async fn commit_together(&self, batch: &mut [Pending<H::Effect>]) -> Result<bool, RunError> {
         let mut tx = self.pool.begin().await?;
+        let mut successes = Vec::with_capacity(batch.len());
         for pending in batch.iter_mut() {
             let effect = pending.effect.clone();
-            let moved =
-                write_success(&*self.handler, &self.settler, &mut tx, &pending.row, pending.kind, effect)
-                    .instrument(pending.span.clone())
-                    .await?;
-            if !moved {
-                return Ok(false);
-            }
+            let result =
+                self.handler.persist(&mut tx, &pending.row, effect).instrument(pending.span.clone()).await?;
+            let success = pending.span.in_scope(|| self.settler.success(&pending.row, pending.kind, result));
+            successes.push(success);
+        }
+        // Every job's end in one statement, each behind its own fence.
+        if !self.settler.succeed_many(&mut tx, &successes).await? {
+            return Ok(false);
         }
         tx.commit().await?;
         Ok(true)
@@ -148,25 +151,12 @@ pub(crate) async fn succeed_alone<H: Handler>(
     effect: H::Effect,
 ) -> Result<bool, RunError> {
     let mut tx = pool.begin().await?;
-    if !write_success(handler, settler, &mut tx, row, kind, effect).await? {
+    let result = handler.persist(&mut tx, row, effect).await?;
+    if !settler.succeed(&mut tx, row, kind, result).await? {
         return Ok(false);
     }
     tx.commit().await?;
     Ok(true)
-}
-
-/// Writes one job's effect and its end in the caller's transaction; false when it was fenced
-/// out (the caller must roll back: the effect rows are written but the end is not).
-async fn write_success<H: Handler>(
-    handler: &H,
-    settler: &Settler,
-    tx: &mut PgConnection,
-    row: &JobRow,
-    kind: JobKind,
-    effect: H::Effect,
-) -> Result<bool, RunError> {
-    let result = handler.persist(tx, row, effect).await?;
-    Ok(settler.succeed(tx, row, kind, result).await?)
 }
 
 /// Everything queued, up to `max`, once there is at least one; `None` once the queue is closed

@@ -17,7 +17,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::db::DbError;
 use crate::db::dead_letters::{self, NewDeadLetter};
-use crate::db::jobs::{self, Finish, JobRow};
+use crate::db::jobs::{self, Finish, JobRow, Success};
 use crate::db::outbox::{self, OutboxMessage};
 use crate::queue::{Names, RETRY_TIER_HEADER};
 
@@ -57,6 +57,19 @@ impl Settler {
             Finish { to: JobStatus::Succeeded, result: Some(&result), error: None, actor: &self.actor };
         let event = self.event(row, kind, || JobOutcome::Succeeded { result: result.clone() });
         jobs::finish(tx, row.id, row.attempt, finish, event.as_ref()).await
+    }
+
+    /// The job at `row.attempt` succeeded with `result`, to be settled with others by
+    /// [`Settler::succeed_many`]. Called in the job's span: its event carries that trace.
+    pub fn success(&self, row: &JobRow, kind: JobKind, result: JobResult) -> Success {
+        let then = self.event(row, kind, || JobOutcome::Succeeded { result: result.clone() });
+        Success { job_id: row.id, attempt: row.attempt, result, then }
+    }
+
+    /// Every one of `successes` as [`Settler::succeed`] settles one, in one statement; false
+    /// when any was fenced out (the caller must roll back: some may have moved).
+    pub async fn succeed_many(&self, tx: &mut PgConnection, successes: &[Success]) -> Result<bool, DbError> {
+        Ok(jobs::succeed_many(tx, successes, &self.actor).await? == successes.len())
     }
 
     /// The job at `row.attempt` failed for good: `failed`, and its event, if any (the run

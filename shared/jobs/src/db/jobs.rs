@@ -397,6 +397,77 @@ pub async fn finish(
     Ok(moved)
 }
 
+/// One job's end in [`succeed_many`]: the attempt it ran at (its fence), what it produced
+/// and the message that follows, if any.
+#[derive(Debug, Clone)]
+pub struct Success {
+    /// The job.
+    pub job_id: JobId,
+    /// The attempt it ran at.
+    pub attempt: i32,
+    /// What it produced.
+    pub result: JobResult,
+    /// The event that follows it, if its settler publishes one.
+    pub then: Option<OutboxMessage>,
+}
+
+/// Moves every job of `successes` that is still running at its attempt to `succeeded`, as
+/// [`finish`] moves one, each with its transition and its message; returns how many it
+/// moved. Fewer than given means some were fenced out, and the caller must roll back.
+///
+/// One statement for them all, so a batch of concurrent successes costs one round trip
+/// instead of one each.
+pub async fn succeed_many(
+    conn: &mut PgConnection,
+    successes: &[Success],
+    actor: &str,
+) -> Result<usize, DbError> {
+    let ids: Vec<JobId> = successes.iter().map(|s| s.job_id).collect();
+    let attempts: Vec<i32> = successes.iter().map(|s| s.attempt).collect();
+    let results = successes
+        .iter()
+        .map(|s| serde_json::to_value(&s.result))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DbError::Conflict(e.to_string()))?;
+    let followed: Vec<(JobId, &OutboxMessage)> =
+        successes.iter().filter_map(|s| Some((s.job_id, s.then.as_ref()?))).collect();
+    let moved: i64 = sqlx::query_scalar(
+        "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::int4[], $3::jsonb[]) AS i(id, attempt, result)),
+         moved AS (
+           UPDATE jobs j SET status = 'succeeded', result = i.result, error = NULL, lease_owner = NULL,
+                  lease_expires_at = NULL, updated_at = now(), finished_at = now()
+             FROM input i
+            WHERE j.id = i.id AND j.attempt = i.attempt AND j.status = 'running'
+           RETURNING j.id, j.attempt),
+         audit AS (
+           INSERT INTO transitions (entity_type, entity_id, from_state, to_state, actor, job_id, details, prev_hash, hash)
+           SELECT 'job', id::text, 'running', 'succeeded', $4, id,
+                  jsonb_build_object('attempt', attempt, 'error', NULL), '', ''
+             FROM moved
+           RETURNING 1),
+         message AS (
+           INSERT INTO outbox (exchange, routing_key, payload, headers)
+           SELECT m.exchange, m.routing_key, m.payload, m.headers
+             FROM unnest($5::uuid[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[])
+                  WITH ORDINALITY AS m(job_id, exchange, routing_key, payload, headers, n)
+             JOIN moved ON moved.id = m.job_id
+            ORDER BY m.n)
+         SELECT count(*) FROM audit",
+    )
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(&results)
+    .bind(actor)
+    .bind(followed.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(followed.iter().map(|(_, m)| m.exchange.as_str()).collect::<Vec<_>>())
+    .bind(followed.iter().map(|(_, m)| m.routing_key.as_str()).collect::<Vec<_>>())
+    .bind(followed.iter().map(|(_, m)| m.payload.clone()).collect::<Vec<_>>())
+    .bind(followed.iter().map(|(_, m)| serde_json::to_value(&m.headers).unwrap_or_default()).collect::<Vec<_>>())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(usize::try_from(moved).unwrap_or(0))
+}
+
 /// Moves a job that is not running (queued, over its limit, undeliverable) to `to`, audited.
 pub async fn set_status(
     conn: &mut PgConnection,
