@@ -24,7 +24,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     let config = ConsumerConfig {
         amqp_url: state.settings.common.amqp_url.clone(),
         names: state.names.clone(),
-        queue: state.names.coordinator_events_queue(),
+        queues: vec![state.names.coordinator_events_queue()],
         tag: format!("coordinator-{}", std::process::id()),
         prefetch: 32,
         drain_timeout: state.settings.common.drain_timeout,

@@ -1,5 +1,6 @@
 //! The RabbitMQ topology routes as `docs/ARCHITECTURE.md` says: a retry goes to exactly one delay tier
-//! and comes back to its kind's queue; a dead letter lands in `<ns>.dead`.
+//! and comes back to its kind's queue; a dead letter lands in `<ns>.dead`. A worker consumes
+//! every kind it serves on one connection.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -87,4 +88,57 @@ async fn connections_use_small_frames_and_large_messages_still_arrive_whole() {
     let queue = names.job_queue(JobKind::Validate);
     let got = channel.basic_get(&queue, BasicGetOptions { no_ack: true }).await.unwrap().unwrap();
     assert_eq!(got.delivery.data, body);
+}
+
+/// `rabbitmqctl -q list_<what> <columns>`, one row of tab-separated fields per line.
+fn rabbitmqctl_list(what: &str, columns: &[&str]) -> Vec<Vec<String>> {
+    let output = std::process::Command::new("rabbitmqctl")
+        .args(["-q", &format!("list_{what}")])
+        .args(columns)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "rabbitmqctl list_{what}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+/// A worker serving every kind consumes all six kinds' queues on one connection, a channel
+/// each (beside its relay's connection), not on a connection per kind.
+#[tokio::test]
+async fn a_worker_consumes_every_kind_on_one_connection() {
+    // Arrange
+    let mut env = TestEnv::new().await.unwrap();
+    let names = env.names();
+    let queues: Vec<String> = JobKind::ALL.iter().map(|kind| names.job_queue(*kind)).collect();
+
+    // Act
+    env.start_worker(&[]).await.unwrap();
+
+    // Assert: a consumer on each queue, each on its own channel, all of one connection.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let channels = loop {
+        let consumers: BTreeMap<String, String> =
+            rabbitmqctl_list("consumers", &["queue_name", "channel_pid"])
+                .into_iter()
+                .filter_map(|row| Some((row.first()?.clone(), row.get(1)?.clone())))
+                .filter(|(queue, _)| queues.contains(queue))
+                .collect();
+        if consumers.len() == queues.len() {
+            break consumers;
+        }
+        assert!(Instant::now() < deadline, "consumers so far: {consumers:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let connection_of: BTreeMap<String, String> = rabbitmqctl_list("channels", &["pid", "connection"])
+        .into_iter()
+        .filter_map(|row| Some((row.first()?.clone(), row.get(1)?.clone())))
+        .collect();
+    let distinct_channels: std::collections::BTreeSet<&String> = channels.values().collect();
+    assert_eq!(distinct_channels.len(), queues.len(), "a channel per queue: {channels:?}");
+    let connections: std::collections::BTreeSet<&String> =
+        channels.values().map(|channel| connection_of.get(channel).unwrap()).collect();
+    assert_eq!(connections.len(), 1, "one connection for every queue: {channels:?} on {connections:?}");
+    env.shutdown().await.unwrap();
 }

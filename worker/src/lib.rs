@@ -96,32 +96,23 @@ pub async fn run(settings: Settings, args: Args, cancel: CancellationToken) -> a
     ));
     let permits = Arc::new(Semaphore::new(ctx.settings.worker_concurrency));
     let prefetch = u16::try_from(ctx.settings.worker_concurrency).unwrap_or(u16::MAX);
-    let mut consumers = tokio::task::JoinSet::new();
-    for kind in args.kinds.iter().copied() {
-        let config = ConsumerConfig {
-            amqp_url: ctx.settings.common.amqp_url.clone(),
-            names: names.clone(),
-            queue: names.job_queue(kind),
-            tag: format!("{}-{}", ctx.worker_id, kind),
-            prefetch,
-            drain_timeout: ctx.settings.common.drain_timeout,
-        };
-        let runner = Arc::clone(&runner);
-        consumers.spawn(algoagent_jobs::queue::consume(
-            config,
-            Arc::clone(&permits),
-            tracker.clone(),
-            cancel.clone(),
-            move |d| {
-                let runner = Arc::clone(&runner);
-                async move { runner.handle_delivery(d).await }
-            },
-        ));
-    }
+    let config = ConsumerConfig {
+        amqp_url: ctx.settings.common.amqp_url.clone(),
+        names: names.clone(),
+        queues: args.kinds.iter().map(|kind| names.job_queue(*kind)).collect(),
+        tag: ctx.worker_id.clone(),
+        prefetch,
+        drain_timeout: ctx.settings.common.drain_timeout,
+    };
     tasks.spawn(heartbeat(Arc::clone(&ctx), Arc::clone(&runner), health, cancel.clone()));
     tasks.spawn(control::run(Arc::clone(&ctx), Arc::clone(&runner), cancel.clone()));
 
-    while consumers.join_next().await.is_some() {}
+    // Every kind's queue on one connection, until cancelled and drained.
+    algoagent_jobs::queue::consume(config, Arc::clone(&permits), tracker.clone(), cancel.clone(), move |d| {
+        let runner = Arc::clone(&runner);
+        async move { runner.handle_delivery(d).await }
+    })
+    .await;
     if let Some(sandbox) = &ctx.sandbox {
         sandbox.drain_pool().await;
     }

@@ -188,29 +188,19 @@ async fn worker(
     let relay = tokio::spawn(Relay::new(pool, amqp.clone(), names.clone()).run(relay_cancel.clone()));
     let permits = Arc::new(Semaphore::new(concurrency));
     let tracker = TaskTracker::new();
-    let mut consumers = tokio::task::JoinSet::new();
-    for kind in KINDS {
-        let config = ConsumerConfig {
-            amqp_url: amqp.clone(),
-            names: names.clone(),
-            queue: names.job_queue(kind),
-            tag: format!("{worker_id}-{kind}"),
-            prefetch: u16::try_from(concurrency).unwrap_or(u16::MAX),
-            drain_timeout: Duration::from_secs(10),
-        };
+    let config = ConsumerConfig {
+        amqp_url: amqp.clone(),
+        names: names.clone(),
+        queues: KINDS.iter().map(|kind| names.job_queue(*kind)).collect(),
+        tag: worker_id.clone(),
+        prefetch: u16::try_from(concurrency).unwrap_or(u16::MAX),
+        drain_timeout: Duration::from_secs(10),
+    };
+    algoagent_jobs::queue::consume(config, permits, tracker, cancel, move |d| {
         let runner = Arc::clone(&runner);
-        consumers.spawn(algoagent_jobs::queue::consume(
-            config,
-            Arc::clone(&permits),
-            tracker.clone(),
-            cancel.clone(),
-            move |d| {
-                let runner = Arc::clone(&runner);
-                async move { runner.handle_delivery(d).await }
-            },
-        ));
-    }
-    while consumers.join_next().await.is_some() {}
+        async move { runner.handle_delivery(d).await }
+    })
+    .await;
     relay_cancel.cancel();
     relay.await?;
     Ok(())

@@ -1,6 +1,9 @@
-//! A consumer loop that survives broker restarts: connect, declare, consume with a prefetch
-//! equal to the concurrency bound, hand each delivery to a task holding a semaphore permit,
-//! and reconnect with backoff when the connection drops. On cancellation it stops taking
+//! A consumer loop that survives broker restarts: connect, declare, consume every queue on
+//! its own channel of the one connection, each with a prefetch equal to the concurrency
+//! bound, hand each delivery to a task holding a semaphore permit, and reconnect with backoff
+//! when the connection or any of its channels drops. One connection per process, not one per
+//! queue: a worker serving four kinds holds two broker connections (this and its relay's),
+//! and each connection costs the process an I/O thread and the broker a process. On cancellation it stops taking
 //! deliveries, lets in-flight ones finish up to the drain timeout, and closes the channel, so
 //! the broker requeues whatever was not acked (invariant 9).
 
@@ -9,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::{self, BoxStream};
 use lapin::message::Delivery;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
@@ -29,17 +33,18 @@ pub struct ConsumerConfig {
     pub amqp_url: SecretString,
     /// Namespace names (the topology is declared on every connect).
     pub names: Names,
-    /// Queue to consume.
-    pub queue: String,
-    /// Consumer tag, for the broker's management view.
+    /// Queues to consume, each on its own channel of one connection.
+    pub queues: Vec<String>,
+    /// The connection's name and its consumer tags' prefix (`<tag>-<queue>`), for the
+    /// broker's management view.
     pub tag: String,
-    /// Deliveries in flight at once (prefetch).
+    /// Deliveries in flight at once (prefetch), per queue.
     pub prefetch: u16,
     /// How long shutdown waits for in-flight deliveries.
     pub drain_timeout: Duration,
 }
 
-/// Consumes `config.queue` until `cancel` fires, running `handle` on each delivery.
+/// Consumes `config.queues` until `cancel` fires, running `handle` on each delivery.
 ///
 /// `permits` bounds concurrency across every consumer sharing it; `tracker` lets the caller
 /// wait for in-flight handlers.
@@ -54,7 +59,7 @@ pub async fn consume<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     metrics::counter!("algoagent_amqp_reconnects_total", "role" => "consumer").increment(0);
-    let what = format!("consumer of {}", config.queue);
+    let what = format!("consumer of {}", config.queues.join(", "));
     reconnect(&what, Backoff::default(), &cancel, |connected| async {
         let result = session(&config, &permits, &tracker, &cancel, &handle, connected).await;
         if result.is_err() {
@@ -78,23 +83,33 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let conn = connect(&config.amqp_url, &config.tag).await?;
-    let channel = conn.create_channel().await?;
-    topology::declare(&channel, &config.names).await?;
-    channel.basic_qos(config.prefetch, BasicQosOptions::default()).await?;
-    let mut deliveries = channel
-        .basic_consume(&config.queue, &config.tag, BasicConsumeOptions::default(), FieldTable::default())
-        .await?;
+    let mut channels = Vec::with_capacity(config.queues.len());
+    let mut streams: Vec<BoxStream<'static, Option<Result<Delivery, lapin::Error>>>> = Vec::new();
+    for queue in &config.queues {
+        let channel = conn.create_channel().await?;
+        if channels.is_empty() {
+            topology::declare(&channel, &config.names).await?;
+        }
+        channel.basic_qos(config.prefetch, BasicQosOptions::default()).await?;
+        let tag = format!("{}-{queue}", config.tag);
+        let consumer =
+            channel.basic_consume(queue, &tag, BasicConsumeOptions::default(), FieldTable::default()).await?;
+        // A channel whose deliveries end says so with `None`, so that the session ends too.
+        streams.push(consumer.map(Some).chain(stream::once(async { None })).boxed());
+        channels.push((channel, tag));
+    }
+    let mut deliveries = stream::select_all(streams);
     connected.mark();
-    tracing::info!(queue = %config.queue, prefetch = config.prefetch, "consuming");
+    tracing::info!(queues = ?config.queues, prefetch = config.prefetch, "consuming");
     loop {
         let next = tokio::select! {
             next = deliveries.next() => next,
             () = cancel.cancelled() => break,
         };
         let delivery = match next {
-            Some(Ok(delivery)) => delivery,
-            Some(Err(err)) => return Err(err.into()),
-            None => {
+            Some(Some(Ok(delivery))) => delivery,
+            Some(Some(Err(err))) => return Err(err.into()),
+            Some(None) | None => {
                 return Err(QueueError::Amqp(lapin::Error::InvalidChannelState(lapin::ChannelState::Closed)));
             }
         };
@@ -111,12 +126,16 @@ where
     }
     // Stop new deliveries, let in-flight work finish, then close: the broker requeues
     // every delivery that was not acked.
-    let _ = channel.basic_cancel(&config.tag, BasicCancelOptions::default()).await;
+    for (channel, tag) in &channels {
+        let _ = channel.basic_cancel(tag, BasicCancelOptions::default()).await;
+    }
     tracker.close();
     if tokio::time::timeout(config.drain_timeout, tracker.wait()).await.is_err() {
-        tracing::warn!(queue = %config.queue, "drain timeout reached; unacked deliveries go back to the queue");
+        tracing::warn!(queues = ?config.queues, "drain timeout reached; unacked deliveries go back to the queue");
     }
-    let _ = channel.close(200, "shutdown").await;
+    for (channel, _) in &channels {
+        let _ = channel.close(200, "shutdown").await;
+    }
     let _ = conn.close(200, "shutdown").await;
     Ok(())
 }
