@@ -1,11 +1,12 @@
 //! A consumer loop that survives broker restarts: connect, declare, consume every queue on
 //! its own channel of the one connection, each with a prefetch equal to the concurrency
 //! bound, hand each delivery to a task holding a semaphore permit, and reconnect with backoff
-//! when the connection or any of its channels drops. One connection per process, not one per
-//! queue: a worker serving four kinds holds two broker connections (this and its relay's),
-//! and each connection costs the process an I/O thread and the broker a process. On cancellation it stops taking
-//! deliveries, lets in-flight ones finish up to the drain timeout, and closes the channel, so
-//! the broker requeues whatever was not acked (invariant 9).
+//! when the connection or any of its channels drops. One connection for all the queues, not
+//! one each: every connection costs the process an I/O thread and the broker a process, so
+//! a worker serving every kind holds three (this, its relay's and its control listener's)
+//! instead of eight. On cancellation it stops taking deliveries, lets in-flight ones finish
+//! up to the drain timeout, and closes the channels, so the broker requeues whatever was not
+//! acked (invariant 9).
 
 use std::future::Future;
 use std::sync::Arc;
