@@ -206,9 +206,14 @@ async fn sigterm_during_a_sandbox_run_finishes_the_job_and_exits_zero() {
 
     // Assert: clean exit, the job was finished (not lost), and the run completes.
     assert_eq!(status.code(), Some(0), "worker exit status");
+    // The log is copied from the process's stderr by a task of its own, which may still be
+    // writing the last lines when the exit is seen.
+    wait_until("the worker's last log line", Duration::from_secs(10), || async {
+        env.worker_log(tester).contains("worker stopped")
+    })
+    .await;
     let log = env.worker_log(tester);
     assert!(log.contains("shutdown signal received"), "{log}");
-    assert!(log.contains("worker stopped"), "{log}");
     env.restart_worker(tester, &["test"], &[]).await.unwrap();
     let run = env.wait_for_run(&run_id, Duration::from_secs(90)).await.unwrap();
     assert_eq!(run["status"], "merged", "{}", run["error"]);
