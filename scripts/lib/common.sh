@@ -17,12 +17,17 @@ AA_SCRIPT=${AA_SCRIPT:-${0##*/}}
 AA_STEP=${AA_STEP:-start}
 AA_STEP_LOG=""
 AA_LOG_LINES=${AA_LOG_LINES:-25}
+# When the outermost script started (inherited by the scripts it runs), so that every step
+# says how far into the run it began: a slow step shows in any CI log.
+AA_T0=${AA_T0:-$(date +%s)}
+export AA_T0
 
-# Names the current step and prints it (stderr, so stdout stays the script's result).
+# Names the current step and prints it with the seconds since the run began (stderr, so
+# stdout stays the script's result).
 step() {
   AA_STEP="$*"
   AA_STEP_LOG=""
-  printf '\n==> %s\n' "$*" >&2
+  printf '\n==> [%ss] %s\n' "$(($(date +%s) - AA_T0))" "$*" >&2
 }
 
 # Names a log file whose last lines are printed if the current step fails.
