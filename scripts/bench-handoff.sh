@@ -32,7 +32,7 @@ export API_ADDR=127.0.0.1:18431
 export ALGOAGENT_API_URL=http://$API_ADDR
 export RUST_LOG=warn
 
-bin=$root/target/release
+bin=${CARGO_TARGET_DIR:-$root/target}/release
 pids=()
 cleanup() {
   kill -TERM "${pids[@]}" 2>/dev/null || true

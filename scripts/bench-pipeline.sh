@@ -40,7 +40,7 @@ step "build ($profile)"
 cargo build --locked --profile "$profile" -p algoagent-jobs --example pipeline_bench >&2
 dir=release
 [ "$profile" = dev ] && dir=debug
-bench=target/$dir/examples/pipeline_bench
+bench=${CARGO_TARGET_DIR:-target}/$dir/examples/pipeline_bench
 
 results=()
 for workers in 1 2; do

@@ -44,7 +44,7 @@ LOG_DIR=${SMOKE_LOG_DIR:-$root/var/log/compose-smoke}
 SANDBOX_IMAGE=${SANDBOX_IMAGE:-algoagent-sandbox:latest}
 export SANDBOX_IMAGE
 if [ -n "${SMOKE_SPECS:-}" ]; then read -ra specs <<<"$SMOKE_SPECS"; else specs=(examples/specs/*.json); fi
-bin=$root/target/debug
+bin=${CARGO_TARGET_DIR:-$root/target}/debug
 
 # --- the outcome: every check appends here; the summary is printed last, whatever happens ---
 failures=()
@@ -114,7 +114,7 @@ base=$(deploy/docker/build-bases.sh runtime | sed -n 's/^runtime=//p')
 step "build the binaries on the host"
 cargo build --workspace --bins --locked
 
-step "images $COORDINATOR_IMAGE and $WORKER_IMAGE (from target/debug)"
+step "images $COORDINATOR_IMAGE and $WORKER_IMAGE (from $bin)"
 image_started=$SECONDS
 stage=$(mktemp -d)
 for b in algoagent-coordinator algoagent-worker algoagent; do

@@ -35,7 +35,7 @@ if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1 from pg_database w
   psql -h 127.0.0.1 -U postgres -d postgres -qc "create database \"$db_name\""
 fi
 
-bin=$root/target/debug
+bin=${CARGO_TARGET_DIR:-$root/target}/debug
 logs=${DEMO_LOG_DIR:-$root/var/log}
 mkdir -p "$logs"
 pids=()
