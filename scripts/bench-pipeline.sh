@@ -37,7 +37,14 @@ fi
 step "services"
 scripts/ensure-services.sh >/dev/null
 step "build ($profile)"
-cargo build --locked --profile "$profile" -p algoagent-jobs --example pipeline_bench >&2
+if [ "$profile" = dev ]; then
+  # The smoke runs in scripts/test.sh after the test suite, whose build (`cargo test
+  # --no-run --workspace`) already made the example with the whole workspace's features:
+  # the same command finds it fresh, where `-p algoagent-jobs` would compile again.
+  cargo test --no-run --workspace --locked >&2
+else
+  cargo build --locked --profile "$profile" -p algoagent-jobs --example pipeline_bench >&2
+fi
 dir=release
 [ "$profile" = dev ] && dir=debug
 bench=${CARGO_TARGET_DIR:-target}/$dir/examples/pipeline_bench

@@ -20,6 +20,28 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// `bash <script>` with the environment a user's shell would give it: without the variables
+/// cargo sets for this test's package (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...). A script
+/// that runs `cargo build` would otherwise pass them on, and build scripts that watch them
+/// (ring's does) would run again, rebuilding every crate above them twice: once here, and
+/// once more in the next `cargo nextest run` of `scripts/test.sh`.
+fn script(relative: &str) -> Command {
+    let mut command = Command::new("bash");
+    command.arg(repo_root().join(relative));
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let per_package = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_CFG_"]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+            || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR"]
+                .contains(&key);
+        if per_package {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 fn fresh_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
 }
@@ -63,11 +85,8 @@ async fn the_sandbox_image_builds_under_a_name_that_never_existed_and_runs_a_bac
     assert!(!image_exists(&image), "{image} exists before the test");
 
     // Act
-    let out = Command::new("bash")
-        .arg(repo_root().join("deploy/sandbox/build-image.sh"))
-        .env("SANDBOX_IMAGE", &image)
-        .output()
-        .expect("bash runs");
+    let out =
+        script("deploy/sandbox/build-image.sh").env("SANDBOX_IMAGE", &image).output().expect("bash runs");
 
     // Assert: exit 0, and the image serves a backtest through the worker's sandbox.
     let log = format!(
@@ -115,8 +134,7 @@ async fn the_demo_runs_against_a_database_namespace_and_repository_that_do_not_e
     assert!(!exists && !repo.exists());
 
     // Act: the README's main command, on two examples.
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/demo.sh"))
+    let out = script("scripts/demo.sh")
         .arg(repo_root().join("examples/specs/sma_crossover.json"))
         .arg(repo_root().join("examples/specs/rsi_reversal.json"))
         .env("DATABASE_URL", format!("{}/{db_name}", algoagent_tests::PG_BASE))
@@ -175,8 +193,7 @@ fn the_compose_smoke_builds_images_that_never_existed_and_passes() {
     let logs = tempfile::tempdir().unwrap();
 
     // Act: the whole smoke, every example spec, 3 replicas.
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/compose-smoke.sh"))
+    let out = script("scripts/compose-smoke.sh")
         .env("RUNTIME_BASE", format!("{}:latest", repos[0]))
         .env("COORDINATOR_IMAGE", format!("{}:latest", repos[1]))
         .env("WORKER_IMAGE", format!("{}:latest", repos[2]))
