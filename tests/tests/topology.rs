@@ -142,3 +142,107 @@ async fn a_worker_consumes_every_kind_on_one_connection() {
     assert_eq!(connections.len(), 1, "one connection for every queue: {channels:?} on {connections:?}");
     env.shutdown().await.unwrap();
 }
+
+/// Of several relays on one database one is on duty (the only one woken by each commit), and
+/// when it stops another takes over and publishes what is committed next.
+#[tokio::test]
+async fn one_relay_is_on_duty_and_another_takes_over_when_it_stops() {
+    use std::sync::atomic::Ordering;
+
+    use algoagent_jobs::db::outbox::{self, OutboxMessage};
+    use algoagent_jobs::queue::Relay;
+    use secrecy::SecretString;
+    use tokio_util::sync::CancellationToken;
+
+    // Arrange: three relays, as three processes of a deployment run them.
+    let env = TestEnv::new().await.unwrap();
+    let names = env.names();
+    let (_conn, channel) = env.amqp_channel().await.unwrap();
+    topology::declare(&channel, &names).await.unwrap();
+    let relays: Vec<(Relay, CancellationToken)> = (0..3)
+        .map(|_| {
+            let relay =
+                Relay::new(env.pool.clone(), SecretString::from(algoagent_tests::AMQP_URL), names.clone());
+            (relay, CancellationToken::new())
+        })
+        .collect();
+    let tasks: Vec<_> =
+        relays.iter().map(|(relay, cancel)| tokio::spawn(relay.clone().run(cancel.clone()))).collect();
+    let on_duty = || -> Vec<usize> {
+        (0..relays.len()).filter(|i| relays[*i].0.stats.on_duty.load(Ordering::Relaxed)).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relays.iter().any(|(relay, _)| !relay.stats.connected.load(Ordering::Relaxed)) {
+        assert!(Instant::now() < deadline, "the relays never connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let queue = names.job_queue(JobKind::Validate);
+    let push = |tag: &'static str| {
+        let pool = env.pool.clone();
+        let exchange = names.jobs_exchange();
+        async move {
+            let message = OutboxMessage {
+                exchange,
+                routing_key: "validate".into(),
+                payload: serde_json::json!({ "tag": tag }),
+                headers: BTreeMap::new(),
+            };
+            outbox::push(&mut pool.acquire().await.unwrap(), &message).await.unwrap();
+        }
+    };
+    let wait_for_depth = |depth: u32| {
+        let (channel, queue) = (channel.clone(), queue.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while topology::depth(&channel, &queue).await.unwrap() < depth {
+                assert!(Instant::now() < deadline, "the outbox was not published ({depth} expected)");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    // Act + Assert: exactly one is on duty, holding the database's one relay lock.
+    let first = on_duty();
+    assert_eq!(first.len(), 1, "relays on duty: {first:?}");
+    let locks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(locks, 1);
+    push("one").await;
+    wait_for_depth(1).await;
+
+    // Act: the relay on duty stops (its lock goes with its connection).
+    relays[first[0]].1.cancel();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = on_duty();
+        if now.len() == 1 && now[0] != first[0] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no relay took over: {now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Assert: what is committed next is published, and each row once.
+    push("two").await;
+    wait_for_depth(2).await;
+    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(unsent, 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(topology::depth(&channel, &queue).await.unwrap(), 2, "each message once");
+    for (_, cancel) in &relays {
+        cancel.cancel();
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    topology::delete(&channel, &names).await.unwrap();
+    env.shutdown().await.unwrap();
+}

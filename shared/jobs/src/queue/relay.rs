@@ -1,7 +1,11 @@
 //! The outbox relay: publishes committed outbox rows with publisher confirms and marks them
-//! sent. Woken by LISTEN/NOTIFY (a trigger on `outbox`) instead of polling; a slow poll is
-//! kept only as a safety net. Several relays may run at once (`FOR UPDATE SKIP LOCKED`).
-//! A relay that dies after publishing and before marking republishes on restart; consumers
+//! sent. Every process runs one, but one relay per database is on duty: the one holding an
+//! advisory lock, which alone LISTENs for the NOTIFY a trigger on `outbox` sends at each
+//! commit, so a commit wakes one relay rather than every replica's. The others stand by:
+//! every two seconds they flush (a safety net) and try the lock, so when the relay on duty
+//! stops (its connection closes and Postgres frees the lock) another takes over within
+//! seconds. Relays that run at once never publish a row twice (`FOR UPDATE SKIP LOCKED`). A
+//! relay that dies after publishing and before marking republishes on restart; consumers
 //! are idempotent, so that is harmless.
 
 use std::collections::BTreeMap;
@@ -13,8 +17,8 @@ use futures::FutureExt as _;
 use lapin::Channel;
 use lapin::options::ConfirmSelectOptions;
 use secrecy::SecretString;
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use super::connection::{QueueError, confirmed, connect, publish};
@@ -30,6 +34,13 @@ const BATCH: i64 = 256;
 /// The NOTIFY channel the outbox trigger signals.
 pub const OUTBOX_CHANNEL: &str = "algoagent_outbox";
 
+/// The advisory lock of the relay on duty (one per database: Postgres scopes advisory locks
+/// to the database they are taken in).
+const DUTY_LOCK: i64 = 0x616c_676f_7265_6c61; // "algorela"
+
+/// How often a relay flushes without being woken, and a standing-by relay tries the lock.
+const POLL: Duration = Duration::from_secs(2);
+
 /// Counters a process exposes about its relay.
 #[derive(Debug, Default)]
 pub struct RelayStats {
@@ -37,6 +48,8 @@ pub struct RelayStats {
     pub published: AtomicU64,
     /// Whether the relay holds a live broker session (health reports degraded otherwise).
     pub connected: AtomicBool,
+    /// Whether this relay is the one on duty (woken by every commit) or standing by.
+    pub on_duty: AtomicBool,
 }
 
 /// Publishes the outbox of one database.
@@ -59,6 +72,7 @@ impl Relay {
     pub async fn run(self, cancel: CancellationToken) {
         // Present from the start, so a rate over it is 0 rather than missing.
         metrics::counter!("algoagent_amqp_reconnects_total", "role" => "relay").increment(0);
+        metrics::gauge!("algoagent_outbox_relay_on_duty").set(0.0);
         reconnect("outbox relay", Backoff::default(), &cancel, |connected| async {
             let result = self.session(&cancel, connected).await;
             self.stats.connected.store(false, Ordering::Relaxed);
@@ -77,21 +91,44 @@ impl Relay {
         topology::declare(&channel, &self.names).await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         let mut listener = PgListener::connect_with(&self.pool).await.map_err(crate::db::DbError::from)?;
-        listener.listen(OUTBOX_CHANNEL).await.map_err(crate::db::DbError::from)?;
+        // The duty lock lives on a connection of its own, outside the pool: closing it (at the
+        // end of this session, however it ends) is what frees the lock.
+        let mut duty = PgConnection::connect_with(&self.pool.connect_options())
+            .await
+            .map_err(crate::db::DbError::from)?;
+        let on_duty = self.take_duty(&mut duty, &mut listener).await?;
         self.stats.connected.store(true, Ordering::Relaxed);
         connected.mark();
-        tracing::info!("outbox relay connected");
+        tracing::info!(on_duty, "outbox relay connected");
+        let result = self.serve(&conn, &channel, &mut listener, &mut duty, cancel).await;
+        self.stats.on_duty.store(false, Ordering::Relaxed);
+        metrics::gauge!("algoagent_outbox_relay_on_duty").set(0.0);
+        let _ = duty.close().await;
+        result
+    }
+
+    /// Flushes on every wake-up until cancelled: a NOTIFY (on duty) or the poll.
+    async fn serve(
+        &self,
+        conn: &lapin::Connection,
+        channel: &Channel,
+        listener: &mut PgListener,
+        duty: &mut PgConnection,
+        cancel: &CancellationToken,
+    ) -> Result<(), QueueError> {
         loop {
             if !conn.status().connected() || !channel.status().connected() {
                 return Err(QueueError::Amqp(lapin::Error::InvalidConnectionState(conn.status().state())));
             }
-            while self.flush(&channel).await? == BATCH as usize {}
+            while self.flush(channel).await? == BATCH as usize {}
             if cancel.is_cancelled() {
                 let _ = conn.close(200, "shutdown").await;
                 return Ok(());
             }
             tokio::select! {
                 notified = listener.try_recv() => {
+                    // `None`: the listener lost its connection and reconnected; a NOTIFY may
+                    // have been missed, which the flush above the loop's next turn covers.
                     notified.map_err(crate::db::DbError::from)?;
                     // Every commit that wrote outbox rows signalled; those already received
                     // are served by the one flush that follows, not one flush each.
@@ -99,10 +136,39 @@ impl Relay {
                         more.map_err(crate::db::DbError::from)?;
                     }
                 }
-                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = tokio::time::sleep(POLL) => {
+                    if self.stats.on_duty.load(Ordering::Relaxed) {
+                        // Still holding the lock? A lost connection ends the session (and a
+                        // new one competes for the lock again).
+                        duty.ping().await.map_err(crate::db::DbError::from)?;
+                    } else {
+                        self.take_duty(duty, listener).await?;
+                    }
+                }
                 () = cancel.cancelled() => {}
             }
         }
+    }
+
+    /// Takes the duty lock on `duty` if no other relay holds it, and then LISTENs; says
+    /// whether it did.
+    async fn take_duty(
+        &self,
+        duty: &mut PgConnection,
+        listener: &mut PgListener,
+    ) -> Result<bool, QueueError> {
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(DUTY_LOCK)
+            .fetch_one(&mut *duty)
+            .await
+            .map_err(crate::db::DbError::from)?;
+        if taken {
+            listener.listen(OUTBOX_CHANNEL).await.map_err(crate::db::DbError::from)?;
+            self.stats.on_duty.store(true, Ordering::Relaxed);
+            metrics::gauge!("algoagent_outbox_relay_on_duty").set(1.0);
+            tracing::info!("outbox relay on duty");
+        }
+        Ok(taken)
     }
 
     /// Publishes one batch, marked sent in the transaction that commits after its confirms;
