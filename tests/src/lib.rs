@@ -415,6 +415,19 @@ impl TestEnv {
     }
 }
 
+/// Polls `check` every 100 ms until it holds; fails the test, naming `what`, after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Sends SIGTERM (graceful shutdown) to a child process.
 pub fn terminate(child: &Child) {
     if let Some(pid) = child.id() {

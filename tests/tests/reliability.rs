@@ -5,20 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use algoagent_tests::TestEnv;
+use algoagent_tests::{TestEnv, wait_until};
 use lapin::options::BasicGetOptions;
-
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn reasons(env: &TestEnv) -> Vec<String> {
     sqlx::query_scalar("SELECT reason FROM dead_letters ORDER BY id").fetch_all(&env.pool).await.unwrap()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use algoagent_core::{JobKind, RETRY_TIERS, tier_name};
 use algoagent_jobs::queue::{RETRY_TIER_HEADER, topology};
-use algoagent_tests::TestEnv;
+use algoagent_tests::{TestEnv, wait_until};
 
 #[tokio::test]
 async fn a_retry_waits_in_exactly_one_tier_then_returns_to_its_kind_queue() {
@@ -171,11 +171,10 @@ async fn one_relay_is_on_duty_and_another_takes_over_when_it_stops() {
     let on_duty = || -> Vec<usize> {
         (0..relays.len()).filter(|i| relays[*i].0.stats.on_duty.load(Ordering::Relaxed)).collect()
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while relays.iter().any(|(relay, _)| !relay.stats.connected.load(Ordering::Relaxed)) {
-        assert!(Instant::now() < deadline, "the relays never connected");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("the relays to connect", Duration::from_secs(10), || async {
+        relays.iter().all(|(relay, _)| relay.stats.connected.load(Ordering::Relaxed))
+    })
+    .await;
     let queue = names.job_queue(JobKind::Validate);
     let push = |tag: &'static str| {
         let pool = env.pool.clone();
@@ -190,15 +189,9 @@ async fn one_relay_is_on_duty_and_another_takes_over_when_it_stops() {
             outbox::push(&mut pool.acquire().await.unwrap(), &message).await.unwrap();
         }
     };
-    let wait_for_depth = |depth: u32| {
-        let (channel, queue) = (channel.clone(), queue.clone());
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while topology::depth(&channel, &queue).await.unwrap() < depth {
-                assert!(Instant::now() < deadline, "the outbox was not published ({depth} expected)");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+    let published = |depth: u32| {
+        let (channel, queue) = (&channel, &queue);
+        move || async move { topology::depth(channel, queue).await.unwrap() >= depth }
     };
 
     // Act + Assert: exactly one is on duty, holding the database's one relay lock.
@@ -213,23 +206,19 @@ async fn one_relay_is_on_duty_and_another_takes_over_when_it_stops() {
     .unwrap();
     assert_eq!(locks, 1);
     push("one").await;
-    wait_for_depth(1).await;
+    wait_until("the first row to be published", Duration::from_secs(15), published(1)).await;
 
     // Act: the relay on duty stops (its lock goes with its connection).
     relays[first[0]].1.cancel();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    wait_until("another relay to take over", Duration::from_secs(15), || async {
         let now = on_duty();
-        if now.len() == 1 && now[0] != first[0] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no relay took over: {now:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        now.len() == 1 && now[0] != first[0]
+    })
+    .await;
 
     // Assert: what is committed next is published, and each row once.
     push("two").await;
-    wait_for_depth(2).await;
+    wait_until("the second row to be published", Duration::from_secs(15), published(2)).await;
     let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
         .fetch_one(&env.pool)
         .await

@@ -72,7 +72,7 @@ impl Relay {
     pub async fn run(self, cancel: CancellationToken) {
         // Present from the start, so a rate over it is 0 rather than missing.
         metrics::counter!("algoagent_amqp_reconnects_total", "role" => "relay").increment(0);
-        metrics::gauge!("algoagent_outbox_relay_on_duty").set(0.0);
+        self.set_on_duty(false);
         reconnect("outbox relay", Backoff::default(), &cancel, |connected| async {
             let result = self.session(&cancel, connected).await;
             self.stats.connected.store(false, Ordering::Relaxed);
@@ -101,8 +101,7 @@ impl Relay {
         connected.mark();
         tracing::info!(on_duty, "outbox relay connected");
         let result = self.serve(&conn, &channel, &mut listener, &mut duty, cancel).await;
-        self.stats.on_duty.store(false, Ordering::Relaxed);
-        metrics::gauge!("algoagent_outbox_relay_on_duty").set(0.0);
+        self.set_on_duty(false);
         let _ = duty.close().await;
         result
     }
@@ -164,11 +163,16 @@ impl Relay {
             .map_err(crate::db::DbError::from)?;
         if taken {
             listener.listen(OUTBOX_CHANNEL).await.map_err(crate::db::DbError::from)?;
-            self.stats.on_duty.store(true, Ordering::Relaxed);
-            metrics::gauge!("algoagent_outbox_relay_on_duty").set(1.0);
+            self.set_on_duty(true);
             tracing::info!("outbox relay on duty");
         }
         Ok(taken)
+    }
+
+    /// Records whether this relay is on duty, for its own loop, health and the gauge.
+    fn set_on_duty(&self, on_duty: bool) {
+        self.stats.on_duty.store(on_duty, Ordering::Relaxed);
+        metrics::gauge!("algoagent_outbox_relay_on_duty").set(if on_duty { 1.0 } else { 0.0 });
     }
 
     /// Publishes one batch, marked sent in the transaction that commits after its confirms;
