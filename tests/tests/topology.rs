@@ -235,3 +235,96 @@ async fn one_relay_is_on_duty_and_another_takes_over_when_it_stops() {
     topology::delete(&channel, &names).await.unwrap();
     env.shutdown().await.unwrap();
 }
+
+/// The relay on duty notices that it lost its lock even while commits keep waking it: its
+/// lock connection is checked every poll interval, not only when two seconds pass without a
+/// commit. Otherwise a second relay takes the free lock and two stay on duty for as long as
+/// the load lasts.
+#[tokio::test]
+async fn a_relay_that_lost_its_lock_under_steady_load_stands_down() {
+    use std::sync::atomic::Ordering;
+
+    use algoagent_jobs::db::outbox::{self, OutboxMessage};
+    use algoagent_jobs::queue::Relay;
+    use secrecy::SecretString;
+    use tokio_util::sync::CancellationToken;
+
+    // Arrange: two relays, and a commit with an outbox row every 100 ms.
+    let env = TestEnv::new().await.unwrap();
+    let names = env.names();
+    let (_conn, channel) = env.amqp_channel().await.unwrap();
+    topology::declare(&channel, &names).await.unwrap();
+    let cancel = CancellationToken::new();
+    let relays: Vec<Relay> = (0..2)
+        .map(|_| Relay::new(env.pool.clone(), SecretString::from(algoagent_tests::AMQP_URL), names.clone()))
+        .collect();
+    let tasks: Vec<_> = relays.iter().map(|relay| tokio::spawn(relay.clone().run(cancel.clone()))).collect();
+    let on_duty = || -> Vec<usize> {
+        (0..relays.len()).filter(|i| relays[*i].stats.on_duty.load(Ordering::Relaxed)).collect()
+    };
+    wait_until("a relay on duty", Duration::from_secs(10), || async { on_duty().len() == 1 }).await;
+    let load = CancellationToken::new();
+    let pushes = {
+        let (pool, exchange, load) = (env.pool.clone(), names.jobs_exchange(), load.clone());
+        tokio::spawn(async move {
+            let mut pushed = 0_u32;
+            while !load.is_cancelled() {
+                let message = OutboxMessage {
+                    exchange: exchange.clone(),
+                    routing_key: "validate".into(),
+                    payload: serde_json::json!({ "n": pushed }),
+                    headers: BTreeMap::new(),
+                };
+                outbox::push(&mut pool.acquire().await.unwrap(), &message).await.unwrap();
+                pushed += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            pushed
+        })
+    };
+    let locks = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&env.pool)
+        .await
+        .unwrap()
+    };
+
+    // Act: the lock connection of the relay on duty dies (Postgres frees the lock).
+    let terminated: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(terminated, 1);
+    // Longer than the poll interval: the other relay has tried the free lock by now.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // Assert: under the same load, one relay is on duty and the lock is held once.
+    wait_until("exactly one relay on duty again", Duration::from_secs(10), || async {
+        on_duty().len() == 1 && locks().await == 1
+    })
+    .await;
+    load.cancel();
+    let pushed = pushes.await.unwrap();
+    wait_until("every row to be published", Duration::from_secs(15), || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
+    let queue = names.job_queue(JobKind::Validate);
+    assert!(topology::depth(&channel, &queue).await.unwrap() >= pushed, "every row reached the queue");
+    cancel.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    topology::delete(&channel, &names).await.unwrap();
+    env.shutdown().await.unwrap();
+}

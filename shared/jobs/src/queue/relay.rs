@@ -4,9 +4,11 @@
 //! commit, so a commit wakes one relay rather than every replica's. The others stand by:
 //! every two seconds they flush (a safety net) and try the lock, so when the relay on duty
 //! stops (its connection closes and Postgres frees the lock) another takes over within
-//! seconds. Relays that run at once never publish a row twice (`FOR UPDATE SKIP LOCKED`). A
-//! relay that dies after publishing and before marking republishes on restart; consumers
-//! are idempotent, so that is harmless.
+//! seconds. The relay on duty checks its lock connection on the same two-second clock,
+//! however often commits wake it, so one whose lock went stands down. Relays that run at
+//! once never publish a row twice (`FOR UPDATE SKIP LOCKED`). A relay that dies after
+//! publishing and before marking republishes on restart; consumers are idempotent, so that
+//! is harmless.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -115,6 +117,10 @@ impl Relay {
         duty: &mut PgConnection,
         cancel: &CancellationToken,
     ) -> Result<(), QueueError> {
+        // One clock across wake-ups: commits arriving more often than the poll must not keep
+        // postponing it, or a relay on duty would never notice that it lost its lock.
+        let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if !conn.status().connected() || !channel.status().connected() {
                 return Err(QueueError::Amqp(lapin::Error::InvalidConnectionState(conn.status().state())));
@@ -135,7 +141,7 @@ impl Relay {
                         more.map_err(crate::db::DbError::from)?;
                     }
                 }
-                () = tokio::time::sleep(POLL) => {
+                _ = poll.tick() => {
                     if self.stats.on_duty.load(Ordering::Relaxed) {
                         // Still holding the lock? A lost connection ends the session (and a
                         // new one competes for the lock again).
