@@ -8,7 +8,8 @@
 # itself, so no job event is published (one broker message per job; `pipeline_bench run
 # --events` adds the events a coordinator would consume). Each run has its own database and
 # namespace, a warm-up, 20 pipelines one at a time (the idle hand-off), then a burst of N;
-# it fails unless exactly 4 jobs per pipeline succeeded once.
+# it fails unless exactly 4 jobs per pipeline succeeded once. Then `pipeline_bench floor`:
+# the same N pipelines' statements with the database alone (Postgres CPU per job).
 #
 #   scripts/bench-pipeline.sh [N] [WARM]      (defaults 2000 and 200; release build)
 #   scripts/bench-pipeline.sh --smoke         (N=50, debug build: the correctness check CI runs)
@@ -55,6 +56,10 @@ for workers in 1 2; do
   results+=("$("$bench" run --workers "$workers" --n "$n" --warm "$warm")")
   echo "${results[-1]}"
 done
+# The database's share alone (no broker, Redis or workers): on stderr, so the last line stays
+# the runs' summary. It fails, like the runs, unless every job succeeded once.
+step "the database alone, N=$n"
+"$bench" floor --n "$n" >&2
 printf '%s\n' "${results[@]}" | python3 -c '
 import json, sys
 runs = [json.loads(line) for line in sys.stdin]

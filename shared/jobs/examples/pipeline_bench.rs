@@ -23,6 +23,13 @@
 //! is made of (a Postgres round trip, a durable commit, a NOTIFY reaching a listener, a Redis
 //! lease, a confirmed publish and its delivery on a quorum and on a classic queue), so the
 //! hand-off's floor can be read off the parts.
+//!
+//! `pipeline_bench floor --n N [--streams S] [--batch B]` measures what the database alone
+//! costs per job: every statement a job makes Postgres run (its enqueue with its transition
+//! and outbox row, the relay's take, the claim, the settle that writes the next job), batched
+//! B jobs at a time as the engine batches them, from S tasks side by side, with no broker,
+//! Redis or worker process. Postgres' CPU per job there is a floor under the whole
+//! machine's CPU per job in `run`.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -133,12 +140,23 @@ async fn main() -> anyhow::Result<()> {
             let claims: usize = arg("--claim-max").unwrap_or_else(|| "16".into()).parse()?;
             run(Shape { workers, n, warm, idle, concurrency, lanes, claims, events: flag("--events") }).await
         }
+        Some("floor") => {
+            let n: usize = arg("--n").unwrap_or_else(|| "2000".into()).parse()?;
+            let streams: usize = arg("--streams").unwrap_or_else(|| "2".into()).parse()?;
+            let batch: i64 = arg("--batch").unwrap_or_else(|| "16".into()).parse()?;
+            let report = in_scratch(|db_url, ns| async move {
+                measure_floor(&db_url, &ns, n, streams.max(1), batch.max(1)).await
+            })
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
         Some("parts") => {
             let n: usize = arg("--n").unwrap_or_else(|| "500".into()).parse()?;
             parts(n).await
         }
         _ => anyhow::bail!(
-            "usage: pipeline_bench run [--workers W] [--n N] [--warm N] [--idle N] [--concurrency C] [--settle-lanes L] [--claim-max M] [--events] | parts [--n N] | worker --db URL --ns NS [--concurrency C] [--settle-lanes L] [--claim-max M] [--events]"
+            "usage: pipeline_bench run [--workers W] [--n N] [--warm N] [--idle N] [--concurrency C] [--settle-lanes L] [--claim-max M] [--events] | floor [--n N] [--streams S] [--batch B] | parts [--n N] | worker --db URL --ns NS [--concurrency C] [--settle-lanes L] [--claim-max M] [--events]"
         ),
     }
 }
@@ -507,6 +525,120 @@ async fn wait_for_consumers(channel: &lapin::Channel, names: &Names, workers: us
         anyhow::ensure!(Instant::now() < deadline, "workers did not start consuming within 60 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The database's share of `n` pipelines: submitted as in `run`, then `streams` tasks each
+/// take up to `batch` outbox rows (the relay), claim their jobs in one statement and settle
+/// them in one transaction whose `persist` writes the next jobs, until every job succeeded.
+async fn measure_floor(
+    db_url: &str,
+    ns: &str,
+    n: usize,
+    streams: usize,
+    batch: i64,
+) -> anyhow::Result<serde_json::Value> {
+    let max_connections = u32::try_from(streams)? + 9;
+    let pool = algoagent_jobs::db::connect(&SecretString::from(db_url.to_owned()), max_connections)?;
+    algoagent_jobs::db::migrate(&pool).await?;
+    let names = Names::new(&Namespace::parse(ns).map_err(anyhow::Error::msg)?);
+    let handler = Arc::new(NoopHandler { exchange: names.jobs_exchange(), actor: "worker:floor".into() });
+    let settler = Settler::new(names.clone(), "worker:floor").without_events();
+    let (machine_before, pg_before, own_before) =
+        (machine_ticks().unwrap_or_default(), postgres_ticks(), cpu_ticks(std::process::id()).unwrap_or(0));
+    let started = Instant::now();
+    submit(&pool, &names, n).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..streams {
+        let (pool, handler, settler) = (pool.clone(), Arc::clone(&handler), settler.clone());
+        tasks.spawn(async move {
+            loop {
+                let mut tx = pool.begin().await?;
+                let taken = algoagent_jobs::db::outbox::take(&mut tx, batch).await?;
+                tx.commit().await?;
+                if taken.is_empty() {
+                    let open: i64 =
+                        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status <> 'succeeded'")
+                            .fetch_one(&pool)
+                            .await?;
+                    if open == 0 {
+                        return Ok::<(), anyhow::Error>(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    continue;
+                }
+                let ids = taken
+                    .iter()
+                    .map(|row| serde_json::from_value::<JobId>(row.payload["job_id"].clone()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let rows = jobs::claim_many(&pool, &ids, "floor", Duration::from_secs(60)).await?;
+                anyhow::ensure!(rows.len() == ids.len(), "claimed {} of {} jobs", rows.len(), ids.len());
+                let mut tx = pool.begin().await?;
+                let mut successes = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let result = handler.persist(&mut tx, row, ()).await?;
+                    let kind = jobs::kind_of(row).context("stored kind")?;
+                    successes.push(settler.success(row, kind, result));
+                }
+                anyhow::ensure!(settler.succeed_many(&mut tx, &successes).await?, "a job was fenced out");
+                tx.commit().await?;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let machine_after = machine_ticks().unwrap_or_default();
+    let (pg_after, own_after) = (postgres_ticks(), cpu_ticks(std::process::id()).unwrap_or(0));
+    let (succeeded, duplicated): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(DISTINCT job_id) FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'),
+                (SELECT count(*) FROM (SELECT job_id FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'
+                                        GROUP BY job_id HAVING count(*) > 1) d)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    let jobs = 4.0 * n as f64;
+    anyhow::ensure!(
+        succeeded == 4 * i64::try_from(n)? && duplicated == 0,
+        "{succeeded} jobs succeeded of {jobs}, {duplicated} twice"
+    );
+    let ms_per_job = |ticks: u64| round2(ticks as f64 * 10.0 / jobs);
+    let machine_all = machine_after.1.saturating_sub(machine_before.1) as f64;
+    let machine_busy = machine_after.0.saturating_sub(machine_before.0);
+    let report = serde_json::json!({
+        "n": n,
+        "streams": streams,
+        "batch": batch,
+        "pipelines_per_s": round1(n as f64 / wall),
+        "jobs_per_s": round1(jobs / wall),
+        "machine_cpu_ms_per_job": ms_per_job(machine_busy),
+        "machine_busy_pct": round1(100.0 * machine_busy as f64 / machine_all.max(1.0)),
+        "postgres_cpu_ms_per_job": ms_per_job(pg_after.saturating_sub(pg_before)),
+        "client_cpu_ms_per_job": ms_per_job(own_after.saturating_sub(own_before)),
+    });
+    eprintln!(
+        "the database alone, {n} pipelines, {streams} streams, batches of {batch}: {:.1} pipelines/s; CPU per job: \
+         Postgres {} ms, this client {} ms, the machine {} ms ({} % busy); every job succeeded once",
+        n as f64 / wall,
+        report["postgres_cpu_ms_per_job"],
+        report["client_cpu_ms_per_job"],
+        report["machine_cpu_ms_per_job"],
+        report["machine_busy_pct"],
+    );
+    Ok(report)
+}
+
+/// CPU ticks of every process named `postgres` (the server, its backends and helpers).
+fn postgres_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .filter_map(cpu_ticks)
+        .sum()
 }
 
 /// The hand-off's parts, each timed alone `n` times; prints one JSON object of p50/p95 ms.
