@@ -197,14 +197,7 @@ async fn one_relay_is_on_duty_and_another_takes_over_when_it_stops() {
     // Act + Assert: exactly one is on duty, holding the database's one relay lock.
     let first = on_duty();
     assert_eq!(first.len(), 1, "relays on duty: {first:?}");
-    let locks: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_one(&env.pool)
-    .await
-    .unwrap();
-    assert_eq!(locks, 1);
+    assert_eq!(duty_locks(&env.pool).await, 1);
     push("one").await;
     wait_until("the first row to be published", Duration::from_secs(15), published(1)).await;
 
@@ -282,31 +275,20 @@ async fn a_relay_that_lost_its_lock_under_steady_load_stands_down() {
             pushed
         })
     };
-    let locks = || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
-                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        )
-        .fetch_one(&env.pool)
-        .await
-        .unwrap()
-    };
 
     // Act: the lock connection of the relay on duty dies (Postgres frees the lock).
-    let terminated: i64 = sqlx::query_scalar(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_one(&env.pool)
-    .await
-    .unwrap();
+    let terminated: i64 =
+        sqlx::query_scalar(&format!("SELECT count(pg_terminate_backend(pid)) {DUTY_LOCKS}"))
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
     assert_eq!(terminated, 1);
     // Longer than the poll interval: the other relay has tried the free lock by now.
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     // Assert: under the same load, one relay is on duty and the lock is held once.
     wait_until("exactly one relay on duty again", Duration::from_secs(10), || async {
-        on_duty().len() == 1 && locks().await == 1
+        on_duty().len() == 1 && duty_locks(&env.pool).await == 1
     })
     .await;
     load.cancel();
@@ -327,4 +309,14 @@ async fn a_relay_that_lost_its_lock_under_steady_load_stands_down() {
     }
     topology::delete(&channel, &names).await.unwrap();
     env.shutdown().await.unwrap();
+}
+
+/// The advisory locks granted in the test's database: the relays' duty lock is the only one
+/// taken there.
+const DUTY_LOCKS: &str = "FROM pg_locks WHERE locktype = 'advisory' AND granted
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+/// How many relays hold the duty lock.
+async fn duty_locks(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) {DUTY_LOCKS}")).fetch_one(pool).await.unwrap()
 }
