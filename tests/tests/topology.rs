@@ -4,11 +4,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use algoagent_core::{JobKind, RETRY_TIERS, tier_name};
-use algoagent_jobs::queue::{RETRY_TIER_HEADER, topology};
+use algoagent_jobs::db::outbox::{self, OutboxMessage};
+use algoagent_jobs::queue::{Names, RETRY_TIER_HEADER, Relay, topology};
 use algoagent_tests::{TestEnv, wait_until};
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_retry_waits_in_exactly_one_tier_then_returns_to_its_kind_queue() {
@@ -147,84 +152,41 @@ async fn a_worker_consumes_every_kind_on_one_connection() {
 /// when it stops another takes over and publishes what is committed next.
 #[tokio::test]
 async fn one_relay_is_on_duty_and_another_takes_over_when_it_stops() {
-    use std::sync::atomic::Ordering;
-
-    use algoagent_jobs::db::outbox::{self, OutboxMessage};
-    use algoagent_jobs::queue::Relay;
-    use secrecy::SecretString;
-    use tokio_util::sync::CancellationToken;
-
     // Arrange: three relays, as three processes of a deployment run them.
     let env = TestEnv::new().await.unwrap();
     let names = env.names();
     let (_conn, channel) = env.amqp_channel().await.unwrap();
     topology::declare(&channel, &names).await.unwrap();
-    let relays: Vec<(Relay, CancellationToken)> = (0..3)
-        .map(|_| {
-            let relay =
-                Relay::new(env.pool.clone(), SecretString::from(algoagent_tests::AMQP_URL), names.clone());
-            (relay, CancellationToken::new())
-        })
-        .collect();
-    let tasks: Vec<_> =
-        relays.iter().map(|(relay, cancel)| tokio::spawn(relay.clone().run(cancel.clone()))).collect();
-    let on_duty = || -> Vec<usize> {
-        (0..relays.len()).filter(|i| relays[*i].0.stats.on_duty.load(Ordering::Relaxed)).collect()
-    };
-    wait_until("the relays to connect", Duration::from_secs(10), || async {
-        relays.iter().all(|(relay, _)| relay.stats.connected.load(Ordering::Relaxed))
-    })
-    .await;
+    let relays = Relays::start(&env, &names, 3);
+    wait_until("the relays to connect", Duration::from_secs(10), || async { relays.all_connected() }).await;
     let queue = names.job_queue(JobKind::Validate);
-    let push = |tag: &'static str| {
-        let pool = env.pool.clone();
-        let exchange = names.jobs_exchange();
-        async move {
-            let message = OutboxMessage {
-                exchange,
-                routing_key: "validate".into(),
-                payload: serde_json::json!({ "tag": tag }),
-                headers: BTreeMap::new(),
-            };
-            outbox::push(&mut pool.acquire().await.unwrap(), &message).await.unwrap();
-        }
-    };
     let published = |depth: u32| {
         let (channel, queue) = (&channel, &queue);
         move || async move { topology::depth(channel, queue).await.unwrap() >= depth }
     };
 
     // Act + Assert: exactly one is on duty, holding the database's one relay lock.
-    let first = on_duty();
+    let first = relays.on_duty();
     assert_eq!(first.len(), 1, "relays on duty: {first:?}");
     assert_eq!(duty_locks(&env.pool).await, 1);
-    push("one").await;
+    push_row(&env.pool, &names, serde_json::json!({ "tag": "one" })).await;
     wait_until("the first row to be published", Duration::from_secs(15), published(1)).await;
 
     // Act: the relay on duty stops (its lock goes with its connection).
-    relays[first[0]].1.cancel();
+    relays.stop(first[0]);
     wait_until("another relay to take over", Duration::from_secs(15), || async {
-        let now = on_duty();
+        let now = relays.on_duty();
         now.len() == 1 && now[0] != first[0]
     })
     .await;
 
     // Assert: what is committed next is published, and each row once.
-    push("two").await;
+    push_row(&env.pool, &names, serde_json::json!({ "tag": "two" })).await;
     wait_until("the second row to be published", Duration::from_secs(15), published(2)).await;
-    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-        .fetch_one(&env.pool)
-        .await
-        .unwrap();
-    assert_eq!(unsent, 0);
+    assert_eq!(unsent(&env.pool).await, 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(topology::depth(&channel, &queue).await.unwrap(), 2, "each message once");
-    for (_, cancel) in &relays {
-        cancel.cancel();
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
+    relays.stop_all().await;
     topology::delete(&channel, &names).await.unwrap();
     env.shutdown().await.unwrap();
 }
@@ -235,40 +197,20 @@ async fn one_relay_is_on_duty_and_another_takes_over_when_it_stops() {
 /// the load lasts.
 #[tokio::test]
 async fn a_relay_that_lost_its_lock_under_steady_load_stands_down() {
-    use std::sync::atomic::Ordering;
-
-    use algoagent_jobs::db::outbox::{self, OutboxMessage};
-    use algoagent_jobs::queue::Relay;
-    use secrecy::SecretString;
-    use tokio_util::sync::CancellationToken;
-
     // Arrange: two relays, and a commit with an outbox row every 100 ms.
     let env = TestEnv::new().await.unwrap();
     let names = env.names();
     let (_conn, channel) = env.amqp_channel().await.unwrap();
     topology::declare(&channel, &names).await.unwrap();
-    let cancel = CancellationToken::new();
-    let relays: Vec<Relay> = (0..2)
-        .map(|_| Relay::new(env.pool.clone(), SecretString::from(algoagent_tests::AMQP_URL), names.clone()))
-        .collect();
-    let tasks: Vec<_> = relays.iter().map(|relay| tokio::spawn(relay.clone().run(cancel.clone()))).collect();
-    let on_duty = || -> Vec<usize> {
-        (0..relays.len()).filter(|i| relays[*i].stats.on_duty.load(Ordering::Relaxed)).collect()
-    };
-    wait_until("a relay on duty", Duration::from_secs(10), || async { on_duty().len() == 1 }).await;
+    let relays = Relays::start(&env, &names, 2);
+    wait_until("a relay on duty", Duration::from_secs(10), || async { relays.on_duty().len() == 1 }).await;
     let load = CancellationToken::new();
     let pushes = {
-        let (pool, exchange, load) = (env.pool.clone(), names.jobs_exchange(), load.clone());
+        let (pool, names, load) = (env.pool.clone(), names.clone(), load.clone());
         tokio::spawn(async move {
             let mut pushed = 0_u32;
             while !load.is_cancelled() {
-                let message = OutboxMessage {
-                    exchange: exchange.clone(),
-                    routing_key: "validate".into(),
-                    payload: serde_json::json!({ "n": pushed }),
-                    headers: BTreeMap::new(),
-                };
-                outbox::push(&mut pool.acquire().await.unwrap(), &message).await.unwrap();
+                push_row(&pool, &names, serde_json::json!({ "n": pushed })).await;
                 pushed += 1;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -288,27 +230,87 @@ async fn a_relay_that_lost_its_lock_under_steady_load_stands_down() {
 
     // Assert: under the same load, one relay is on duty and the lock is held once.
     wait_until("exactly one relay on duty again", Duration::from_secs(10), || async {
-        on_duty().len() == 1 && duty_locks(&env.pool).await == 1
+        relays.on_duty().len() == 1 && duty_locks(&env.pool).await == 1
     })
     .await;
     load.cancel();
     let pushed = pushes.await.unwrap();
     wait_until("every row to be published", Duration::from_secs(15), || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&env.pool)
-            .await
-            .unwrap()
-            == 0
+        unsent(&env.pool).await == 0
     })
     .await;
     let queue = names.job_queue(JobKind::Validate);
     assert!(topology::depth(&channel, &queue).await.unwrap() >= pushed, "every row reached the queue");
-    cancel.cancel();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    relays.stop_all().await;
     topology::delete(&channel, &names).await.unwrap();
     env.shutdown().await.unwrap();
+}
+
+/// Relays on the test's database, as separate processes of a deployment run them, each
+/// stopped by its own token.
+struct Relays {
+    relays: Vec<Relay>,
+    cancels: Vec<CancellationToken>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Relays {
+    /// Starts `n` relays.
+    fn start(env: &TestEnv, names: &Names, n: usize) -> Self {
+        let relays: Vec<Relay> = (0..n)
+            .map(|_| {
+                Relay::new(env.pool.clone(), SecretString::from(algoagent_tests::AMQP_URL), names.clone())
+            })
+            .collect();
+        let cancels: Vec<CancellationToken> = (0..n).map(|_| CancellationToken::new()).collect();
+        let tasks = relays
+            .iter()
+            .zip(&cancels)
+            .map(|(relay, cancel)| tokio::spawn(relay.clone().run(cancel.clone())))
+            .collect();
+        Self { relays, cancels, tasks }
+    }
+
+    /// Whether every relay holds a broker session.
+    fn all_connected(&self) -> bool {
+        self.relays.iter().all(|relay| relay.stats.connected.load(Ordering::Relaxed))
+    }
+
+    /// The indices of the relays that say they are on duty.
+    fn on_duty(&self) -> Vec<usize> {
+        (0..self.relays.len()).filter(|i| self.relays[*i].stats.on_duty.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Tells relay `i` to stop.
+    fn stop(&self, i: usize) {
+        self.cancels[i].cancel();
+    }
+
+    /// Stops every relay and waits for each to end.
+    async fn stop_all(self) {
+        for cancel in &self.cancels {
+            cancel.cancel();
+        }
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// Commits an outbox row for the `validate` queue carrying `payload`.
+async fn push_row(pool: &PgPool, names: &Names, payload: serde_json::Value) {
+    let message = OutboxMessage {
+        exchange: names.jobs_exchange(),
+        routing_key: "validate".into(),
+        payload,
+        headers: BTreeMap::new(),
+    };
+    outbox::push(&mut pool.acquire().await.unwrap(), &message).await.unwrap();
+}
+
+/// Outbox rows not yet published.
+async fn unsent(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetch_one(pool).await.unwrap()
 }
 
 /// The advisory locks granted in the test's database: the relays' duty lock is the only one
@@ -317,6 +319,6 @@ const DUTY_LOCKS: &str = "FROM pg_locks WHERE locktype = 'advisory' AND granted
     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
 /// How many relays hold the duty lock.
-async fn duty_locks(pool: &sqlx::PgPool) -> i64 {
+async fn duty_locks(pool: &PgPool) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) {DUTY_LOCKS}")).fetch_one(pool).await.unwrap()
 }
