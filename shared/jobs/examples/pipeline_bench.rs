@@ -58,6 +58,8 @@ const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 fn amqp_url() -> SecretString {
     SecretString::from(std::env::var("AMQP_URL").unwrap_or_else(|_| AMQP_URL.to_owned()))
 }
+/// Clock ticks per second in /proc's CPU times (`USER_HZ`, 100 on Linux).
+const TICKS_PER_S: f64 = 100.0;
 const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 const KINDS: [JobKind; 4] = [JobKind::Generate, JobKind::Validate, JobKind::Test, JobKind::Merge];
 
@@ -366,24 +368,16 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
     let [idle_p50, idle_p95, to_relay_p50, to_claim_p50] =
         [idle_p50, idle_p95, to_relay_p50, to_claim_p50].map(|ms| ms.unwrap_or(f64::NAN));
     // Every job once: one `succeeded` transition per job, 4 jobs per pipeline.
-    let (jobs_total, succeeded_jobs, duplicated): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM jobs),
-                (SELECT count(DISTINCT job_id) FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'),
-                (SELECT count(*) FROM (SELECT job_id FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'
-                                        GROUP BY job_id HAVING count(*) > 1) d)",
-    )
-    .fetch_one(&pool)
-    .await?;
+    let (jobs_total, succeeded_jobs, duplicated) = job_counts(&pool).await?;
     let expected = i64::try_from(4 * (warm + idle + n))?;
     let lost = expected - succeeded_jobs;
-    let ticks_per_s = 100.0;
     let cpu_ms_per_job =
-        (cpu_after.saturating_sub(cpu_before)) as f64 * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
+        (cpu_after.saturating_sub(cpu_before)) as f64 * 1000.0 / TICKS_PER_S / burst_jobs.max(1.0);
     // The machine's CPU over the burst (the driver's polling included): what a job costs
     // everything on the box, and whether the burst was CPU-bound (busy near 100 %).
     let machine_busy = machine_after.0.saturating_sub(machine_before.0) as f64;
     let machine_all = machine_after.1.saturating_sub(machine_before.1) as f64;
-    let machine_cpu_ms_per_job = machine_busy * 1000.0 / ticks_per_s / burst_jobs.max(1.0);
+    let machine_cpu_ms_per_job = machine_busy * 1000.0 / TICKS_PER_S / burst_jobs.max(1.0);
     let machine_busy_pct = 100.0 * machine_busy / machine_all.max(1.0);
     let pipelines_per_s = n as f64 / span_s.max(1e-9);
     eprintln!(
@@ -429,6 +423,19 @@ async fn measure(db_url: &str, ns: &str, shape: Shape) -> anyhow::Result<serde_j
         "lost": lost,
         "duplicated": duplicated,
     }))
+}
+
+/// Every job in the database, the jobs with a `succeeded` transition, and those with more
+/// than one: a run is correct when all three say each job succeeded exactly once.
+async fn job_counts(pool: &PgPool) -> anyhow::Result<(i64, i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT (SELECT count(*) FROM jobs),
+                (SELECT count(DISTINCT job_id) FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'),
+                (SELECT count(*) FROM (SELECT job_id FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'
+                                        GROUP BY job_id HAVING count(*) > 1) d)",
+    )
+    .fetch_one(pool)
+    .await?)
 }
 
 fn round1(x: f64) -> f64 {
@@ -590,19 +597,14 @@ async fn measure_floor(
     let wall = started.elapsed().as_secs_f64();
     let machine_after = machine_ticks().unwrap_or_default();
     let (pg_after, own_after) = (postgres_ticks(), cpu_ticks(std::process::id()).unwrap_or(0));
-    let (succeeded, duplicated): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(DISTINCT job_id) FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'),
-                (SELECT count(*) FROM (SELECT job_id FROM transitions WHERE entity_type = 'job' AND to_state = 'succeeded'
-                                        GROUP BY job_id HAVING count(*) > 1) d)",
-    )
-    .fetch_one(&pool)
-    .await?;
-    let jobs = 4.0 * n as f64;
+    let (jobs_total, succeeded, duplicated) = job_counts(&pool).await?;
+    let expected = 4 * i64::try_from(n)?;
     anyhow::ensure!(
-        succeeded == 4 * i64::try_from(n)? && duplicated == 0,
-        "{succeeded} jobs succeeded of {jobs}, {duplicated} twice"
+        jobs_total == expected && succeeded == expected && duplicated == 0,
+        "{jobs_total} jobs, {succeeded} succeeded of {expected}, {duplicated} twice"
     );
-    let ms_per_job = |ticks: u64| round2(ticks as f64 * 10.0 / jobs);
+    let jobs = expected as f64;
+    let ms_per_job = |ticks: u64| round2(ticks as f64 * 1000.0 / TICKS_PER_S / jobs);
     let machine_all = machine_after.1.saturating_sub(machine_before.1) as f64;
     let machine_busy = machine_after.0.saturating_sub(machine_before.0);
     let report = serde_json::json!({
